@@ -1,0 +1,20 @@
+# A fresh machine needs two commands: `make run` (the main job) and `make test` (everything we check).
+# libtorch is assembled once from PyPI wheels into ~/.cache/tchinfo (see scripts/fetch-libtorch.sh).
+
+CARGO ?= cargo
+
+.PHONY: run test libtorch build
+
+libtorch:
+	@./scripts/fetch-libtorch.sh
+
+build: libtorch
+	$(CARGO) build --release
+
+run: build
+	./target/release/tchinfo linear 4096 4096
+
+test: libtorch
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --release --all-targets -- -D warnings
+	$(CARGO) test --release

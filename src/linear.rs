@@ -1,0 +1,265 @@
+//! The Linear-layer calculator: how many parameters `Linear(IN, OUT)` has and what it costs in memory.
+
+use crate::dtype::DType;
+use crate::memory::{self, Optimizer, Precision, TrainingMemory};
+use crate::units::{mb, mib, thousands};
+use std::fmt::Write as _;
+
+/// Above this many weights the layer is not built for the cross-check: zero-filling it would take as much
+/// memory as the layer itself, and the formula is exact anyway.
+const MAX_BUILT_WEIGHTS: u64 = 1 << 28;
+
+/// Why a Linear layer cannot be described.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinearError {
+    /// IN × OUT (+ OUT), or its size in bytes, does not fit in 64 bits.
+    TooLarge { in_features: u64, out_features: u64 },
+    /// The tch layer disagreed with the formula (this would be a bug in one of them).
+    Mismatch { formula: u64, tch: u64 },
+}
+
+impl std::fmt::Display for LinearError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LinearError::TooLarge { in_features, out_features } => write!(
+                f,
+                "Linear({in_features}, {out_features}) is too large: its parameter count or size in bytes \
+                 overflows 64 bits"
+            ),
+            LinearError::Mismatch { formula, tch } => write!(
+                f,
+                "tch::nn::linear holds {tch} parameters but IN×OUT+OUT gives {formula}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LinearError {}
+
+/// Everything `tchinfo linear` reports, unrounded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinearReport {
+    pub in_features: u64,
+    pub out_features: u64,
+    pub bias: bool,
+    pub dtype: DType,
+    pub weight_params: u64,
+    pub bias_params: u64,
+    pub total_params: u64,
+    /// Parameters counted in a real `tch::nn::linear` layer; `None` when the layer was too big to build.
+    pub tch_params: Option<u64>,
+    /// Adam in the chosen dtype: weights, gradients, momentum and variance.
+    pub adam: TrainingMemory,
+    /// Adam under mixed precision (16 bytes per parameter).
+    pub adam_mixed: TrainingMemory,
+}
+
+impl LinearReport {
+    pub fn new(in_features: u64, out_features: u64, bias: bool, dtype: DType) -> Result<Self, LinearError> {
+        let too_large = LinearError::TooLarge { in_features, out_features };
+        let weight_params = in_features.checked_mul(out_features).ok_or(too_large.clone())?;
+        let bias_params = if bias { out_features } else { 0 };
+        let total_params = weight_params.checked_add(bias_params).ok_or(too_large.clone())?;
+        // The largest figure printed is 16 bytes per parameter: make sure none of them wraps.
+        let widest = memory::bytes_per_param(Precision::Full(dtype), Optimizer::Adam).max(16);
+        total_params.checked_mul(widest).ok_or(too_large.clone())?;
+        if i64::try_from(in_features).is_err() || i64::try_from(out_features).is_err() {
+            return Err(too_large);
+        }
+
+        let tch_params = if weight_params <= MAX_BUILT_WEIGHTS {
+            let counted = count_with_tch(in_features as i64, out_features as i64, bias);
+            if counted != total_params {
+                return Err(LinearError::Mismatch { formula: total_params, tch: counted });
+            }
+            Some(counted)
+        } else {
+            None
+        };
+
+        Ok(LinearReport {
+            in_features,
+            out_features,
+            bias,
+            dtype,
+            weight_params,
+            bias_params,
+            total_params,
+            tch_params,
+            adam: memory::training(total_params, Precision::Full(dtype), Optimizer::Adam),
+            adam_mixed: memory::training(total_params, Precision::Mixed(DType::Float16), Optimizer::Adam),
+        })
+    }
+
+    /// Parameters a bias adds (with a bias) or saves (without one): always OUT.
+    pub fn bias_cost(&self) -> u64 {
+        self.out_features
+    }
+
+    /// The breakdown as a person would write it.
+    pub fn render_text(&self) -> String {
+        let mut s = String::new();
+        let w = |s: &mut String, line: String| {
+            s.push_str(&line);
+            s.push('\n');
+        };
+        w(
+            &mut s,
+            format!(
+                "Linear(in_features={}, out_features={}, bias={})",
+                self.in_features,
+                self.out_features,
+                if self.bias { "True" } else { "False" }
+            ),
+        );
+        s.push('\n');
+        w(&mut s, "Parameters".into());
+        let product = format!("{} × {}", thousands(self.out_features), thousands(self.in_features));
+        let count_width = thousands(self.total_params).len().max(7);
+        let label_width = product.len().max(7);
+        w(
+            &mut s,
+            format!("  weight  {product:>label_width$}  {:>count_width$}", thousands(self.weight_params)),
+        );
+        if self.bias {
+            w(
+                &mut s,
+                format!(
+                    "  bias    {:>label_width$}  {:>count_width$}",
+                    thousands(self.bias_params),
+                    thousands(self.bias_params)
+                ),
+            );
+        }
+        w(&mut s, format!("  total   {:>label_width$}  {:>count_width$}", "", thousands(self.total_params)));
+        let bias_bytes = self.bias_cost() * self.dtype.bytes();
+        if self.bias {
+            w(
+                &mut s,
+                format!(
+                    "  bias=False would save {} parameters ({} bytes in {})",
+                    thousands(self.bias_cost()),
+                    thousands(bias_bytes),
+                    self.dtype
+                ),
+            );
+        } else {
+            w(
+                &mut s,
+                format!(
+                    "  bias=False saves {} parameters ({} bytes in {}) against Linear({}, {})",
+                    thousands(self.bias_cost()),
+                    thousands(bias_bytes),
+                    self.dtype,
+                    self.in_features,
+                    self.out_features
+                ),
+            );
+        }
+        match self.tch_params {
+            Some(n) => w(
+                &mut s,
+                format!("  checked: a tch::nn::linear layer in a VarStore holds {} parameters", thousands(n)),
+            ),
+            None => w(
+                &mut s,
+                "  (formula only: the layer is too large to build for a cross-check)".to_string(),
+            ),
+        }
+        s.push('\n');
+
+        let rows = self.memory_rows();
+        let label_width = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
+        let bytes_width = rows.iter().map(|r| thousands(r.1).len()).max().unwrap_or(0);
+        let mib_width = rows.iter().map(|r| mib(r.1).len()).max().unwrap_or(0);
+        let mb_width = rows.iter().map(|r| mb(r.1).len() + 2).max().unwrap_or(0);
+        w(
+            &mut s,
+            format!("Memory ({}, {} bytes per parameter; MiB = 2^20 bytes, MB = 10^6 bytes)", self.dtype, self.dtype.bytes()),
+        );
+        for (label, bytes) in rows {
+            let pad = label_width - label.chars().count();
+            let _ = writeln!(
+                s,
+                "  {label}{:pad$}  {:>bytes_width$} B  {:>mib_width$}  {:>mb_width$}",
+                "",
+                thousands(bytes),
+                mib(bytes),
+                format!("({})", mb(bytes))
+            );
+        }
+        s.push_str(
+            "  mixed precision: fp16 weights and gradients, fp32 master weights, momentum and variance \
+             (2 + 2 + 4 + 4 + 4 bytes)\n",
+        );
+        s
+    }
+
+    /// (label, bytes) for each memory figure, in the order they are printed.
+    pub fn memory_rows(&self) -> Vec<(String, u64)> {
+        vec![
+            ("weights".to_string(), self.adam.weights),
+            ("Adam: weights + momentum + variance (×3)".to_string(), self.adam.without_gradients()),
+            ("Adam + gradients, full training (×4)".to_string(), self.adam.total()),
+            (
+                format!(
+                    "Adam, mixed precision ({} B/param)",
+                    memory::bytes_per_param(Precision::Mixed(DType::Float16), Optimizer::Adam)
+                ),
+                self.adam_mixed.total(),
+            ),
+        ]
+    }
+}
+
+/// Builds a real `tch::nn::linear` layer and counts the elements of every variable it created.
+fn count_with_tch(in_features: i64, out_features: i64, bias: bool) -> u64 {
+    let _guard = tch::no_grad_guard();
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let config = tch::nn::LinearConfig {
+        ws_init: tch::nn::Init::Const(0.0),
+        bs_init: Some(tch::nn::Init::Const(0.0)),
+        bias,
+    };
+    let _layer = tch::nn::linear(vs.root(), in_features, out_features, config);
+    vs.variables().values().map(|t| t.numel() as u64).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linear_4096_matches_the_seed() {
+        let r = LinearReport::new(4096, 4096, true, DType::Float32).unwrap();
+        assert_eq!(r.weight_params, 16_777_216);
+        assert_eq!(r.bias_params, 4_096);
+        assert_eq!(r.total_params, 16_781_312);
+        assert_eq!(r.tch_params, Some(16_781_312));
+        assert_eq!(mib(r.adam.weights), "64.02 MiB");
+        assert_eq!(mb(r.adam.weights), "67.13 MB");
+        assert_eq!(mib(r.adam.without_gradients()), "192.05 MiB");
+        assert_eq!(mib(r.adam.total()), "256.06 MiB");
+        assert_eq!(r.adam_mixed.total(), 16 * 16_781_312);
+    }
+
+    #[test]
+    fn no_bias() {
+        let r = LinearReport::new(4096, 4096, false, DType::Float32).unwrap();
+        assert_eq!(r.total_params, 16_777_216);
+        assert_eq!(r.tch_params, Some(16_777_216));
+    }
+
+    #[test]
+    fn overflow_is_an_error() {
+        assert!(LinearReport::new(u64::MAX, 2, true, DType::Float32).is_err());
+        assert!(LinearReport::new(1 << 32, 1 << 32, true, DType::Float32).is_err());
+    }
+
+    #[test]
+    fn huge_layers_use_the_formula_only() {
+        let r = LinearReport::new(1 << 20, 1 << 20, true, DType::Float16).unwrap();
+        assert_eq!(r.tch_params, None);
+        assert_eq!(r.total_params, (1 << 40) + (1 << 20));
+    }
+}

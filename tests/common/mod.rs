@@ -1,0 +1,65 @@
+//! Shared helpers for the integration tests: run the real binary, compare against golden files.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn tchinfo(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tchinfo"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .expect("the tchinfo binary runs")
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8")
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).expect("stderr is UTF-8")
+}
+
+/// Runs tchinfo and returns stdout, failing the test if it did not succeed.
+pub fn run_ok(args: &[&str]) -> String {
+    let out = tchinfo(args);
+    assert!(
+        out.status.success(),
+        "tchinfo {args:?} failed with {:?}: {}",
+        out.status.code(),
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+pub fn repo_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// Compares `actual` with `tests/golden/<name>`. `UPDATE_GOLDEN=1 cargo test` rewrites the file instead.
+pub fn assert_golden(name: &str, actual: &str) {
+    let path = repo_path("tests/golden").join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).expect("golden file written");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("golden file {} unreadable ({e}); run with UPDATE_GOLDEN=1", path.display()));
+    if expected != actual {
+        panic!(
+            "output differs from {}\n--- expected\n{expected}\n--- actual\n{actual}",
+            path.display()
+        );
+    }
+}
+
+/// A failure must be exactly one line on stderr, name `needle`, and exit with `code`, without a panic.
+pub fn assert_clean_error(out: &Output, code: i32, needle: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "exit code; stderr: {err}");
+    assert!(err.contains(needle), "stderr should mention {needle:?}: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line on stderr: {err}");
+    assert!(!err.contains("panicked"), "no panic: {err}");
+    assert!(out.stdout.is_empty(), "nothing on stdout on error");
+}
