@@ -9,4 +9,7 @@ pub mod dtype;
 pub mod linear;
 pub mod memory;
 pub mod output;
+pub mod progress;
+pub mod sources;
+pub mod summary;
 pub mod units;

@@ -1,0 +1,268 @@
+//! The one summary data model every source produces and every report consumes.
+//!
+//! Sources (built-in architectures, TorchScript files, state dicts, any `VarStore`) fill a [`ModelSummary`]:
+//! a tree of [`ModuleNode`]s, each with its own parameters and buffers, and — when a forward pass was run —
+//! its output shapes and mult-adds. Reports never look at tch or at files; they read only this.
+
+pub mod aggregate;
+pub mod kind;
+pub mod macs;
+
+pub use aggregate::Totals;
+pub use kind::LayerKind;
+
+use crate::dtype::DType;
+
+/// One parameter or buffer owned directly by a module.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorRecord {
+    /// Local name within its module: `weight`, `running_mean`, `in_proj_weight`.
+    pub name: String,
+    pub shape: Vec<u64>,
+    pub dtype: DType,
+    /// For parameters: trainable. Buffers are never trainable.
+    pub requires_grad: bool,
+    /// Full path (`embed.weight`) of the first tensor this one shares its storage, offset, size and stride
+    /// with. A tied tensor is shown but counted once, at its first occurrence.
+    pub tied_to: Option<String>,
+}
+
+impl TensorRecord {
+    pub fn new(name: impl Into<String>, shape: Vec<u64>, dtype: DType, requires_grad: bool) -> Self {
+        TensorRecord { name: name.into(), shape, dtype, requires_grad, tied_to: None }
+    }
+
+    /// Elements, saturating at `u64::MAX` (sources reject shapes whose product overflows).
+    pub fn numel(&self) -> u64 {
+        self.shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d)).unwrap_or(u64::MAX)
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.numel().saturating_mul(self.dtype.bytes())
+    }
+
+    pub fn is_tied(&self) -> bool {
+        self.tied_to.is_some()
+    }
+}
+
+/// One tensor a module returned from its forward pass (or an input of the model).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TensorValue {
+    pub shape: Vec<u64>,
+    pub dtype: DType,
+}
+
+impl TensorValue {
+    pub fn numel(&self) -> u64 {
+        self.shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d)).unwrap_or(u64::MAX)
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.numel().saturating_mul(self.dtype.bytes())
+    }
+}
+
+/// A module in the tree, named and typed as PyTorch names it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModuleNode {
+    /// Local name within the parent: `features`, `0`, `conv1`; empty for the root.
+    pub name: String,
+    /// Dotted path from the root, as in `named_modules()`: `features.0`, `layer1.0.conv1`; empty for the root.
+    pub path: String,
+    /// Class name as people know it: `Conv2d`, `VGG`, a user's `MyBlock`.
+    pub type_name: String,
+    /// Fully qualified class, when the source knows it: `__torch__.torch.nn.modules.conv.Conv2d`.
+    pub qualified_type: Option<String>,
+    pub kind: LayerKind,
+    /// Parameters owned by this module itself (not its children), in declaration order.
+    pub parameters: Vec<TensorRecord>,
+    /// Buffers owned by this module itself (BatchNorm running statistics …).
+    pub buffers: Vec<TensorRecord>,
+    pub children: Vec<ModuleNode>,
+    /// What forward returned; `None` when no forward pass was run (or the module was not called).
+    pub outputs: Option<Vec<TensorValue>>,
+    /// Mult-adds as torchinfo counts them: this module's own parameters × its output positions.
+    pub mult_adds: Option<u64>,
+    /// Mult-adds counted per operator (convolutions, matmuls, attention …) inside this module's own scope,
+    /// children excluded.
+    pub op_mult_adds: Option<u64>,
+}
+
+impl ModuleNode {
+    /// A module with no tensors, children or measurements; the kind follows the type name.
+    pub fn new(name: impl Into<String>, path: impl Into<String>, type_name: impl Into<String>) -> Self {
+        let type_name = type_name.into();
+        ModuleNode {
+            name: name.into(),
+            path: path.into(),
+            kind: LayerKind::from_type_name(&type_name),
+            type_name,
+            qualified_type: None,
+            parameters: Vec::new(),
+            buffers: Vec::new(),
+            children: Vec::new(),
+            outputs: None,
+            mult_adds: None,
+            op_mult_adds: None,
+        }
+    }
+
+    /// The child path for a local name under this module.
+    pub fn child_path(&self, name: &str) -> String {
+        if self.path.is_empty() { name.to_string() } else { format!("{}.{}", self.path, name) }
+    }
+
+    pub fn is_leaf(&self) -> bool {
+        self.children.is_empty()
+    }
+
+    /// Pre-order walk with depth (root = 0).
+    pub fn walk(&self) -> Vec<(usize, &ModuleNode)> {
+        let mut out = Vec::new();
+        fn go<'a>(n: &'a ModuleNode, depth: usize, out: &mut Vec<(usize, &'a ModuleNode)>) {
+            out.push((depth, n));
+            for c in &n.children {
+                go(c, depth + 1, out);
+            }
+        }
+        go(self, 0, &mut out);
+        out
+    }
+
+    /// Mutable pre-order visit.
+    pub fn visit_mut(&mut self, f: &mut dyn FnMut(&mut ModuleNode)) {
+        f(self);
+        for c in &mut self.children {
+            c.visit_mut(f);
+        }
+    }
+
+    pub fn find(&self, path: &str) -> Option<&ModuleNode> {
+        if self.path == path {
+            return Some(self);
+        }
+        self.children
+            .iter()
+            .filter(|c| path == c.path || path.starts_with(&format!("{}.", c.path)))
+            .find_map(|c| c.find(path))
+    }
+
+    pub fn find_mut(&mut self, path: &str) -> Option<&mut ModuleNode> {
+        if self.path == path {
+            return Some(self);
+        }
+        let prefix_of = |c: &ModuleNode| path == c.path || path.starts_with(&format!("{}.", c.path));
+        self.children.iter_mut().filter(|c| prefix_of(c)).find_map(|c| c.find_mut(path))
+    }
+
+    /// Parameters of this module alone, tied duplicates excluded.
+    pub fn own_params(&self) -> u64 {
+        self.parameters.iter().filter(|p| !p.is_tied()).map(TensorRecord::numel).sum()
+    }
+
+    /// Parameters of this module and everything under it, tied duplicates excluded.
+    pub fn subtree_params(&self) -> u64 {
+        self.own_params() + self.children.iter().map(ModuleNode::subtree_params).sum::<u64>()
+    }
+
+    pub fn subtree_trainable_params(&self) -> u64 {
+        let own: u64 = self
+            .parameters
+            .iter()
+            .filter(|p| !p.is_tied() && p.requires_grad)
+            .map(TensorRecord::numel)
+            .sum();
+        own + self.children.iter().map(ModuleNode::subtree_trainable_params).sum::<u64>()
+    }
+
+    /// Sum of torchinfo-style mult-adds over the subtree; `None` when nothing in it was measured.
+    pub fn subtree_mult_adds(&self) -> Option<u64> {
+        sum_options(self.mult_adds, self.children.iter().map(ModuleNode::subtree_mult_adds))
+    }
+
+    /// Sum of operator-level mult-adds over the subtree; `None` when nothing in it was measured.
+    pub fn subtree_op_mult_adds(&self) -> Option<u64> {
+        sum_options(self.op_mult_adds, self.children.iter().map(ModuleNode::subtree_op_mult_adds))
+    }
+}
+
+fn sum_options(own: Option<u64>, rest: impl Iterator<Item = Option<u64>>) -> Option<u64> {
+    let mut total = own;
+    for v in rest.flatten() {
+        total = Some(total.unwrap_or(0).saturating_add(v));
+    }
+    total
+}
+
+/// Where a summary came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceKind {
+    /// A built-in architecture built with tch (`vgg16`).
+    Builtin,
+    /// A TorchScript archive (`torch.jit.script` / `torch.jit.trace` then `save`).
+    TorchScript,
+    /// A `torch.save` state dict: a tree inferred from dotted keys.
+    StateDict,
+    /// A `VarStore` handed to the library.
+    VarStore,
+}
+
+/// `from`'s output feeds `to`'s input directly, as seen in the data flow of a forward pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataEdge {
+    pub from: String,
+    pub to: String,
+    /// True when `to` is the only consumer of `from`'s output.
+    pub only_consumer: bool,
+}
+
+/// Everything known about one model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelSummary {
+    /// What the user named: `vgg16`, `models/resnet.pt`.
+    pub name: String,
+    pub source: SourceKind,
+    pub root: ModuleNode,
+    /// The inputs the forward pass ran on; empty when none was run.
+    pub inputs: Vec<TensorValue>,
+    /// Things the reader should know (types inferred from names, shapes unavailable …).
+    pub notes: Vec<String>,
+    /// Module-to-module data flow of the forward pass, when a source could observe it.
+    pub dataflow: Option<Vec<DataEdge>>,
+}
+
+impl ModelSummary {
+    pub fn new(name: impl Into<String>, source: SourceKind, root: ModuleNode) -> Self {
+        ModelSummary { name: name.into(), source, root, inputs: Vec::new(), notes: Vec::new(), dataflow: None }
+    }
+
+    pub fn totals(&self) -> Totals {
+        Totals::of(self)
+    }
+
+    /// True when output shapes were measured by a forward pass.
+    pub fn has_shapes(&self) -> bool {
+        self.root.walk().iter().any(|(_, n)| n.outputs.is_some())
+    }
+
+    /// Marks tensors that share storage with an earlier one as tied, given a key per tensor that identifies
+    /// its storage view (storage, offset, size, stride). Walks parameters then buffers in pre-order.
+    pub fn mark_tied<K: Eq + std::hash::Hash>(&mut self, mut key: impl FnMut(&str) -> Option<K>) {
+        let mut first: std::collections::HashMap<K, String> = std::collections::HashMap::new();
+        self.root.visit_mut(&mut |node| {
+            let path = node.path.clone();
+            for t in node.parameters.iter_mut().chain(node.buffers.iter_mut()) {
+                let full = if path.is_empty() { t.name.clone() } else { format!("{path}.{}", t.name) };
+                if let Some(k) = key(&full) {
+                    match first.get(&k) {
+                        Some(owner) => t.tied_to = Some(owner.clone()),
+                        None => {
+                            first.insert(k, full);
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
