@@ -47,7 +47,9 @@ fn parse_linear_dtype(s: &str) -> Result<DType, String> {
     let d: DType = s.parse()?;
     match d {
         DType::Float32 | DType::Float16 | DType::BFloat16 | DType::Float64 | DType::Int8 => Ok(d),
-        other => Err(format!("dtype {other} is not offered here (use f32, f16, bf16, f64 or i8)")),
+        other => Err(format!(
+            "dtype {other} is not offered here (use f32, f16, bf16, f64 or i8)"
+        )),
     }
 }
 
@@ -79,10 +81,11 @@ const SUBCOMMANDS: &[&str] = &["linear", "help"];
 
 /// `tchinfo vgg16` means `tchinfo summary vgg16`: insert the subcommand when the first argument is not one.
 pub fn normalize_args(mut args: Vec<OsString>) -> Vec<OsString> {
-    if let Some(first) = args.get(1).and_then(|a| a.to_str()) {
-        if !first.starts_with('-') && !SUBCOMMANDS.contains(&first) {
-            args.insert(1, OsString::from("summary"));
-        }
+    if let Some(first) = args.get(1).and_then(|a| a.to_str())
+        && !first.starts_with('-')
+        && !SUBCOMMANDS.contains(&first)
+    {
+        args.insert(1, OsString::from("summary"));
     }
     args
 }
@@ -90,8 +93,13 @@ pub fn normalize_args(mut args: Vec<OsString>) -> Vec<OsString> {
 pub fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Linear(args) => {
-            let report = LinearReport::new(args.in_features, args.out_features, !args.no_bias, args.dtype)
-                .map_err(|e| Failure::Usage(e.into()))?;
+            let report = LinearReport::new(
+                args.in_features,
+                args.out_features,
+                !args.no_bias,
+                args.dtype,
+            )
+            .map_err(|e| Failure::Usage(e.into()))?;
             print_stdout(&report.render_text()).map_err(|e| Failure::Run(e.into()))
         }
     }

@@ -10,6 +10,7 @@ pub mod linear;
 pub mod memory;
 pub mod output;
 pub mod progress;
+pub mod reports;
 pub mod sources;
 pub mod summary;
 pub mod units;
