@@ -2,8 +2,6 @@
 
 use crate::dtype::DType;
 use crate::memory::{self, Optimizer, Precision, TrainingMemory};
-use crate::units::{mb, mib, thousands};
-use std::fmt::Write as _;
 
 /// Above this many weights the layer is not built for the cross-check: zero-filling it would take as much
 /// memory as the layer itself, and the formula is exact anyway.
@@ -116,126 +114,6 @@ impl LinearReport {
     /// Parameters a bias adds (with a bias) or saves (without one): always OUT.
     pub fn bias_cost(&self) -> u64 {
         self.out_features
-    }
-
-    /// The breakdown as a person would write it.
-    pub fn render_text(&self) -> String {
-        let mut s = String::new();
-        let w = |s: &mut String, line: String| {
-            s.push_str(&line);
-            s.push('\n');
-        };
-        w(
-            &mut s,
-            format!(
-                "Linear(in_features={}, out_features={}, bias={})",
-                self.in_features,
-                self.out_features,
-                if self.bias { "True" } else { "False" }
-            ),
-        );
-        s.push('\n');
-        w(&mut s, "Parameters".into());
-        let product = format!(
-            "{} × {}",
-            thousands(self.out_features),
-            thousands(self.in_features)
-        );
-        let count_width = thousands(self.total_params).len().max(7);
-        let label_width = product.len().max(7);
-        w(
-            &mut s,
-            format!(
-                "  weight  {product:>label_width$}  {:>count_width$}",
-                thousands(self.weight_params)
-            ),
-        );
-        if self.bias {
-            w(
-                &mut s,
-                format!(
-                    "  bias    {:>label_width$}  {:>count_width$}",
-                    thousands(self.bias_params),
-                    thousands(self.bias_params)
-                ),
-            );
-        }
-        w(
-            &mut s,
-            format!(
-                "  total   {:>label_width$}  {:>count_width$}",
-                "",
-                thousands(self.total_params)
-            ),
-        );
-        let bias_bytes = self.bias_cost() * self.dtype.bytes();
-        if self.bias {
-            w(
-                &mut s,
-                format!(
-                    "  bias=False would save {} parameters ({} bytes in {})",
-                    thousands(self.bias_cost()),
-                    thousands(bias_bytes),
-                    self.dtype
-                ),
-            );
-        } else {
-            w(
-                &mut s,
-                format!(
-                    "  bias=False saves {} parameters ({} bytes in {}) against Linear({}, {})",
-                    thousands(self.bias_cost()),
-                    thousands(bias_bytes),
-                    self.dtype,
-                    self.in_features,
-                    self.out_features
-                ),
-            );
-        }
-        match self.tch_params {
-            Some(n) => w(
-                &mut s,
-                format!(
-                    "  checked: a tch::nn::linear layer in a VarStore holds {} parameters",
-                    thousands(n)
-                ),
-            ),
-            None => w(
-                &mut s,
-                "  (formula only: the layer is too large to build for a cross-check)".to_string(),
-            ),
-        }
-        s.push('\n');
-
-        let rows = self.memory_rows();
-        let label_width = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
-        let bytes_width = rows.iter().map(|r| thousands(r.1).len()).max().unwrap_or(0);
-        let mib_width = rows.iter().map(|r| mib(r.1).len()).max().unwrap_or(0);
-        let mb_width = rows.iter().map(|r| mb(r.1).len() + 2).max().unwrap_or(0);
-        w(
-            &mut s,
-            format!(
-                "Memory ({}, {} bytes per parameter; MiB = 2^20 bytes, MB = 10^6 bytes)",
-                self.dtype,
-                self.dtype.bytes()
-            ),
-        );
-        for (label, bytes) in rows {
-            let pad = label_width - label.chars().count();
-            let _ = writeln!(
-                s,
-                "  {label}{:pad$}  {:>bytes_width$} B  {:>mib_width$}  {:>mb_width$}",
-                "",
-                thousands(bytes),
-                mib(bytes),
-                format!("({})", mb(bytes))
-            );
-        }
-        s.push_str(
-            "  mixed precision: fp16 weights and gradients, fp32 master weights, momentum and variance \
-             (2 + 2 + 4 + 4 + 4 bytes)\n",
-        );
-        s
     }
 
     /// (label, bytes) for each memory figure, in the order they are printed.

@@ -1,43 +1,25 @@
 //! The footer under the layer table: totals, where the parameters sit, and memory.
+//!
+//! Sections are built as rows of cells once; [`render_text`] and the Markdown report lay them out.
 
 use super::vgg_names::paper_names;
 use crate::dtype::DType;
 use crate::memory::{self, Optimizer, Precision};
+use crate::summary::head::find_head;
 use crate::summary::{ModelSummary, Totals};
 use crate::units::{binary, decimal, si, thousands};
 
-const RULE_CHAR: char = '=';
-
-/// Lines aligned in columns: the first left-aligned, the rest right-aligned.
-fn aligned(rows: &[Vec<String>], indent: &str) -> String {
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns)
-        .map(|c| {
-            rows.iter()
-                .filter_map(|r| r.get(c))
-                .map(|s| s.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for row in rows {
-        let mut line = indent.to_string();
-        for (c, cell) in row.iter().enumerate() {
-            let pad = widths[c] - cell.chars().count();
-            if c == 0 {
-                line.push_str(cell);
-                line.push_str(&" ".repeat(pad));
-            } else {
-                line.push_str("  ");
-                line.push_str(&" ".repeat(pad));
-                line.push_str(cell);
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+/// One block of the footer.
+#[derive(Debug, Clone)]
+pub struct Section {
+    pub title: Option<String>,
+    /// Column names, for layouts that show them (Markdown).
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    /// `Label: value` lines (torchinfo's style) rather than aligned columns.
+    pub key_value: bool,
+    /// Columns to right-align (numbers); the others are left-aligned.
+    pub right: Vec<bool>,
 }
 
 fn shape_text(shape: &[u64]) -> String {
@@ -48,60 +30,72 @@ fn shape_text(shape: &[u64]) -> String {
         .join("×")
 }
 
-/// Totals: parameters, buffers, tied tensors, mult-adds.
-pub fn totals_section(totals: &Totals) -> String {
-    let mut s = String::new();
-    s += &format!("Total params: {}\n", thousands(totals.params));
-    s += &format!("Trainable params: {}\n", thousands(totals.trainable));
-    s += &format!(
-        "Non-trainable params: {}\n",
-        thousands(totals.non_trainable)
-    );
-    s += &format!(
-        "Buffers: {} ({}; running statistics and the like, not parameters)\n",
-        thousands(totals.buffers),
-        binary(totals.buffer_bytes)
-    );
-    if totals.tied_tensors > 0 {
-        s += &format!(
-            "Tied parameters: {} tensor{} sharing storage with an earlier one, counted once ({} not counted again)\n",
-            totals.tied_tensors,
-            if totals.tied_tensors == 1 { "" } else { "s" },
-            thousands(totals.tied_params)
-        );
-    }
-    match totals.mult_adds {
-        Some(m) => {
-            s += &format!(
-                "Total mult-adds: {} ({}; torchinfo's count: each layer's parameters × its output positions)\n",
-                si(m),
-                thousands(m)
-            )
-        }
-        None => s += "Total mult-adds: -- (no forward pass was run)\n",
-    }
-    if let Some(m) = totals.op_mult_adds {
-        s += &format!(
-            "Operator mult-adds: {} ({}; every convolution, matmul and attention product as executed)\n",
-            si(m),
-            thousands(m)
-        );
-    }
-    s
-}
-
 fn percent1(totals: &Totals, n: u64) -> String {
     format!("{:.1}%", totals.percent(n))
 }
 
-/// Where the parameters sit: per layer kind, and the largest layers by name.
-pub fn placement_section(summary: &ModelSummary, totals: &Totals, largest: usize) -> String {
-    let mut s = String::from("Where the parameters sit\n");
-    if totals.params == 0 {
-        s += "  (no parameters)\n";
-        return s;
+/// Totals: parameters, buffers, tied tensors, mult-adds.
+pub fn totals_section(totals: &Totals) -> Section {
+    let mut rows = vec![
+        vec!["Total params".to_string(), thousands(totals.params)],
+        vec!["Trainable params".to_string(), thousands(totals.trainable)],
+        vec![
+            "Non-trainable params".to_string(),
+            thousands(totals.non_trainable),
+        ],
+        vec![
+            "Buffers".to_string(),
+            format!(
+                "{} ({}; running statistics and the like, not parameters)",
+                thousands(totals.buffers),
+                binary(totals.buffer_bytes)
+            ),
+        ],
+    ];
+    if totals.tied_tensors > 0 {
+        rows.push(vec![
+            "Tied parameters".to_string(),
+            format!(
+                "{} tensor{} sharing storage with an earlier one, counted once ({} not counted again)",
+                totals.tied_tensors,
+                if totals.tied_tensors == 1 { "" } else { "s" },
+                thousands(totals.tied_params)
+            ),
+        ]);
     }
-    let kinds: Vec<Vec<String>> = totals
+    rows.push(vec![
+        "Total mult-adds".to_string(),
+        match totals.mult_adds {
+            Some(m) => format!(
+                "{} ({}; torchinfo's count: each layer's parameters × its output positions)",
+                si(m),
+                thousands(m)
+            ),
+            None => "-- (no forward pass was run)".to_string(),
+        },
+    ]);
+    if let Some(m) = totals.op_mult_adds {
+        rows.push(vec![
+            "Operator mult-adds".to_string(),
+            format!(
+                "{} ({}; every convolution, matmul and attention product as executed)",
+                si(m),
+                thousands(m)
+            ),
+        ]);
+    }
+    Section {
+        title: None,
+        header: vec!["".into(), "".into()],
+        rows,
+        key_value: true,
+        right: vec![],
+    }
+}
+
+/// Where the parameters sit, per layer kind.
+pub fn kinds_section(totals: &Totals) -> Section {
+    let rows = totals
         .by_kind
         .iter()
         .map(|k| {
@@ -113,12 +107,27 @@ pub fn placement_section(summary: &ModelSummary, totals: &Totals, largest: usize
             ]
         })
         .collect();
-    s += &aligned(&kinds, "  ");
+    Section {
+        title: Some("Where the parameters sit".to_string()),
+        header: vec![
+            "Kind".into(),
+            "Params".into(),
+            "Share".into(),
+            "Layers".into(),
+        ],
+        rows,
+        key_value: false,
+        right: vec![false, true, true, true],
+    }
+}
+
+/// The largest layers by their own parameters, with the head the network ends in.
+pub fn largest_section(summary: &ModelSummary, totals: &Totals, count: usize) -> Section {
     let names = paper_names(summary);
-    let top: Vec<Vec<String>> = totals
+    let rows: Vec<Vec<String>> = totals
         .largest
         .iter()
-        .take(largest)
+        .take(count)
         .map(|l| {
             let label = match names.get(&l.path) {
                 Some(paper) => format!("{paper} ({})", l.path),
@@ -132,15 +141,47 @@ pub fn placement_section(summary: &ModelSummary, totals: &Totals, largest: usize
             ]
         })
         .collect();
-    if !top.is_empty() {
-        s += "  Largest layers:\n";
-        s += &aligned(&top, "    ");
+    Section {
+        title: Some("Largest layers".to_string()),
+        header: vec![
+            "Layer".into(),
+            "Type".into(),
+            "Params".into(),
+            "Share".into(),
+        ],
+        rows,
+        key_value: false,
+        right: vec![false, false, true, true],
     }
-    s
 }
 
-/// Memory: input, weights, training state, activations. MiB beside MB on every line.
-pub fn memory_section(summary: &ModelSummary, totals: &Totals) -> String {
+/// The head: what follows the last convolution (a fully connected stack, or pooling and one Linear).
+pub fn head_section(summary: &ModelSummary, totals: &Totals) -> Section {
+    let head = find_head(&summary.root);
+    let layers = if head.linear_layers.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", head.linear_layers.join(", "))
+    };
+    Section {
+        title: None,
+        header: vec!["".into(), "".into()],
+        rows: vec![vec![
+            "Head".to_string(),
+            format!(
+                "{}{layers}: {} params ({})",
+                head.describe(),
+                thousands(head.params),
+                percent1(totals, head.params)
+            ),
+        ]],
+        key_value: true,
+        right: vec![],
+    }
+}
+
+/// Memory: input, weights, training state, activations. Binary units beside decimal ones on every line.
+pub fn memory_section(summary: &ModelSummary, totals: &Totals) -> Section {
     let mut rows: Vec<Vec<String>> = Vec::new();
     let row = |label: String, bytes: u64| vec![label, binary(bytes), decimal(bytes)];
     for input in &summary.inputs {
@@ -149,24 +190,23 @@ pub fn memory_section(summary: &ModelSummary, totals: &Totals) -> String {
             input.bytes(),
         ));
     }
-    let fp32 = Precision::Full(DType::Float32);
-    let adam = memory::training(totals.params, fp32, Optimizer::Adam);
+    let adam = memory::training(
+        totals.params,
+        Precision::Full(DType::Float32),
+        Optimizer::Adam,
+    );
     rows.push(row(
         format!("weights, float32 ({} × 4 B)", thousands(totals.params)),
         adam.weights,
     ));
-    let real_dtypes: Vec<String> = totals
-        .param_dtypes
-        .iter()
-        .map(|(d, _)| d.name().to_string())
-        .collect();
     if totals
         .param_dtypes
         .iter()
         .any(|(d, _)| *d != DType::Float32)
     {
+        let stored: Vec<&str> = totals.param_dtypes.iter().map(|(d, _)| d.name()).collect();
         rows.push(row(
-            format!("weights as stored ({})", real_dtypes.join(", ")),
+            format!("weights as stored ({})", stored.join(", ")),
             totals.param_bytes,
         ));
     }
@@ -215,30 +255,101 @@ pub fn memory_section(summary: &ModelSummary, totals: &Totals) -> String {
         }
         _ => rows.push(vec![
             "activations: -- (no forward pass was run)".to_string(),
+            String::new(),
+            String::new(),
         ]),
     }
-    let mut s = String::from(
-        "Memory (KiB, MiB, GiB: powers of 2^10 bytes; KB, MB, GB: powers of 10^3 bytes)\n",
-    );
-    s += &aligned(&rows, "  ");
-    s
+    Section {
+        title: Some(
+            "Memory (KiB, MiB, GiB: powers of 2^10 bytes; KB, MB, GB: powers of 10^3 bytes)"
+                .to_string(),
+        ),
+        header: vec!["".into(), "binary".into(), "decimal".into()],
+        rows,
+        key_value: false,
+        right: vec![false, true, true],
+    }
+}
+
+/// All footer sections in order; a rule separates the groups (totals | placement | memory).
+pub fn sections(summary: &ModelSummary, totals: &Totals) -> Vec<Vec<Section>> {
+    let mut placement = vec![kinds_section(totals)];
+    if totals.params > 0 {
+        placement.push(largest_section(summary, totals, 5));
+        placement.push(head_section(summary, totals));
+    }
+    vec![
+        vec![totals_section(totals)],
+        placement,
+        vec![memory_section(summary, totals)],
+    ]
+}
+
+/// Lines aligned in columns; `right[c]` right-aligns column `c`.
+pub fn aligned(rows: &[Vec<String>], right: &[bool], indent: &str) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = indent.to_string();
+        for (c, cell) in row.iter().enumerate() {
+            let pad = " ".repeat(widths[c] - cell.chars().count());
+            if c > 0 {
+                line.push_str("  ");
+            }
+            if right.get(c).copied().unwrap_or(false) {
+                line.push_str(&pad);
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.push_str(&pad);
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 pub fn rule(width: usize) -> String {
-    let mut s: String = std::iter::repeat_n(RULE_CHAR, width).collect();
+    let mut s = "=".repeat(width);
     s.push('\n');
     s
 }
 
-/// The whole footer, each section between rules as wide as the table.
-pub fn render(summary: &ModelSummary, totals: &Totals, width: usize) -> String {
+fn section_text(section: &Section) -> String {
     let mut s = String::new();
-    s += &totals_section(totals);
-    s += &rule(width);
-    s += &placement_section(summary, totals, 5);
-    s += &rule(width);
-    s += &memory_section(summary, totals);
-    s += &rule(width);
+    if let Some(title) = &section.title {
+        s += title;
+        s.push('\n');
+    }
+    if section.key_value {
+        for row in &section.rows {
+            s += &format!("{}: {}\n", row[0], row[1..].join(" "));
+        }
+    } else {
+        s += &aligned(&section.rows, &section.right, "  ");
+    }
+    s
+}
+
+/// The whole footer as text, each group closed by a rule as wide as the table.
+pub fn render_text(summary: &ModelSummary, totals: &Totals, width: usize) -> String {
+    let mut s = String::new();
+    for group in sections(summary, totals) {
+        for section in &group {
+            s += &section_text(section);
+        }
+        s += &rule(width);
+    }
     for note in &summary.notes {
         s += &format!("Note: {note}\n");
     }

@@ -9,7 +9,7 @@ pub fn render(summary: &ModelSummary, opts: &table::TableOptions) -> String {
     let table = table::render(summary, &totals, opts);
     let width = table.lines().map(|l| l.chars().count()).max().unwrap_or(80);
     let mut out = table;
-    out += &footer::render(summary, &totals, width);
+    out += &footer::render_text(summary, &totals, width);
     out
 }
 

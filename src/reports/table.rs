@@ -237,8 +237,46 @@ fn trainable_cell(row: &RowData) -> String {
     .to_string()
 }
 
+/// Header and cells of every visible row, as strings; `right[c]` marks numeric columns.
+pub struct Cells {
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    pub right: Vec<bool>,
+}
+
+pub fn cells(summary: &ModelSummary, totals: &Totals, opts: &TableOptions) -> Cells {
+    let mut header = vec!["Layer (type:depth-idx)".to_string()];
+    header.extend(opts.columns.iter().map(|c| c.header().to_string()));
+    let mut right = vec![false];
+    right.extend(
+        opts.columns
+            .iter()
+            .map(|c| matches!(c, Column::Params | Column::MultAdds)),
+    );
+    let rows = rows(&summary.root, opts.max_depth)
+        .iter()
+        .map(|row| {
+            let mut cells = vec![layer_label(row, opts)];
+            cells.extend(opts.columns.iter().map(|column| match column {
+                Column::OutputShape => output_cell(row.node),
+                Column::Params => params_cell(row),
+                Column::ParamPercent => percent_cell(row, totals, opts.ascii),
+                Column::MultAdds => mult_adds_cell(row),
+                Column::Trainable => trainable_cell(row),
+            }));
+            cells
+        })
+        .collect();
+    Cells {
+        header,
+        rows,
+        right,
+    }
+}
+
 /// The table alone (no footer), as prettytable renders it.
 pub fn render(summary: &ModelSummary, totals: &Totals, opts: &TableOptions) -> String {
+    let cells = cells(summary, totals, opts);
     let mut table = Table::new();
     let rule = LineSeparator::new('=', '=', '=', '=');
     table.set_format(
@@ -251,23 +289,22 @@ pub fn render(summary: &ModelSummary, totals: &Totals, opts: &TableOptions) -> S
             .padding(0, 1)
             .build(),
     );
-    let mut titles = vec![Cell::new("Layer (type:depth-idx)")];
-    titles.extend(opts.columns.iter().map(|c| Cell::new(c.header())));
-    table.set_titles(Row::new(titles));
-
-    for row in rows(&summary.root, opts.max_depth) {
-        let mut cells = vec![Cell::new(&layer_label(&row, opts))];
-        for column in &opts.columns {
-            let cell = match column {
-                Column::OutputShape => Cell::new(&output_cell(row.node)),
-                Column::Params => Cell::new(&params_cell(&row)).style_spec("r"),
-                Column::ParamPercent => Cell::new(&percent_cell(&row, totals, opts.ascii)),
-                Column::MultAdds => Cell::new(&mult_adds_cell(&row)).style_spec("r"),
-                Column::Trainable => Cell::new(&trainable_cell(&row)),
-            };
-            cells.push(cell);
-        }
-        table.add_row(Row::new(cells));
+    table.set_titles(Row::new(
+        cells.header.iter().map(|h| Cell::new(h)).collect(),
+    ));
+    for row in &cells.rows {
+        table.add_row(Row::new(
+            row.iter()
+                .zip(&cells.right)
+                .map(|(text, &right)| {
+                    if right {
+                        Cell::new(text).style_spec("r")
+                    } else {
+                        Cell::new(text)
+                    }
+                })
+                .collect(),
+        ));
     }
     // prettytable pads the last column; trailing spaces only get in the way of diffs and golden files.
     table

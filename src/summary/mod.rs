@@ -5,6 +5,7 @@
 //! its output shapes and mult-adds. Reports never look at tch or at files; they read only this.
 
 pub mod aggregate;
+pub mod head;
 pub mod kind;
 pub mod macs;
 
