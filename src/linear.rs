@@ -155,6 +155,7 @@ fn count_with_tch(in_features: i64, out_features: i64, bias: bool) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::units::{mb, mib};
 
     #[test]
     fn linear_4096_matches_the_seed() {
