@@ -39,8 +39,51 @@ pub enum Command {
     Summary(SummaryArgs),
     /// Several models side by side: parameters by layer kind, heads, mult-adds and memory.
     Compare(CompareArgs),
+    /// Memory for training (or inference) at a batch size, and the largest batch that fits a budget.
+    ///
+    /// Training = weights + gradients + optimizer state (+ float32 master weights under mixed precision)
+    /// + activations. Adam keeps momentum and variance (so weights + state = ×3, with gradients ×4);
+    /// mixed precision with Adam is 16 bytes per parameter (ZeRO's count). Activations are measured by
+    /// running the model at two batch sizes (the given one and one more): every leaf layer's output is
+    /// what autograd keeps for the backward pass. Inference = weights + the largest live activations
+    /// (2 × the largest layer output). KiB/MiB/GiB = 2^10/2^20/2^30 bytes, KB/MB/GB = 10^3/10^6/10^9.
+    Plan(PlanArgs),
+    /// Find convolutions and Linear layers whose bias feeds straight into a BatchNorm (wasted parameters).
+    Lint(LintArgs),
     /// Parameters and memory of one Linear (fully connected) layer.
     Linear(LinearArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// A built-in architecture or a model file (files need --input-size).
+    pub model: String,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Optimizer: sgd (no state), momentum (1 state), adam or adamw (2 states).
+    #[arg(long, default_value = "adam")]
+    pub optimizer: crate::memory::Optimizer,
+    /// Precision: fp32, fp16-mixed or bf16-mixed.
+    #[arg(long, default_value = "fp32")]
+    pub precision: crate::memory::Precision,
+    /// Memory budget, e.g. 24GiB or 16GB: report the largest batch that fits.
+    #[arg(long, value_parser = crate::units::parse_bytes)]
+    pub budget: Option<u64>,
+    /// Plan for inference instead of training: weights + the largest live activations.
+    #[arg(long)]
+    pub inference: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// A built-in architecture or a model file (with --input-size, files are checked on their data flow).
+    pub model: String,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -194,7 +237,9 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
-const SUBCOMMANDS: &[&str] = &["summary", "compare", "linear", "help"];
+const SUBCOMMANDS: &[&str] = &[
+    "summary", "compare", "plan", "lint", "linear", "list", "help",
+];
 
 /// `tchinfo vgg16` means `tchinfo summary vgg16`: insert the subcommand when the first argument is not one.
 pub fn normalize_args(mut args: Vec<OsString>) -> Vec<OsString> {
@@ -259,6 +304,46 @@ fn compare(args: CompareArgs) -> Result<(), Failure> {
     Ok(emit(&text, args.output.output.as_deref())?)
 }
 
+fn plan(args: PlanArgs) -> Result<(), Failure> {
+    let batch = args.source.batch_size.unwrap_or(1);
+    let mut opts = args.source.load_options();
+    opts.forward = true;
+    let at = |b: i64| {
+        let mut o = opts.clone();
+        o.batch_size = Some(b);
+        load(&args.model, &o).map_err(|e| Failure::Run(e.into()))
+    };
+    let (first, second) = (at(batch)?, at(batch + 1)?);
+    let options = crate::plan::PlanOptions {
+        batch_size: batch as u64,
+        optimizer: args.optimizer,
+        precision: args.precision,
+        budget: args.budget,
+        inference: args.inference,
+    };
+    let plan = crate::plan::Plan::new(&first, &second, options).ok_or_else(|| {
+        Failure::Run(anyhow!(
+            "{}: no forward pass could be run to measure activations (files need --input-size)",
+            args.model
+        ))
+    })?;
+    let text = match args.output.format {
+        Format::Json => reports::plan::render_json(&plan),
+        _ => reports::plan::render_text(&plan),
+    };
+    Ok(emit(&text, args.output.output.as_deref())?)
+}
+
+fn lint(args: LintArgs) -> Result<(), Failure> {
+    let summary = load_model(&args.model, &args.source)?;
+    let report = crate::summary::lint::redundant_biases(&summary);
+    let text = match args.output.format {
+        Format::Json => reports::lint::render_json(&summary.name, &report),
+        _ => reports::lint::render_text(&summary.name, &report),
+    };
+    Ok(emit(&text, args.output.output.as_deref())?)
+}
+
 fn linear(args: LinearArgs) -> Result<(), Failure> {
     let report = LinearReport::new(
         args.in_features,
@@ -280,6 +365,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Summary(args) => summary(args),
         Command::Compare(args) => compare(args),
+        Command::Plan(args) => plan(args),
+        Command::Lint(args) => lint(args),
         Command::Linear(args) => linear(args),
     }
 }

@@ -9,6 +9,7 @@ pub mod dtype;
 pub mod linear;
 pub mod memory;
 pub mod output;
+pub mod plan;
 pub mod progress;
 pub mod reports;
 pub mod sources;

@@ -278,6 +278,16 @@ pub fn sections(summary: &ModelSummary, totals: &Totals) -> Vec<Vec<Section>> {
         placement.push(largest_section(summary, totals, 5));
         placement.push(head_section(summary, totals));
     }
+    let biases = crate::summary::lint::redundant_biases(summary);
+    if let Some(line) = super::lint::footer_line(&biases) {
+        placement.push(Section {
+            title: None,
+            header: vec![],
+            rows: vec![vec![line]],
+            key_value: false,
+            right: vec![],
+        });
+    }
     vec![
         vec![totals_section(totals)],
         placement,

@@ -143,6 +143,15 @@ pub struct MemoryJson {
 }
 
 #[derive(Serialize)]
+pub struct RedundantBiasJson {
+    /// `data_flow` or `module_order`.
+    pub evidence: &'static str,
+    pub wasted_params: u64,
+    /// Paths of the layers whose bias feeds a BatchNorm, each with the BatchNorm it feeds.
+    pub layers: Vec<(String, String)>,
+}
+
+#[derive(Serialize)]
 pub struct SummaryJson {
     pub schema: &'static str,
     pub schema_version: u32,
@@ -156,6 +165,7 @@ pub struct SummaryJson {
     pub largest_layers: Vec<LayerJson>,
     pub head: HeadJson,
     pub memory: MemoryJson,
+    pub redundant_biases: RedundantBiasJson,
     /// Every module in pre-order; left out of `tchinfo/compare` documents.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub modules: Option<Vec<ModuleJson>>,
@@ -318,6 +328,21 @@ pub fn summary_json(summary: &ModelSummary) -> SummaryJson {
                     + fp32.weights
                     + a.torchinfo_bytes,
             }),
+        },
+        redundant_biases: {
+            let r = crate::summary::lint::redundant_biases(summary);
+            RedundantBiasJson {
+                evidence: match r.evidence {
+                    crate::summary::lint::Evidence::DataFlow => "data_flow",
+                    crate::summary::lint::Evidence::ModuleOrder => "module_order",
+                },
+                wasted_params: r.wasted_params(),
+                layers: r
+                    .findings
+                    .iter()
+                    .map(|f| (f.layer.clone(), f.norm.clone()))
+                    .collect(),
+            }
         },
         modules: Some(modules(summary, &totals)),
         notes: summary.notes.clone(),

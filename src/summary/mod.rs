@@ -7,6 +7,7 @@
 pub mod aggregate;
 pub mod head;
 pub mod kind;
+pub mod lint;
 pub mod macs;
 
 pub use aggregate::Totals;
