@@ -41,8 +41,8 @@ pub enum Command {
     Compare(CompareArgs),
     /// Memory for training (or inference) at a batch size, and the largest batch that fits a budget.
     ///
-    /// Training = weights + gradients + optimizer state (+ float32 master weights under mixed precision)
-    /// + activations. Adam keeps momentum and variance (so weights + state = ×3, with gradients ×4);
+    /// Training = weights + gradients + optimizer state + activations, plus float32 master weights under
+    /// mixed precision. Adam keeps momentum and variance (so weights + state = ×3, with gradients ×4);
     /// mixed precision with Adam is 16 bytes per parameter (ZeRO's count). Activations are measured by
     /// running the model at two batch sizes (the given one and one more): every leaf layer's output is
     /// what autograd keeps for the backward pass. Inference = weights + the largest live activations
