@@ -6,6 +6,7 @@
 
 pub mod aggregate;
 pub mod head;
+pub mod infer;
 pub mod kind;
 pub mod lint;
 pub mod macs;
