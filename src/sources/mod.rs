@@ -2,6 +2,7 @@
 //! [`ModelSummary`](crate::summary::ModelSummary). Each source lives in its own module.
 
 pub mod load;
+pub mod torchscript;
 
 use std::fmt;
 use std::path::PathBuf;
