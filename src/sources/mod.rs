@@ -3,6 +3,7 @@
 
 pub mod load;
 pub mod torchscript;
+pub mod varstore;
 
 use std::fmt;
 use std::path::PathBuf;
