@@ -38,7 +38,7 @@ pub fn summarize_varstore(vs: &VarStore, name: &str) -> ModelSummary {
     let mut named = Vec::with_capacity(variables.len());
     for (var, t) in &variables {
         let kind = t.kind();
-        let dtype = DType::from_kind(kind).unwrap_or_else(|| {
+        let dtype = crate::torch_dtype::from_kind(kind).unwrap_or_else(|| {
             let stand_in = same_size_dtype(kind);
             notes.push(format!(
                 "{var}: dtype {kind:?} is shown as {stand_in}, which has the same size"
@@ -112,7 +112,7 @@ fn tensor_value(t: &Tensor) -> TensorValue {
     let kind = t.kind();
     TensorValue {
         shape: t.size().iter().map(|&d| d.max(0) as u64).collect(),
-        dtype: DType::from_kind(kind).unwrap_or_else(|| same_size_dtype(kind)),
+        dtype: crate::torch_dtype::from_kind(kind).unwrap_or_else(|| same_size_dtype(kind)),
     }
 }
 
