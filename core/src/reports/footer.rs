@@ -254,7 +254,7 @@ pub fn memory_section(summary: &ModelSummary, totals: &Totals) -> Section {
             ));
         }
         _ => rows.push(vec![
-            "activations: -- (no forward pass was run)".to_string(),
+            "activations: -- (no forward pass was run; for a file, give --input-size)".to_string(),
             String::new(),
             String::new(),
         ]),
