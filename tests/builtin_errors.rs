@@ -50,8 +50,17 @@ fn too_small_for_a_kernel_names_the_layer() {
 
 #[test]
 fn input_sizes_are_checked_before_the_forward_pass() {
-    assert!(input_error("vgg16", size(&[3, 224])).contains("takes 3 numbers, C,H,W"));
-    assert!(input_error("vgg16", size(&[1, 3, 224, 224])).contains("got 4 (1,3,224,224)"));
+    assert!(
+        input_error("vgg16", size(&[3, 224])).contains("takes C,H,W (e.g. 3,224,224) or N,C,H,W")
+    );
+    assert!(
+        input_error("vgg16", size(&[1, 1, 3, 224, 224])).contains("got 5 numbers (1,1,3,224,224)")
+    );
+    let opts = BuiltinOptions {
+        batch_size: 3,
+        ..size(&[2, 3, 64, 64])
+    };
+    assert!(input_error("vgg16", opts).contains("has batch 2 but the batch size is 3"));
     assert!(input_error("vgg16", size(&[1, 224, 224])).contains("takes 3 input channels"));
     assert!(
         input_error("resnet18", size(&[3, 0, 224]))
@@ -79,6 +88,20 @@ fn input_sizes_are_checked_before_the_forward_pass() {
         "{line}"
     );
     assert!(builtin::param_count("vgg16", Some(-3)).is_err());
+}
+
+#[test]
+fn a_full_input_shape_sets_the_batch() {
+    let s = builtin::summarize("resnet18", &size(&[2, 3, 32, 32])).unwrap();
+    assert_eq!(s.inputs[0].shape, vec![2, 3, 32, 32]);
+    let opts = BuiltinOptions {
+        batch_size: 2,
+        ..size(&[2, 3, 32, 32])
+    };
+    assert_eq!(
+        builtin::summarize("resnet18", &opts).unwrap().inputs[0].shape,
+        vec![2, 3, 32, 32]
+    );
 }
 
 #[test]

@@ -18,27 +18,27 @@ pub(super) fn summary(
     let vars = vs.variables();
     let rec = forward.as_ref().map(|(r, _)| *r);
     let mut root = node(model, &vars, rec);
-    let mut summary = ModelSummary::new(name, SourceKind::Builtin, ModuleNode::new("", "", ""));
-    if let Some((rec, input)) = forward {
-        fill_torchinfo_mult_adds(&mut root);
-        let paths: Vec<String> = model.walk().iter().map(|m| m.path.clone()).collect();
-        summary.dataflow = Some(rec.edges(&paths));
-        summary.inputs = vec![input];
-        let repeated: Vec<String> = model
-            .walk()
-            .iter()
-            .filter(|m| rec.calls_of(m.id).len() > 1)
-            .map(|m| m.path.clone())
-            .collect();
-        if let Some(first) = repeated.first() {
-            summary.notes.push(format!(
-                "{} modules are called more than once per forward pass (e.g. {first}, a block's shared \
-                 ReLU); their rows show the first call, later calls are kept as repeat outputs",
-                repeated.len()
-            ));
-        }
+    let Some((rec, input)) = forward else {
+        return ModelSummary::new(name, SourceKind::Builtin, root);
+    };
+    fill_torchinfo_mult_adds(&mut root);
+    let modules = model.walk();
+    let paths: Vec<String> = modules.iter().map(|m| m.path.clone()).collect();
+    let mut summary = ModelSummary::new(name, SourceKind::Builtin, root);
+    summary.dataflow = Some(rec.edges(&paths));
+    summary.inputs = vec![input];
+    let repeated: Vec<&str> = modules
+        .iter()
+        .filter(|m| rec.calls_of(m.id).len() > 1)
+        .map(|m| m.path.as_str())
+        .collect();
+    if let Some(first) = repeated.first() {
+        summary.notes.push(format!(
+            "{} modules are called more than once per forward pass (e.g. {first}, a block's shared \
+             ReLU); each is one row, showing its first call's output",
+            repeated.len()
+        ));
     }
-    summary.root = root;
     summary
 }
 

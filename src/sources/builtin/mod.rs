@@ -1,11 +1,11 @@
 //! Built-in architectures: torchvision's classic image classifiers rebuilt with tch, every variable
 //! named as in torchvision's state dict and every module as in its `named_modules()`, so a summary's
 //! rows line up with checkpoint keys. Output shapes come from a real forward pass (eval mode, no grad)
-//! that goes through a [recorder](recorder) module call by module call.
+//! that goes through a recorder module call by module call.
 //!
-//! One file per family; the framework is [`module`] (the tree and its leaf layers), [`scope`]
-//! (variables and constructors), [`recorder`] (what a forward pass leaves behind) and [`ops`]
-//! (functional operations inside forwards).
+//! One file per family; the framework is `module` (the tree and its leaf layers), `scope` (variables
+//! and constructors), `recorder` (what a forward pass leaves behind) and `ops` (functional operations
+//! inside forwards).
 
 mod alexnet;
 mod basic_conv;
@@ -40,8 +40,10 @@ use tch::{Device, Kind, TchError, Tensor, nn::VarStore};
 pub struct BuiltinOptions {
     /// Outputs of the final classifier; the architecture's own (1000, ImageNet) when `None`.
     pub num_classes: Option<i64>,
-    /// C, H, W of one input image; the architecture's default when `None`.
+    /// C, H, W of one input image (or a full N, C, H, W, which then sets the batch); the
+    /// architecture's default when `None`.
     pub input_size: Option<Vec<i64>>,
+    /// Images per forward pass (default 1).
     pub batch_size: i64,
     /// Run a forward pass for output shapes and mult-adds; without it only the tree and parameters.
     pub forward: bool,
@@ -221,43 +223,63 @@ fn classes(entry: &Entry, num_classes: Option<i64>) -> Result<i64, SourceError> 
 
 /// The N, C, H, W the forward pass runs on, checked before anything reaches libtorch.
 fn input_shape(entry: &Entry, opts: &BuiltinOptions) -> Result<[i64; 4], SourceError> {
-    let chw = match &opts.input_size {
+    let dims = match &opts.input_size {
         None => entry.default_input.to_vec(),
         Some(v) => v.clone(),
     };
-    let [c, h, w] = chw[..] else {
-        let given: Vec<String> = chw.iter().map(i64::to_string).collect();
+    let text = |d: &[i64]| d.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let (batch, c, h, w) = match dims[..] {
+        [c, h, w] => (opts.batch_size, c, h, w),
+        // A full N,C,H,W carries its own batch; a different batch size given as well is a contradiction.
+        [n, c, h, w] if opts.batch_size == 1 || opts.batch_size == n => (n, c, h, w),
+        [n, ..] if dims.len() == 4 => {
+            return Err(input_error(
+                entry,
+                format!(
+                    "the input size {} has batch {n} but the batch size is {}",
+                    text(&dims),
+                    opts.batch_size
+                ),
+            ));
+        }
+        _ => {
+            return Err(input_error(
+                entry,
+                format!(
+                    "the input size takes C,H,W (e.g. 3,224,224) or N,C,H,W; got {} number{} ({})",
+                    dims.len(),
+                    if dims.len() == 1 { "" } else { "s" },
+                    text(&dims)
+                ),
+            ));
+        }
+    };
+    if batch < 1 {
+        return Err(input_error(
+            entry,
+            format!("the batch size must be at least 1, got {batch}"),
+        ));
+    }
+    if let Some(d) = [c, h, w].into_iter().find(|&d| d < 1) {
         return Err(input_error(
             entry,
             format!(
-                "the input size takes 3 numbers, C,H,W (e.g. 3,224,224); got {} ({})",
-                chw.len(),
-                given.join(",")
+                "input size {}: every dimension must be at least 1, got {d}",
+                text(&dims)
             ),
-        ));
-    };
-    if opts.batch_size < 1 {
-        return Err(input_error(
-            entry,
-            format!("the batch size must be at least 1, got {}", opts.batch_size),
-        ));
-    }
-    if let Some(d) = chw.iter().find(|&&d| d < 1) {
-        return Err(input_error(
-            entry,
-            format!("input size {c},{h},{w}: every dimension must be at least 1, got {d}"),
         ));
     }
     if c != entry.default_input[0] {
         return Err(input_error(
             entry,
             format!(
-                "takes {} input channels, the input size {c},{h},{w} has {c}",
-                entry.default_input[0]
+                "takes {} input channels, the input size {} has {c}",
+                entry.default_input[0],
+                text(&dims)
             ),
         ));
     }
-    let shape = [opts.batch_size, c, h, w];
+    let shape = [batch, c, h, w];
     let elements = shape.iter().try_fold(1i64, |acc, &d| acc.checked_mul(d));
     match elements {
         Some(n) if n <= MAX_INPUT_ELEMENTS => Ok(shape),

@@ -13,8 +13,11 @@
 use super::module::{BatchNorm2d, BlockForward, Conv2d, Layer, Linear, Module, Pool2d};
 use tch::{Device, Kind, TchError, Tensor, nn};
 
-/// Tensors at least this large are created uninitialised (see the module comment).
-const UNINITIALISED_FROM_BYTES: i64 = 1 << 20;
+/// Tensors at least this large are created uninitialised (see the module comment). Below it libtorch
+/// zero-fills on one thread; above it (32,768 floats) the fill goes parallel, and waking the OpenMP
+/// pool for each of DenseNet's hundreds of mid-sized weights costs more than the fill itself.
+/// 128 KiB is also glibc's initial threshold for serving an allocation with fresh pages (mmap).
+const UNINITIALISED_FROM_BYTES: i64 = 128 << 10;
 
 #[derive(Clone)]
 pub(crate) struct Scope<'a> {
