@@ -191,6 +191,28 @@ fn data_flow_links_each_module_to_its_direct_consumers() {
 }
 
 #[test]
+fn the_redundant_bias_lint_reads_the_data_flow() {
+    use tchinfo::summary::lint::{Evidence, redundant_biases};
+    let opts = BuiltinOptions {
+        input_size: Some(vec![3, 32, 32]),
+        ..BuiltinOptions::default()
+    };
+    let report = redundant_biases(&builtin::summarize("vgg16_bn", &opts).unwrap());
+    assert_eq!(report.evidence, Evidence::DataFlow);
+    assert_eq!(
+        report.findings.len(),
+        13,
+        "every VGG-16-BN convolution has a bias into a BatchNorm"
+    );
+    assert_eq!(report.wasted_params(), 64 * 2 + 128 * 2 + 256 * 3 + 512 * 6);
+    let report = redundant_biases(&builtin::summarize("resnet18", &opts).unwrap());
+    assert!(
+        report.findings.is_empty(),
+        "torchvision's ResNets have bias=False"
+    );
+}
+
+#[test]
 fn reused_relu_rows_keep_every_call() {
     let opts = BuiltinOptions {
         input_size: Some(vec![3, 64, 64]),
