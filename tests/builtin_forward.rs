@@ -9,6 +9,7 @@ use tchinfo::sources::builtin::{self, BuiltinOptions};
 use tchinfo::summary::ModelSummary;
 
 fn run(name: &str, chw: &[i64]) -> (ModelSummary, Vec<(String, Vec<u64>)>) {
+    one_torch_thread();
     let opts = BuiltinOptions {
         input_size: Some(chw.to_vec()),
         ..BuiltinOptions::default()
@@ -21,6 +22,11 @@ fn run(name: &str, chw: &[i64]) -> (ModelSummary, Vec<(String, Vec<u64>)>) {
             .map(|c| (c.path, c.output.shape))
             .collect(),
     )
+}
+
+fn summarize(name: &str, opts: &BuiltinOptions) -> ModelSummary {
+    one_torch_thread();
+    builtin::summarize(name, opts).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn show(calls: &[(String, Vec<u64>)]) -> Vec<String> {
@@ -93,7 +99,7 @@ fn batch_size_sets_the_first_dimension() {
         input_size: Some(vec![3, 64, 64]),
         ..BuiltinOptions::default()
     };
-    let summary = builtin::summarize("resnet18", &opts).unwrap();
+    let summary = summarize("resnet18", &opts);
     assert_eq!(summary.inputs[0].shape, vec![3, 3, 64, 64]);
     assert_eq!(
         summary.root.outputs.as_ref().unwrap()[0].shape,
@@ -118,6 +124,7 @@ fn without_a_forward_pass_there_are_no_shapes() {
         forward: false,
         ..BuiltinOptions::default()
     };
+    one_torch_thread();
     let (summary, calls) = builtin::summarize_traced("vgg16", &opts).unwrap();
     assert!(calls.is_empty());
     assert!(!summary.has_shapes());
@@ -132,7 +139,7 @@ fn data_flow_links_each_module_to_its_direct_consumers() {
         input_size: Some(vec![3, 64, 64]),
         ..BuiltinOptions::default()
     };
-    let summary = builtin::summarize("resnet18", &opts).unwrap();
+    let summary = summarize("resnet18", &opts);
     let edges = summary.dataflow.unwrap();
     let edge = |from: &str, to: &str| edges.iter().find(|e| e.from == from && e.to == to);
     // A convolution straight into its BatchNorm, nothing else reading the convolution's output.
@@ -173,7 +180,7 @@ fn data_flow_links_each_module_to_its_direct_consumers() {
         input_size: Some(vec![3, 32, 32]),
         ..BuiltinOptions::default()
     };
-    let summary = builtin::summarize("vgg16_bn", &opts).unwrap();
+    let summary = summarize("vgg16_bn", &opts);
     let edges = summary.dataflow.unwrap();
     let conv_bn = edges
         .iter()
@@ -197,7 +204,7 @@ fn the_redundant_bias_lint_reads_the_data_flow() {
         input_size: Some(vec![3, 32, 32]),
         ..BuiltinOptions::default()
     };
-    let report = redundant_biases(&builtin::summarize("vgg16_bn", &opts).unwrap());
+    let report = redundant_biases(&summarize("vgg16_bn", &opts));
     assert_eq!(report.evidence, Evidence::DataFlow);
     assert_eq!(
         report.findings.len(),
@@ -205,7 +212,7 @@ fn the_redundant_bias_lint_reads_the_data_flow() {
         "every VGG-16-BN convolution has a bias into a BatchNorm"
     );
     assert_eq!(report.wasted_params(), 64 * 2 + 128 * 2 + 256 * 3 + 512 * 6);
-    let report = redundant_biases(&builtin::summarize("resnet18", &opts).unwrap());
+    let report = redundant_biases(&summarize("resnet18", &opts));
     assert!(
         report.findings.is_empty(),
         "torchvision's ResNets have bias=False"
@@ -218,7 +225,7 @@ fn reused_relu_rows_keep_every_call() {
         input_size: Some(vec![3, 64, 64]),
         ..BuiltinOptions::default()
     };
-    let summary = builtin::summarize("resnet50", &opts).unwrap();
+    let summary = summarize("resnet50", &opts);
     let relu = summary.root.find("layer1.0.relu").unwrap();
     assert_eq!(relu.outputs.as_ref().unwrap()[0].shape, vec![1, 64, 16, 16]);
     let later: Vec<&Vec<u64>> = relu.repeat_outputs.iter().map(|o| &o[0].shape).collect();

@@ -5,6 +5,13 @@
 use std::path::PathBuf;
 use tchinfo::summary::{ModuleNode, TensorRecord};
 
+/// libtorch on one thread per test: the test harness already runs tests in parallel, and two OpenMP
+/// threads per test on a shared 2-core machine spend most of their time waiting at barriers.
+pub fn one_torch_thread() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| tch::set_num_threads(1));
+}
+
 pub fn fixture(rel: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/builtin")
