@@ -1,22 +1,53 @@
 //! The loader behind `tchinfo-torch`: files, plus everything that needs libtorch.
 
-use super::{LoadOptions, SourceError, torchscript};
+use super::{LoadOptions, SourceError, builtin, torchscript};
 use crate::cli::{BuiltinRow, Loader};
 use crate::summary::ModelSummary;
 use std::path::Path;
 
 pub struct TorchLoader;
 
+/// `--batch-size` wins over the N of a full `N,C,H,W` so that `plan` can vary the batch.
+fn builtin_options(
+    model: &str,
+    opts: &LoadOptions,
+) -> Result<builtin::BuiltinOptions, SourceError> {
+    if opts.input_sizes.len() > 1 {
+        return Err(SourceError::Input {
+            model: model.to_string(),
+            problem: format!(
+                "built-in architectures take one input, {} were given",
+                opts.input_sizes.len()
+            ),
+        });
+    }
+    let mut input_size = opts.input_sizes.first().cloned();
+    if let (Some(dims), Some(batch)) = (input_size.as_mut(), opts.batch_size)
+        && dims.len() == 4
+    {
+        dims[0] = batch;
+    }
+    Ok(builtin::BuiltinOptions {
+        num_classes: opts.num_classes,
+        input_size,
+        batch_size: opts.batch_size.unwrap_or(1),
+        forward: opts.forward,
+    })
+}
+
 impl Loader for TorchLoader {
     /// An existing file wins over a built-in name, as in the front binary.
-    fn load(&self, model: &str, _opts: &LoadOptions) -> Result<ModelSummary, SourceError> {
+    fn load(&self, model: &str, opts: &LoadOptions) -> Result<ModelSummary, SourceError> {
         let path = Path::new(model);
         if path.is_file() {
             return torchscript::read_file(path);
         }
+        if builtin::is_builtin(model) {
+            return builtin::summarize(model, &builtin_options(model, opts)?);
+        }
         Err(SourceError::UnknownModel {
             name: model.to_string(),
-            suggestion: None,
+            suggestion: builtin::suggest(model),
         })
     }
 
@@ -34,6 +65,16 @@ impl Loader for TorchLoader {
     }
 
     fn builtins(&self) -> Result<Vec<BuiltinRow>, SourceError> {
-        Ok(Vec::new())
+        builtin::list()
+            .into_iter()
+            .map(|info| {
+                Ok(BuiltinRow {
+                    name: info.name.to_string(),
+                    family: info.family.to_string(),
+                    default_input: info.default_input,
+                    params: builtin::param_count(info.name, None)?,
+                })
+            })
+            .collect()
     }
 }

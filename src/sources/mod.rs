@@ -2,6 +2,7 @@
 
 pub use tchinfo_core::sources::*;
 
+pub mod builtin;
 pub mod loader;
 pub mod varstore;
 

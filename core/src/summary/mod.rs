@@ -101,7 +101,11 @@ pub struct ModuleNode {
     pub buffers: Vec<TensorRecord>,
     pub children: Vec<ModuleNode>,
     /// What forward returned; `None` when no forward pass was run (or the module was not called).
+    /// For a module called more than once per forward, the first call.
     pub outputs: Option<Vec<TensorValue>>,
+    /// What the second and later calls returned, in call order, for a module the forward calls more
+    /// than once (a ResNet block's shared `relu`); empty otherwise. torchinfo shows one row per call.
+    pub repeat_outputs: Vec<Vec<TensorValue>>,
     /// Mult-adds as torchinfo counts them: this module's own parameters × its output positions.
     pub mult_adds: Option<u64>,
     /// Mult-adds counted per operator (convolutions, matmuls, attention …) inside this module's own scope,
@@ -127,6 +131,7 @@ impl ModuleNode {
             buffers: Vec::new(),
             children: Vec::new(),
             outputs: None,
+            repeat_outputs: Vec::new(),
             mult_adds: None,
             op_mult_adds: None,
         }

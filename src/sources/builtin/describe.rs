@@ -1,0 +1,85 @@
+//! Turns a built model (its module tree and `VarStore`) and what its forward pass recorded into the
+//! shared [`ModelSummary`].
+
+use super::module::Module;
+use super::recorder::Recorder;
+use crate::dtype::DType;
+use crate::summary::macs::fill_torchinfo_mult_adds;
+use crate::summary::{LayerKind, ModelSummary, ModuleNode, SourceKind, TensorRecord, TensorValue};
+use std::collections::HashMap;
+use tch::{Tensor, nn::VarStore};
+
+pub(super) fn summary(
+    name: &str,
+    model: &Module,
+    vs: &VarStore,
+    forward: Option<(&Recorder, TensorValue)>,
+) -> ModelSummary {
+    let vars = vs.variables();
+    let rec = forward.as_ref().map(|(r, _)| *r);
+    let mut root = node(model, &vars, rec);
+    let Some((rec, input)) = forward else {
+        return ModelSummary::new(name, SourceKind::Builtin, root);
+    };
+    fill_torchinfo_mult_adds(&mut root);
+    let modules = model.walk();
+    let paths: Vec<String> = modules.iter().map(|m| m.path.clone()).collect();
+    let mut summary = ModelSummary::new(name, SourceKind::Builtin, root);
+    summary.dataflow = Some(rec.edges(&paths));
+    summary.inputs = vec![input];
+    let repeated: Vec<&str> = modules
+        .iter()
+        .filter(|m| rec.calls_of(m.id).len() > 1)
+        .map(|m| m.path.as_str())
+        .collect();
+    if let Some(first) = repeated.first() {
+        summary.notes.push(format!(
+            "{} modules are called more than once per forward pass (e.g. {first}, a block's shared \
+             ReLU); each is one row, showing its first call's output",
+            repeated.len()
+        ));
+    }
+    summary
+}
+
+fn node(m: &Module, vars: &HashMap<String, Tensor>, rec: Option<&Recorder>) -> ModuleNode {
+    let mut n = ModuleNode::new(m.name.clone(), m.path.clone(), m.type_name());
+    n.qualified_type = Some(m.class.to_string());
+    if !m.children.is_empty() {
+        n.kind = LayerKind::Container;
+    }
+    let full = |local: &str| {
+        if m.path.is_empty() {
+            local.to_string()
+        } else {
+            format!("{}.{local}", m.path)
+        }
+    };
+    let (params, buffers) = m.layer.tensor_names();
+    n.parameters = params
+        .iter()
+        .filter_map(|p| vars.get(&full(p)).map(|t| record(p, t, t.requires_grad())))
+        .collect();
+    n.buffers = buffers
+        .iter()
+        .filter_map(|b| vars.get(&full(b)).map(|t| record(b, t, false)))
+        .collect();
+    if let Some(rec) = rec {
+        let calls = rec.calls_of(m.id);
+        n.outputs = calls.first().cloned();
+        n.repeat_outputs = calls.iter().skip(1).cloned().collect();
+        n.op_mult_adds = rec.op_mult_adds_of(m.id);
+    }
+    n.children = m.children.iter().map(|c| node(c, vars, rec)).collect();
+    n
+}
+
+fn record(name: &str, t: &Tensor, requires_grad: bool) -> TensorRecord {
+    let shape = t.size().iter().map(|&d| d.max(0) as u64).collect();
+    TensorRecord::new(
+        name,
+        shape,
+        crate::torch_dtype::from_kind(t.kind()).unwrap_or(DType::Float32),
+        requires_grad,
+    )
+}

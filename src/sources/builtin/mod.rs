@@ -1,0 +1,326 @@
+//! Built-in architectures: torchvision's classic image classifiers rebuilt with tch, every variable
+//! named as in torchvision's state dict and every module as in its `named_modules()`, so a summary's
+//! rows line up with checkpoint keys. Output shapes come from a real forward pass (eval mode, no grad)
+//! that goes through a recorder module call by module call.
+//!
+//! One file per family; the framework is `module` (the tree and its leaf layers), `scope` (variables
+//! and constructors), `recorder` (what a forward pass leaves behind) and `ops` (functional operations
+//! inside forwards).
+
+mod alexnet;
+mod basic_conv;
+mod densenet;
+mod describe;
+mod efficientnet;
+mod googlenet;
+mod inception;
+mod mobilenet_v2;
+mod module;
+mod ops;
+mod recorder;
+mod registry;
+mod resnet;
+mod scope;
+mod squeezenet;
+mod suggest;
+mod tv_ops;
+mod vgg;
+
+use crate::progress::Progress;
+use crate::sources::SourceError;
+use crate::summary::{ModelSummary, TensorValue};
+use module::Module;
+use recorder::{Act, ForwardError, Recorder};
+use registry::Entry;
+use scope::Scope;
+use tch::{Device, Kind, TchError, Tensor, nn::VarStore};
+
+/// How to build and run a built-in model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuiltinOptions {
+    /// Outputs of the final classifier; the architecture's own (1000, ImageNet) when `None`.
+    pub num_classes: Option<i64>,
+    /// C, H, W of one input image (or a full N, C, H, W, which then sets the batch); the
+    /// architecture's default when `None`.
+    pub input_size: Option<Vec<i64>>,
+    /// Images per forward pass (default 1).
+    pub batch_size: i64,
+    /// Run a forward pass for output shapes and mult-adds; without it only the tree and parameters.
+    pub forward: bool,
+}
+
+impl Default for BuiltinOptions {
+    fn default() -> Self {
+        BuiltinOptions {
+            num_classes: None,
+            input_size: None,
+            batch_size: 1,
+            forward: true,
+        }
+    }
+}
+
+/// One built-in architecture, for `tchinfo list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuiltinInfo {
+    /// torchvision's name: `vgg16`, `resnet50`.
+    pub name: &'static str,
+    /// `VGG`, `ResNet`, `DenseNet` …
+    pub family: &'static str,
+    /// C, H, W the architecture was designed for.
+    pub default_input: [i64; 3],
+}
+
+/// Every built-in architecture, in a stable order (by family, then size).
+pub fn list() -> Vec<BuiltinInfo> {
+    registry::ENTRIES
+        .iter()
+        .map(|e| BuiltinInfo {
+            name: e.name,
+            family: e.family,
+            default_input: e.default_input,
+        })
+        .collect()
+}
+
+/// True when `name` is a built-in architecture (case does not matter).
+pub fn is_builtin(name: &str) -> bool {
+    registry::find(name).is_some()
+}
+
+/// The built-in name closest to a mistyped `name`, if one is plausibly meant.
+pub fn suggest(name: &str) -> Option<String> {
+    suggest::closest(name, registry::ENTRIES.iter().map(|e| e.name)).map(str::to_string)
+}
+
+/// Parameters of a built-in architecture (buffers not included), without running a forward pass.
+/// Building costs little: variables are allocated but not initialised.
+pub fn param_count(name: &str, num_classes: Option<i64>) -> Result<u64, SourceError> {
+    let entry = lookup(name)?;
+    let num_classes = classes(entry, num_classes)?;
+    let vs = VarStore::new(Device::Cpu);
+    (entry.build)(&Scope::root(&vs), num_classes)
+        .map_err(|e| torch_error(entry, "building the model", e))?;
+    Ok(vs
+        .trainable_variables()
+        .iter()
+        .map(|t| t.size().iter().product::<i64>() as u64)
+        .sum())
+}
+
+/// Builds the architecture, runs it on zeros of the requested input size (unless `opts.forward` is
+/// false) and describes it: module tree, parameters and buffers, output shapes per module call,
+/// torchinfo-style and operator-level mult-adds, and the module-to-module data flow.
+pub fn summarize(name: &str, opts: &BuiltinOptions) -> Result<ModelSummary, SourceError> {
+    summarize_traced(name, opts).map(|(summary, _)| summary)
+}
+
+/// One module call of a forward pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleCall {
+    /// Module path, `""` for the model itself.
+    pub path: String,
+    pub output: TensorValue,
+}
+
+/// [`summarize`], plus every module call of the forward pass in the order the calls finished — the
+/// order PyTorch's forward hooks fire — for checking a built-in against torchvision call by call.
+/// The calls are empty when `opts.forward` is false.
+pub fn summarize_traced(
+    name: &str,
+    opts: &BuiltinOptions,
+) -> Result<(ModelSummary, Vec<ModuleCall>), SourceError> {
+    let run = run(name, opts)?;
+    let forward = run
+        .forward
+        .as_ref()
+        .map(|(rec, input)| (rec, input.clone()));
+    let mut summary = describe::summary(run.entry.name, &run.model, &run.vs, forward);
+    if let Some(note) = run.entry.note {
+        summary.notes.insert(0, note.to_string());
+    }
+    let paths: Vec<&str> = run.model.walk().iter().map(|m| m.path.as_str()).collect();
+    let calls = match &run.forward {
+        Some((rec, _)) => rec
+            .trace()
+            .iter()
+            .map(|(id, output)| ModuleCall {
+                path: paths[*id].to_string(),
+                output: output.clone(),
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    Ok((summary, calls))
+}
+
+/// Tensors whose element count exceeds this are refused as inputs: a CPU forward pass of an image
+/// model needs tens of times the input's size in activations.
+const MAX_INPUT_ELEMENTS: i64 = 1 << 26;
+
+struct Run {
+    entry: &'static Entry,
+    vs: VarStore,
+    model: Module,
+    forward: Option<(Recorder, TensorValue)>,
+}
+
+fn run(name: &str, opts: &BuiltinOptions) -> Result<Run, SourceError> {
+    let entry = lookup(name)?;
+    let num_classes = classes(entry, opts.num_classes)?;
+    let shape = input_shape(entry, opts)?;
+    let progress = Progress::spinner(format!("building {}", entry.name));
+    let _no_grad = tch::no_grad_guard();
+    let vs = VarStore::new(Device::Cpu);
+    let mut model = (entry.build)(&Scope::root(&vs), num_classes)
+        .map_err(|e| torch_error(entry, "building the model", e))?;
+    let modules = model.number();
+    let forward = if opts.forward {
+        progress.set_message(format!("running {} on {}", entry.name, shape_text(&shape)));
+        let input = Tensor::f_zeros(shape, (Kind::Float, Device::Cpu))
+            .map_err(|e| torch_error(entry, "allocating the input", e))?;
+        let mut rec = Recorder::new(modules);
+        let x = Act::free(input);
+        model
+            .forward(&x, &mut rec)
+            .map_err(|e| forward_error(entry, &shape, e))?;
+        Some((rec, recorder::tensor_value(&x.t)))
+    } else {
+        None
+    };
+    Ok(Run {
+        entry,
+        vs,
+        model,
+        forward,
+    })
+}
+
+fn lookup(name: &str) -> Result<&'static Entry, SourceError> {
+    registry::find(name).ok_or_else(|| SourceError::UnknownModel {
+        name: name.to_string(),
+        suggestion: suggest(name),
+    })
+}
+
+fn input_error(entry: &Entry, problem: String) -> SourceError {
+    SourceError::Input {
+        model: entry.name.to_string(),
+        problem,
+    }
+}
+
+fn classes(entry: &Entry, num_classes: Option<i64>) -> Result<i64, SourceError> {
+    match num_classes {
+        None => Ok(1000),
+        Some(n) if n >= 1 => Ok(n),
+        Some(n) => Err(input_error(
+            entry,
+            format!("the number of classes must be at least 1, got {n}"),
+        )),
+    }
+}
+
+/// The N, C, H, W the forward pass runs on, checked before anything reaches libtorch.
+fn input_shape(entry: &Entry, opts: &BuiltinOptions) -> Result<[i64; 4], SourceError> {
+    let dims = match &opts.input_size {
+        None => entry.default_input.to_vec(),
+        Some(v) => v.clone(),
+    };
+    let text = |d: &[i64]| d.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let (batch, c, h, w) = match dims[..] {
+        [c, h, w] => (opts.batch_size, c, h, w),
+        // A full N,C,H,W carries its own batch; a different batch size given as well is a contradiction.
+        [n, c, h, w] if opts.batch_size == 1 || opts.batch_size == n => (n, c, h, w),
+        [n, ..] if dims.len() == 4 => {
+            return Err(input_error(
+                entry,
+                format!(
+                    "the input size {} has batch {n} but the batch size is {}",
+                    text(&dims),
+                    opts.batch_size
+                ),
+            ));
+        }
+        _ => {
+            return Err(input_error(
+                entry,
+                format!(
+                    "the input size takes C,H,W (e.g. 3,224,224) or N,C,H,W; got {} number{} ({})",
+                    dims.len(),
+                    if dims.len() == 1 { "" } else { "s" },
+                    text(&dims)
+                ),
+            ));
+        }
+    };
+    if batch < 1 {
+        return Err(input_error(
+            entry,
+            format!("the batch size must be at least 1, got {batch}"),
+        ));
+    }
+    if let Some(d) = [c, h, w].into_iter().find(|&d| d < 1) {
+        return Err(input_error(
+            entry,
+            format!(
+                "input size {}: every dimension must be at least 1, got {d}",
+                text(&dims)
+            ),
+        ));
+    }
+    if c != entry.default_input[0] {
+        return Err(input_error(
+            entry,
+            format!(
+                "takes {} input channels, the input size {} has {c}",
+                entry.default_input[0],
+                text(&dims)
+            ),
+        ));
+    }
+    let shape = [batch, c, h, w];
+    let elements = shape.iter().try_fold(1i64, |acc, &d| acc.checked_mul(d));
+    match elements {
+        Some(n) if n <= MAX_INPUT_ELEMENTS => Ok(shape),
+        _ => Err(input_error(
+            entry,
+            format!(
+                "input {} is too large for a CPU forward pass (limit {} elements); use a smaller batch or \
+                 input size, or skip the forward pass",
+                shape_text(&shape),
+                crate::units::thousands(MAX_INPUT_ELEMENTS as u64)
+            ),
+        )),
+    }
+}
+
+fn shape_text(shape: &[i64]) -> String {
+    let dims: Vec<String> = shape.iter().map(i64::to_string).collect();
+    format!("[{}]", dims.join(", "))
+}
+
+fn forward_error(entry: &Entry, shape: &[i64], e: ForwardError) -> SourceError {
+    input_error(
+        entry,
+        format!(
+            "input {} does not fit the model: {} ({}): {}",
+            shape_text(shape),
+            if e.path.is_empty() {
+                entry.name
+            } else {
+                &e.path
+            },
+            e.type_name,
+            e.message
+        ),
+    )
+}
+
+fn torch_error(entry: &Entry, context: &str, e: TchError) -> SourceError {
+    SourceError::Torch {
+        model: entry.name.to_string(),
+        context: context.to_string(),
+        message: e.to_string(),
+    }
+}

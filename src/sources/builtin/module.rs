@@ -1,0 +1,255 @@
+//! The module tree of a built-in model: every module PyTorch's `named_modules()` lists, with its local
+//! name, its class, the layer it computes and its children in registration order.
+//!
+//! Leaves (convolutions, norms, activations, pools …) compute with fallible tch calls; containers either
+//! run their children in order (`Sequential`) or have a family-specific forward (`Bottleneck`, `Fire` …).
+//! Every call goes through [`Module::forward`], which is where the recorder sees it.
+
+use super::recorder::{Act, ForwardError, Recorder};
+use tch::{TchError, Tensor};
+
+/// A family's forward for a container module: takes the module (to reach its children) and the input.
+pub(crate) type BlockForward = fn(&Module, &Act, &mut Recorder) -> Result<Act, ForwardError>;
+
+pub(crate) struct Conv2d {
+    pub(crate) weight: Tensor,
+    pub(crate) bias: Option<Tensor>,
+    pub(crate) stride: [i64; 2],
+    pub(crate) padding: [i64; 2],
+    pub(crate) groups: i64,
+}
+
+pub(crate) struct BatchNorm2d {
+    pub(crate) weight: Tensor,
+    pub(crate) bias: Tensor,
+    pub(crate) running_mean: Tensor,
+    pub(crate) running_var: Tensor,
+    pub(crate) eps: f64,
+}
+
+pub(crate) struct Linear {
+    pub(crate) weight: Tensor,
+    pub(crate) bias: Option<Tensor>,
+}
+
+#[derive(Clone, Copy)]
+pub(crate) struct Pool2d {
+    pub(crate) kernel: [i64; 2],
+    pub(crate) stride: [i64; 2],
+    pub(crate) padding: [i64; 2],
+    pub(crate) ceil_mode: bool,
+}
+
+pub(crate) enum Layer {
+    Conv2d(Conv2d),
+    BatchNorm2d(BatchNorm2d),
+    Linear(Linear),
+    ReLU,
+    ReLU6,
+    SiLU,
+    Sigmoid,
+    MaxPool2d(Pool2d),
+    AvgPool2d(Pool2d),
+    AdaptiveAvgPool2d([i64; 2]),
+    /// Dropout and StochasticDepth: in eval mode they return their input.
+    Identity,
+    Sequential,
+    Block(BlockForward),
+}
+
+impl Layer {
+    /// Names of the parameters and buffers this layer owns, in PyTorch's registration order.
+    pub(crate) fn tensor_names(&self) -> (Vec<&'static str>, Vec<&'static str>) {
+        match self {
+            Layer::Conv2d(c) => (
+                if c.bias.is_some() {
+                    vec!["weight", "bias"]
+                } else {
+                    vec!["weight"]
+                },
+                vec![],
+            ),
+            Layer::Linear(l) => (
+                if l.bias.is_some() {
+                    vec!["weight", "bias"]
+                } else {
+                    vec!["weight"]
+                },
+                vec![],
+            ),
+            Layer::BatchNorm2d(_) => (
+                vec!["weight", "bias"],
+                vec!["running_mean", "running_var", "num_batches_tracked"],
+            ),
+            _ => (vec![], vec![]),
+        }
+    }
+}
+
+pub(crate) struct Module {
+    /// Position in a pre-order walk; indexes the recorder's tables.
+    pub(crate) id: usize,
+    pub(crate) name: String,
+    pub(crate) path: String,
+    /// The Python class, fully qualified: `torch.nn.modules.conv.Conv2d`, `torchvision.models.vgg.VGG`.
+    pub(crate) class: &'static str,
+    pub(crate) layer: Layer,
+    pub(crate) children: Vec<Module>,
+}
+
+impl Module {
+    /// The class name without its module: `Conv2d`, `Bottleneck`.
+    pub(crate) fn type_name(&self) -> &'static str {
+        self.class.rsplit('.').next().unwrap_or(self.class)
+    }
+
+    pub(crate) fn child(&self, name: &str) -> Result<&Module, ForwardError> {
+        self.children
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| {
+                ForwardError::new(
+                    &self.path,
+                    self.type_name(),
+                    format!("internal error: no submodule '{name}'"),
+                )
+            })
+    }
+
+    /// Runs a child by name on `x`.
+    pub(crate) fn call(
+        &self,
+        name: &str,
+        x: &Act,
+        rec: &mut Recorder,
+    ) -> Result<Act, ForwardError> {
+        self.child(name)?.forward(x, rec)
+    }
+
+    /// Gives every module its pre-order id; returns the number of modules.
+    pub(crate) fn number(&mut self) -> usize {
+        fn go(m: &mut Module, next: &mut usize) {
+            m.id = *next;
+            *next += 1;
+            for c in &mut m.children {
+                go(c, next);
+            }
+        }
+        let mut next = 0;
+        go(self, &mut next);
+        next
+    }
+
+    /// Pre-order walk: the order of `named_modules()`.
+    pub(crate) fn walk(&self) -> Vec<&Module> {
+        fn go<'a>(m: &'a Module, out: &mut Vec<&'a Module>) {
+            out.push(m);
+            for c in &m.children {
+                go(c, out);
+            }
+        }
+        let mut out = Vec::new();
+        go(self, &mut out);
+        out
+    }
+
+    /// One call of this module, recorded.
+    pub(crate) fn forward(&self, x: &Act, rec: &mut Recorder) -> Result<Act, ForwardError> {
+        let out = match &self.layer {
+            Layer::Sequential => children_in_order(self, x, rec)?,
+            Layer::Block(forward) => forward(self, x, rec)?,
+            leaf => {
+                rec.consume(x, self.id);
+                let t = self
+                    .leaf_forward(leaf, &x.t, rec)
+                    .map_err(|e| self.error(e))?;
+                rec.produce(self.id, t)
+            }
+        };
+        let value = rec.finish_call(self.id, &out);
+        if value.shape.contains(&0) {
+            let shape: Vec<String> = value.shape.iter().map(u64::to_string).collect();
+            return Err(ForwardError::new(
+                &self.path,
+                self.type_name(),
+                format!("output [{}] is empty", shape.join(", ")),
+            ));
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn error(&self, err: TchError) -> ForwardError {
+        ForwardError::torch(&self.path, self.type_name(), err)
+    }
+
+    fn leaf_forward(
+        &self,
+        layer: &Layer,
+        x: &Tensor,
+        rec: &mut Recorder,
+    ) -> Result<Tensor, TchError> {
+        Ok(match layer {
+            Layer::Conv2d(c) => {
+                let y = x.f_conv2d(
+                    &c.weight,
+                    c.bias.as_ref(),
+                    c.stride,
+                    c.padding,
+                    [1, 1],
+                    c.groups,
+                )?;
+                // Each output element is a dot product over (in_channels / groups) × kernel area.
+                let per_output: i64 = c.weight.size().iter().skip(1).product();
+                rec.add_op_mult_adds(self.id, numel(&y).saturating_mul(per_output as u64));
+                y
+            }
+            Layer::Linear(l) => {
+                let y = x.f_linear(&l.weight, l.bias.as_ref())?;
+                let in_features = l.weight.size().get(1).copied().unwrap_or(0);
+                rec.add_op_mult_adds(self.id, numel(&y).saturating_mul(in_features as u64));
+                y
+            }
+            Layer::BatchNorm2d(b) => x.f_batch_norm(
+                Some(&b.weight),
+                Some(&b.bias),
+                Some(&b.running_mean),
+                Some(&b.running_var),
+                false,
+                0.1,
+                b.eps,
+                false,
+            )?,
+            Layer::ReLU => x.f_relu()?,
+            Layer::ReLU6 => x.f_relu6()?,
+            Layer::SiLU => x.f_silu()?,
+            Layer::Sigmoid => x.f_sigmoid()?,
+            Layer::MaxPool2d(p) => {
+                x.f_max_pool2d(p.kernel, p.stride, p.padding, [1, 1], p.ceil_mode)?
+            }
+            Layer::AvgPool2d(p) => {
+                x.f_avg_pool2d(p.kernel, p.stride, p.padding, p.ceil_mode, true, None)?
+            }
+            Layer::AdaptiveAvgPool2d(size) => x.f_adaptive_avg_pool2d(size)?,
+            Layer::Identity => x.shallow_clone(),
+            Layer::Sequential | Layer::Block(_) => unreachable!("containers are not leaves"),
+        })
+    }
+}
+
+fn numel(t: &Tensor) -> u64 {
+    t.size().iter().map(|&d| d.max(0) as u64).product()
+}
+
+/// The forward of a container that runs its children one after another, like `Sequential`, for
+/// classes that are not called `Sequential` (`_DenseLayer`, `_Transition`, `Conv2dNormActivation` …).
+pub(crate) fn children_in_order(
+    m: &Module,
+    x: &Act,
+    rec: &mut Recorder,
+) -> Result<Act, ForwardError> {
+    let mut current = x.share();
+    for child in &m.children {
+        current = child.forward(&current, rec)?;
+    }
+    Ok(current)
+}

@@ -1,0 +1,127 @@
+//! Impossible inputs and options give one clear line naming the model and the problem — never a
+//! panic or an abort from libtorch.
+
+use tchinfo::sources::SourceError;
+use tchinfo::sources::builtin::{self, BuiltinOptions};
+
+fn input_error(name: &str, opts: BuiltinOptions) -> String {
+    match builtin::summarize(name, &opts) {
+        Err(e @ SourceError::Input { .. }) => {
+            let line = e.to_string();
+            assert!(!line.contains('\n'), "one line: {line}");
+            assert!(line.starts_with(&format!("{name}: ")), "{line}");
+            line
+        }
+        other => panic!("{name}: expected an input error, got {other:?}"),
+    }
+}
+
+fn size(chw: &[i64]) -> BuiltinOptions {
+    BuiltinOptions {
+        input_size: Some(chw.to_vec()),
+        ..BuiltinOptions::default()
+    }
+}
+
+#[test]
+fn too_small_for_the_pools_names_the_layer() {
+    let line = input_error("vgg16", size(&[3, 16, 16]));
+    assert!(
+        line.contains("input [1, 3, 16, 16] does not fit the model: features.30 (MaxPool2d)"),
+        "{line}"
+    );
+    assert!(line.contains("Output size is too small"), "{line}");
+}
+
+#[test]
+fn too_small_for_a_kernel_names_the_layer() {
+    let line = input_error("inception_v3", size(&[3, 64, 64]));
+    assert!(
+        line.contains("Mixed_7a.branch3x3_2.conv (Conv2d)"),
+        "{line}"
+    );
+    assert!(
+        line.contains("Kernel size can't be greater than actual input size"),
+        "{line}"
+    );
+    let line = input_error("squeezenet1_1", size(&[3, 1, 1]));
+    assert!(line.contains("features.0 (Conv2d)"), "{line}");
+}
+
+#[test]
+fn input_sizes_are_checked_before_the_forward_pass() {
+    assert!(
+        input_error("vgg16", size(&[3, 224])).contains("takes C,H,W (e.g. 3,224,224) or N,C,H,W")
+    );
+    assert!(
+        input_error("vgg16", size(&[1, 1, 3, 224, 224])).contains("got 5 numbers (1,1,3,224,224)")
+    );
+    let opts = BuiltinOptions {
+        batch_size: 3,
+        ..size(&[2, 3, 64, 64])
+    };
+    assert!(input_error("vgg16", opts).contains("has batch 2 but the batch size is 3"));
+    assert!(input_error("vgg16", size(&[1, 224, 224])).contains("takes 3 input channels"));
+    assert!(
+        input_error("resnet18", size(&[3, 0, 224]))
+            .contains("every dimension must be at least 1, got 0")
+    );
+    assert!(input_error("resnet18", size(&[3, 224, -2])).contains("got -2"));
+    assert!(input_error("alexnet", size(&[3, 100_000, 100_000])).contains("too large"));
+    let line = input_error(
+        "vgg16",
+        BuiltinOptions {
+            batch_size: 0,
+            ..BuiltinOptions::default()
+        },
+    );
+    assert!(line.contains("batch size must be at least 1"), "{line}");
+    let line = input_error(
+        "vgg16",
+        BuiltinOptions {
+            num_classes: Some(0),
+            ..BuiltinOptions::default()
+        },
+    );
+    assert!(
+        line.contains("number of classes must be at least 1"),
+        "{line}"
+    );
+    assert!(builtin::param_count("vgg16", Some(-3)).is_err());
+}
+
+#[test]
+fn a_full_input_shape_sets_the_batch() {
+    let s = builtin::summarize("resnet18", &size(&[2, 3, 32, 32])).unwrap();
+    assert_eq!(s.inputs[0].shape, vec![2, 3, 32, 32]);
+    let opts = BuiltinOptions {
+        batch_size: 2,
+        ..size(&[2, 3, 32, 32])
+    };
+    assert_eq!(
+        builtin::summarize("resnet18", &opts).unwrap().inputs[0].shape,
+        vec![2, 3, 32, 32]
+    );
+}
+
+#[test]
+fn bad_sizes_are_refused_even_without_a_forward_pass() {
+    let opts = BuiltinOptions {
+        forward: false,
+        ..size(&[3, 224])
+    };
+    input_error("resnet18", opts);
+}
+
+#[test]
+fn models_without_a_minimum_size_run_on_one_pixel() {
+    // Like torchvision, ResNet and MobileNet V2 pad their way down to a 1×1 input.
+    for name in ["resnet50", "mobilenet_v2", "efficientnet_b0"] {
+        let s = builtin::summarize(name, &size(&[3, 1, 1])).unwrap();
+        assert_eq!(
+            s.root.outputs.as_ref().unwrap()[0].shape,
+            vec![1, 1000],
+            "{name}"
+        );
+    }
+}

@@ -1,0 +1,143 @@
+//! Built-in architectures against torchvision: parameter and buffer totals, and the module tree
+//! (names, classes, own parameters and buffers with shapes and dtypes) entry by entry.
+
+mod builtin_common;
+use builtin_common::*;
+use tchinfo::sources::SourceError;
+use tchinfo::sources::builtin::{self, BuiltinOptions};
+
+fn no_forward() -> BuiltinOptions {
+    BuiltinOptions {
+        forward: false,
+        ..BuiltinOptions::default()
+    }
+}
+
+#[test]
+fn the_list_is_torchvisions_names() {
+    let ours: Vec<&str> = builtin::list().iter().map(|b| b.name).collect();
+    let theirs: Vec<String> = totals().into_iter().map(|t| t.0).collect();
+    assert_eq!(ours, theirs);
+    let inception = builtin::list()
+        .into_iter()
+        .find(|b| b.name == "inception_v3")
+        .unwrap();
+    assert_eq!(inception.default_input, [3, 299, 299]);
+    assert_eq!(builtin::list()[0].default_input, [3, 224, 224]);
+}
+
+#[test]
+fn totals_equal_torchvision() {
+    for (name, params, buffers) in totals() {
+        assert_eq!(
+            builtin::param_count(&name, None).unwrap(),
+            params,
+            "{name} parameters"
+        );
+        let totals = builtin::summarize(&name, &no_forward()).unwrap().totals();
+        assert_eq!(totals.params, params, "{name} parameters in the summary");
+        assert_eq!(totals.trainable, params, "{name} trainable");
+        assert_eq!(totals.buffers, buffers, "{name} buffer elements");
+    }
+}
+
+#[test]
+fn the_issue_figures() {
+    let figures = [
+        ("vgg11", 132_863_336),
+        ("vgg16", 138_357_544),
+        ("vgg19", 143_667_240),
+        ("vgg16_bn", 138_365_992),
+        ("alexnet", 61_100_840),
+        ("resnet18", 11_689_512),
+        ("resnet50", 25_557_032),
+        ("resnet152", 60_192_808),
+        ("densenet121", 7_978_856),
+        ("mobilenet_v2", 3_504_872),
+        ("squeezenet1_0", 1_248_424),
+        ("efficientnet_b0", 5_288_548),
+        ("inception_v3", 23_834_568),
+    ];
+    for (name, params) in figures {
+        assert_eq!(builtin::param_count(name, None).unwrap(), params, "{name}");
+    }
+}
+
+#[test]
+fn module_trees_equal_torchvision_named_modules() {
+    for (name, _, _) in totals() {
+        let summary = builtin::summarize(&name, &no_forward()).unwrap();
+        let expected: Vec<String> = fixture(&format!("modules/{name}.txt"))
+            .lines()
+            .map(str::to_string)
+            .collect();
+        assert_same_lines(&name, &expected, &module_lines(&summary.root));
+    }
+}
+
+#[test]
+fn num_classes_changes_only_the_classifier() {
+    // VGG-16 fc8 with 10 outputs: 4096 × 10 + 10 instead of 4,097,000.
+    let n = builtin::param_count("vgg16", Some(10)).unwrap();
+    assert_eq!(n, 138_357_544 - 4_097_000 + 40_970);
+    let summary = builtin::summarize(
+        "resnet18",
+        &BuiltinOptions {
+            num_classes: Some(10),
+            ..no_forward()
+        },
+    )
+    .unwrap();
+    let fc = summary.root.find("fc").unwrap();
+    assert_eq!(fc.parameters[0].shape, vec![10, 512]);
+    // SqueezeNet's classifier is a 1×1 convolution.
+    let summary = builtin::summarize(
+        "squeezenet1_1",
+        &BuiltinOptions {
+            num_classes: Some(7),
+            ..no_forward()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        summary.root.find("classifier.1").unwrap().parameters[0].shape,
+        vec![7, 512, 1, 1]
+    );
+}
+
+#[test]
+fn names_are_matched_without_case_and_typos_get_a_suggestion() {
+    assert!(builtin::is_builtin("vgg16"));
+    assert!(builtin::is_builtin("VGG16"));
+    assert!(!builtin::is_builtin("vgg17"));
+    assert_eq!(builtin::suggest("resnet-50").as_deref(), Some("resnet50"));
+    assert_eq!(builtin::suggest("vgg16bn").as_deref(), Some("vgg16_bn"));
+    assert_eq!(
+        builtin::suggest("efficientnetb0").as_deref(),
+        Some("efficientnet_b0")
+    );
+    assert_eq!(builtin::suggest("bert-base-uncased"), None);
+    match builtin::summarize("resnet05", &no_forward()) {
+        Err(e @ SourceError::UnknownModel { .. }) => {
+            let line = e.to_string();
+            assert!(line.contains("did you mean resnet50?"), "{line}");
+        }
+        other => panic!("expected an unknown model error, got {other:?}"),
+    }
+}
+
+#[test]
+fn googlenet_and_inception_say_their_auxiliary_heads_are_left_out() {
+    let s = builtin::summarize("googlenet", &no_forward()).unwrap();
+    assert!(
+        s.notes.iter().any(|n| n.contains("aux_logits=False")),
+        "{:?}",
+        s.notes
+    );
+    let s = builtin::summarize("inception_v3", &no_forward()).unwrap();
+    assert!(
+        s.notes.iter().any(|n| n.contains("aux_logits=False")),
+        "{:?}",
+        s.notes
+    );
+}
