@@ -143,15 +143,28 @@ pub fn format_shape(shape: &[u64]) -> String {
     format!("[{}]", dims.join(", "))
 }
 
+fn shapes_text(outputs: &[crate::summary::TensorValue]) -> String {
+    outputs.iter().map(|o| format_shape(&o.shape)).collect::<Vec<_>>().join(", ")
+}
+
+/// The first call's output; a module called several times (a shared ReLU) shows `×N`, or every call's
+/// outputs when they differ.
 fn output_cell(node: &ModuleNode) -> String {
-    match &node.outputs {
-        None => "--".to_string(),
-        Some(v) if v.is_empty() => "--".to_string(),
-        Some(v) => v
-            .iter()
-            .map(|o| format_shape(&o.shape))
+    let first = match &node.outputs {
+        Some(v) if !v.is_empty() => shapes_text(v),
+        _ => return "--".to_string(),
+    };
+    if node.repeat_outputs.is_empty() {
+        return first;
+    }
+    let calls = 1 + node.repeat_outputs.len();
+    if node.repeat_outputs.iter().all(|r| shapes_text(r) == first) {
+        format!("{first} ×{calls}")
+    } else {
+        std::iter::once(first)
+            .chain(node.repeat_outputs.iter().map(|r| shapes_text(r)))
             .collect::<Vec<_>>()
-            .join(", "),
+            .join("; ")
     }
 }
 

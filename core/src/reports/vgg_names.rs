@@ -21,7 +21,11 @@ pub fn paper_names(summary: &ModelSummary) -> HashMap<String, String> {
         .collect();
     if linears.len() == 3 {
         for (i, path) in linears.into_iter().enumerate() {
-            names.insert(path.to_string(), format!("fc{}", 6 + i));
+            let paper = format!("fc{}", 6 + i);
+            // A model that already calls the layer fc6 needs no second name for it.
+            if path.rsplit('.').next() != Some(paper.as_str()) {
+                names.insert(path.to_string(), paper);
+            }
         }
     }
     names

@@ -179,12 +179,15 @@ fn activations(root: &ModuleNode) -> Option<Activations> {
         let Some(outputs) = &node.outputs else {
             continue;
         };
-        let bytes: u64 = outputs.iter().map(|o| o.bytes()).sum();
-        a.largest_output_bytes = a.largest_output_bytes.max(bytes);
-        if node.is_leaf() {
-            a.leaf_output_bytes += bytes;
-            if node.own_params() > 0 {
-                a.torchinfo_bytes += 2 * bytes;
+        // Every call of a module the forward calls more than once leaves its own output behind.
+        for call in std::iter::once(outputs).chain(&node.repeat_outputs) {
+            let bytes: u64 = call.iter().map(|o| o.bytes()).sum();
+            a.largest_output_bytes = a.largest_output_bytes.max(bytes);
+            if node.is_leaf() {
+                a.leaf_output_bytes += bytes;
+                if node.own_params() > 0 {
+                    a.torchinfo_bytes += 2 * bytes;
+                }
             }
         }
     }

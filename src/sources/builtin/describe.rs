@@ -35,7 +35,8 @@ pub(super) fn summary(
     if let Some(first) = repeated.first() {
         summary.notes.push(format!(
             "{} modules are called more than once per forward pass (e.g. {first}, a block's shared \
-             ReLU); each is one row, showing its first call's output",
+             ReLU); each is one row, its output shape marked ×N (calls), and every call's output is \
+             counted in the activations",
             repeated.len()
         ));
     }

@@ -1,0 +1,78 @@
+//! `tchinfo summary` / `tchinfo MODEL` from the real binaries: golden tables, folding, columns, errors.
+
+mod common;
+use common::*;
+
+#[test]
+fn vgg16_table_is_golden() {
+    let out = run_ok(&["vgg16"]);
+    assert_golden("vgg16.out", &out);
+    for figure in [
+        "Total params: 138,357,544",
+        "fc6 (classifier.0)  Linear  102,764,544",
+        "fc7 (classifier.3)  Linear   16,781,312",
+        "fc8 (classifier.6)  Linear    4,097,000",
+        "Linear       123,642,856  89.4%",
+        "Convolution   14,714,688  10.6%",
+        "15.48 G",
+        "108.45 MB",
+        "553.43 MB",
+    ] {
+        assert!(out.contains(figure), "missing {figure:?}");
+    }
+}
+
+#[test]
+fn resnet18_table_is_golden() {
+    let out = run_ok(&["summary", "resnet18"]);
+    assert_golden("resnet18.out", &out);
+    assert!(out.contains("Total params: 11,689,512"));
+    assert!(out.contains("39.75 MB"), "torchinfo's forward/backward size for resnet18");
+}
+
+#[test]
+fn folded_rows_show_their_subtree() {
+    let out = run_ok(&["vgg16", "--depth", "1", "--columns", "params", "--ascii"]);
+    let features = out.lines().find(|l| l.contains("Sequential: 1-1")).expect("features row");
+    assert!(features.contains("14,714,688"), "{features}");
+    let classifier = out.lines().find(|l| l.contains("Sequential: 1-3")).expect("classifier row");
+    assert!(classifier.contains("123,642,856"), "{classifier}");
+    assert!(!out.contains("Conv2d: 2-1"), "depth 2 rows are folded");
+    assert!(out.starts_with("=") && out.contains("|-Sequential: 1-1"), "ascii glyphs:\n{out}");
+    assert!(!out.contains("Output Shape"), "only the params column");
+}
+
+#[test]
+fn file_structure_without_libtorch() {
+    let out = run_ok(&["models/vgg_tiny.pt"]);
+    assert!(out.contains("classifier.fc6  Linear  4,160"), "{out}");
+    assert!(out.contains("Total mult-adds: -- (no forward pass was run)"));
+}
+
+#[test]
+fn bad_models_give_one_clean_line() {
+    let out = tchinfo(&["resnet05"]);
+    assert_clean_error(&out, 1, "did you mean resnet50?");
+    let out = tchinfo(&["models/no-such-file.pt"]);
+    assert_clean_error(&out, 1, "models/no-such-file.pt");
+    let out = tchinfo(&["Cargo.toml"]);
+    assert_clean_error(&out, 1, "Cargo.toml");
+    let out = tchinfo(&["vgg16", "--input-size", "3,16,16"]);
+    assert_clean_error(&out, 1, "vgg16");
+    let out = tchinfo(&["vgg16", "--columns", "weight"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[test]
+fn stdout_is_only_the_report_and_survives_a_closed_pipe() {
+    let out = tchinfo(&["resnet18"]);
+    assert!(out.status.success());
+    assert!(stderr(&out).is_empty(), "no progress or noise off a terminal: {}", stderr(&out));
+    // `tchinfo vgg16 | head -1`: the reader goes away early; that is not an error.
+    let status = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("set -o pipefail; '{}' vgg16 | head -1 >/dev/null", env!("CARGO_BIN_EXE_tchinfo")))
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
