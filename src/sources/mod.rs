@@ -1,6 +1,8 @@
 //! Sources: everything that turns a model (a built-in name, a file, a `VarStore`) into a
 //! [`ModelSummary`](crate::summary::ModelSummary). Each source lives in its own module.
 
+pub mod jit_graph;
+
 use std::fmt;
 use std::path::PathBuf;
 
