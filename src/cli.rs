@@ -2,9 +2,15 @@
 
 use crate::dtype::DType;
 use crate::linear::LinearReport;
-use crate::output::print_stdout;
+use crate::output::emit;
+use crate::reports::table::{Column, TableOptions};
+use crate::reports::{self, Format};
+use crate::sources::load::{LoadOptions, load};
+use crate::summary::ModelSummary;
+use anyhow::anyhow;
 use clap::{Args, Parser, Subcommand};
 use std::ffi::OsString;
+use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -13,8 +19,13 @@ use std::ffi::OsString;
     about = "Show what is inside a neural network: module tree, parameters, output shapes and memory",
     long_about = "Show what is inside a neural network: module tree, parameter counts per layer, output \
                   shapes, where the parameters sit and how much memory weights and training state take.\n\n\
-                  `tchinfo MODEL` is short for `tchinfo summary MODEL`.\n\n\
-                  Units: MiB = 2^20 bytes, MB = 10^6 bytes; each figure names the unit it was computed in."
+                  `tchinfo MODEL` is short for `tchinfo summary MODEL`. MODEL is a built-in architecture \
+                  (`tchinfo list`) or a TorchScript / torch.save file.\n\n\
+                  Units: KiB, MiB, GiB are powers of 2^10 bytes; KB, MB, GB powers of 10^3. Every figure \
+                  names the unit it was computed in.",
+    after_help = "Examples:\n  tchinfo vgg16\n  tchinfo summary resnet50 --depth 2 --batch-size 8\n  \
+                  tchinfo model.pt --input-size 1,3,224,224\n  tchinfo compare vgg16 resnet50 googlenet\n  \
+                  tchinfo linear 4096 4096 --no-bias"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -23,8 +34,132 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The layer table: module tree, output shapes, parameters, mult-adds, and a footer with totals,
+    /// where the parameters sit and memory.
+    Summary(SummaryArgs),
+    /// Several models side by side: parameters by layer kind, heads, mult-adds and memory.
+    Compare(CompareArgs),
+    /// Memory for training (or inference) at a batch size, and the largest batch that fits a budget.
+    ///
+    /// Training = weights + gradients + optimizer state + activations, plus float32 master weights under
+    /// mixed precision. Adam keeps momentum and variance (so weights + state = ×3, with gradients ×4);
+    /// mixed precision with Adam is 16 bytes per parameter (ZeRO's count). Activations are measured by
+    /// running the model at two batch sizes (the given one and one more): every leaf layer's output is
+    /// what autograd keeps for the backward pass. Inference = weights + the largest live activations
+    /// (2 × the largest layer output). KiB/MiB/GiB = 2^10/2^20/2^30 bytes, KB/MB/GB = 10^3/10^6/10^9.
+    Plan(PlanArgs),
+    /// Find convolutions and Linear layers whose bias feeds straight into a BatchNorm (wasted parameters).
+    Lint(LintArgs),
     /// Parameters and memory of one Linear (fully connected) layer.
     Linear(LinearArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// A built-in architecture or a model file (files need --input-size).
+    pub model: String,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Optimizer: sgd (no state), momentum (1 state), adam or adamw (2 states).
+    #[arg(long, default_value = "adam")]
+    pub optimizer: crate::memory::Optimizer,
+    /// Precision: fp32, fp16-mixed or bf16-mixed.
+    #[arg(long, default_value = "fp32")]
+    pub precision: crate::memory::Precision,
+    /// Memory budget, e.g. 24GiB or 16GB: report the largest batch that fits.
+    #[arg(long, value_parser = crate::units::parse_bytes)]
+    pub budget: Option<u64>,
+    /// Plan for inference instead of training: weights + the largest live activations.
+    #[arg(long)]
+    pub inference: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// A built-in architecture or a model file (with --input-size, files are checked on their data flow).
+    pub model: String,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// Classes of the classifier for built-in architectures (default: the architecture's own, 1000).
+    #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
+    pub num_classes: Option<i64>,
+    /// Input shape: C,H,W for built-ins (batch from --batch-size), the full shape (e.g. 1,3,224,224) for
+    /// files. Repeat for a forward that takes several inputs. Giving it for a file runs the model once.
+    #[arg(long = "input-size", value_name = "DIMS", value_parser = parse_dims)]
+    pub input_sizes: Vec<Vec<i64>>,
+    /// Batch size for the forward pass (built-ins; default 1).
+    #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
+    pub batch_size: Option<i64>,
+    /// Element type of file inputs: f32 (default), f16, bf16, f64, i64 (token ids) …
+    #[arg(long)]
+    pub dtype: Option<DType>,
+    /// Do not run a forward pass: structure and parameters only.
+    #[arg(long)]
+    pub no_forward: bool,
+}
+
+impl SourceArgs {
+    fn load_options(&self) -> LoadOptions {
+        LoadOptions {
+            num_classes: self.num_classes,
+            input_sizes: self.input_sizes.clone(),
+            batch_size: self.batch_size,
+            dtype: self.dtype,
+            forward: !self.no_forward,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write the report to FILE (atomically) instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SummaryArgs {
+    /// A built-in architecture (see `tchinfo list`) or a TorchScript / torch.save file.
+    pub model: String,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Show modules down to this depth; deeper ones are folded into their parent row, which then shows its
+    /// whole subtree's parameters and mult-adds.
+    #[arg(long, default_value_t = 3)]
+    pub depth: usize,
+    /// Columns after the layer column, comma separated: output, params, percent, mult-adds, trainable.
+    #[arg(long, value_delimiter = ',', default_values_t = Column::DEFAULT.map(|c| c.key().to_string()))]
+    pub columns: Vec<String>,
+    /// Plain ASCII tree glyphs and bars.
+    #[arg(long)]
+    pub ascii: bool,
+    /// Show each module's name beside its type: `Conv2d (0): 2-1`.
+    #[arg(long)]
+    pub var_names: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Two or more built-in names or model files.
+    #[arg(required = true, num_args = 2..)]
+    pub models: Vec<String>,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -41,14 +176,35 @@ pub struct LinearArgs {
     /// Element type of the weights: f32, f16, bf16, f64 or i8.
     #[arg(long, default_value = "f32", value_parser = parse_linear_dtype)]
     pub dtype: DType,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 fn parse_linear_dtype(s: &str) -> Result<DType, String> {
     let d: DType = s.parse()?;
     match d {
         DType::Float32 | DType::Float16 | DType::BFloat16 | DType::Float64 | DType::Int8 => Ok(d),
-        other => Err(format!("dtype {other} is not offered here (use f32, f16, bf16, f64 or i8)")),
+        other => Err(format!(
+            "dtype {other} is not offered here (use f32, f16, bf16, f64 or i8)"
+        )),
     }
+}
+
+/// `3,224,224`, `1x3x224x224` or `1 3 224 224`: positive dimensions.
+pub fn parse_dims(s: &str) -> Result<Vec<i64>, String> {
+    let dims: Result<Vec<i64>, String> = s
+        .split([',', 'x', 'X', ' ', '×'])
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.trim().parse::<i64>() {
+            Ok(d) if d > 0 => Ok(d),
+            _ => Err(format!("'{p}' in '{s}' is not a positive dimension")),
+        })
+        .collect();
+    let dims = dims?;
+    if dims.is_empty() {
+        return Err(format!("'{s}' has no dimensions (example: 3,224,224)"));
+    }
+    Ok(dims)
 }
 
 /// How a run failed, which decides the exit code.
@@ -75,24 +231,142 @@ impl Failure {
     }
 }
 
-const SUBCOMMANDS: &[&str] = &["linear", "help"];
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Run(e)
+    }
+}
+
+const SUBCOMMANDS: &[&str] = &[
+    "summary", "compare", "plan", "lint", "linear", "list", "help",
+];
 
 /// `tchinfo vgg16` means `tchinfo summary vgg16`: insert the subcommand when the first argument is not one.
 pub fn normalize_args(mut args: Vec<OsString>) -> Vec<OsString> {
-    if let Some(first) = args.get(1).and_then(|a| a.to_str()) {
-        if !first.starts_with('-') && !SUBCOMMANDS.contains(&first) {
-            args.insert(1, OsString::from("summary"));
-        }
+    if let Some(first) = args.get(1).and_then(|a| a.to_str())
+        && !first.starts_with('-')
+        && !SUBCOMMANDS.contains(&first)
+    {
+        args.insert(1, OsString::from("summary"));
     }
     args
 }
 
+fn table_options(args: &SummaryArgs) -> Result<TableOptions, Failure> {
+    let columns = args
+        .columns
+        .iter()
+        .filter(|c| !c.trim().is_empty())
+        .map(|c| c.parse::<Column>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Failure::Usage(anyhow!(e)))?;
+    Ok(TableOptions {
+        max_depth: args.depth,
+        columns,
+        ascii: args.ascii,
+        var_names: args.var_names,
+    })
+}
+
+fn load_model(model: &str, source: &SourceArgs) -> Result<ModelSummary, Failure> {
+    load(model, &source.load_options()).map_err(|e| Failure::Run(e.into()))
+}
+
+fn summary(args: SummaryArgs) -> Result<(), Failure> {
+    let opts = table_options(&args)?;
+    let summary = load_model(&args.model, &args.source)?;
+    let text = match args.output.format {
+        Format::Table => reports::summary::render(&summary, &opts),
+        Format::Json => reports::json::to_string(&reports::json::summary_json(&summary)),
+        Format::Csv => reports::csv::render(&summary),
+        Format::Markdown => reports::markdown::render(&summary, &opts),
+    };
+    Ok(emit(&text, args.output.output.as_deref())?)
+}
+
+fn compare(args: CompareArgs) -> Result<(), Failure> {
+    let summaries = args
+        .models
+        .iter()
+        .map(|m| load_model(m, &args.source))
+        .collect::<Result<Vec<_>, _>>()?;
+    let text = match args.output.format {
+        Format::Json => reports::compare::render_json(&summaries),
+        format => {
+            let comparison = reports::compare::compare(&summaries);
+            match format {
+                Format::Csv => reports::compare::render_csv(&comparison),
+                Format::Markdown => reports::compare::render_markdown(&comparison),
+                _ => reports::compare::render_text(&comparison),
+            }
+        }
+    };
+    Ok(emit(&text, args.output.output.as_deref())?)
+}
+
+fn plan(args: PlanArgs) -> Result<(), Failure> {
+    let batch = args.source.batch_size.unwrap_or(1);
+    let mut opts = args.source.load_options();
+    opts.forward = true;
+    let at = |b: i64| {
+        let mut o = opts.clone();
+        o.batch_size = Some(b);
+        load(&args.model, &o).map_err(|e| Failure::Run(e.into()))
+    };
+    let (first, second) = (at(batch)?, at(batch + 1)?);
+    let options = crate::plan::PlanOptions {
+        batch_size: batch as u64,
+        optimizer: args.optimizer,
+        precision: args.precision,
+        budget: args.budget,
+        inference: args.inference,
+    };
+    let plan = crate::plan::Plan::new(&first, &second, options).ok_or_else(|| {
+        Failure::Run(anyhow!(
+            "{}: no forward pass could be run to measure activations (files need --input-size)",
+            args.model
+        ))
+    })?;
+    let text = match args.output.format {
+        Format::Json => reports::plan::render_json(&plan),
+        _ => reports::plan::render_text(&plan),
+    };
+    Ok(emit(&text, args.output.output.as_deref())?)
+}
+
+fn lint(args: LintArgs) -> Result<(), Failure> {
+    let summary = load_model(&args.model, &args.source)?;
+    let report = crate::summary::lint::redundant_biases(&summary);
+    let text = match args.output.format {
+        Format::Json => reports::lint::render_json(&summary.name, &report),
+        _ => reports::lint::render_text(&summary.name, &report),
+    };
+    Ok(emit(&text, args.output.output.as_deref())?)
+}
+
+fn linear(args: LinearArgs) -> Result<(), Failure> {
+    let report = LinearReport::new(
+        args.in_features,
+        args.out_features,
+        !args.no_bias,
+        args.dtype,
+    )
+    .map_err(|e| Failure::Usage(e.into()))?;
+    let text = match args.output.format {
+        Format::Table => reports::linear::render_text(&report),
+        Format::Json => reports::linear::render_json(&report),
+        Format::Csv => reports::linear::render_csv(&report),
+        Format::Markdown => reports::linear::render_markdown(&report),
+    };
+    Ok(emit(&text, args.output.output.as_deref())?)
+}
+
 pub fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
-        Command::Linear(args) => {
-            let report = LinearReport::new(args.in_features, args.out_features, !args.no_bias, args.dtype)
-                .map_err(|e| Failure::Usage(e.into()))?;
-            print_stdout(&report.render_text()).map_err(|e| Failure::Run(e.into()))
-        }
+        Command::Summary(args) => summary(args),
+        Command::Compare(args) => compare(args),
+        Command::Plan(args) => plan(args),
+        Command::Lint(args) => lint(args),
+        Command::Linear(args) => linear(args),
     }
 }

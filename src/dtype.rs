@@ -63,7 +63,10 @@ impl DType {
 
     pub fn is_floating_point(self) -> bool {
         use DType::*;
-        matches!(self, Float64 | Float32 | Float16 | BFloat16 | Float8E4M3 | Float8E5M2)
+        matches!(
+            self,
+            Float64 | Float32 | Float16 | BFloat16 | Float8E4M3 | Float8E5M2
+        )
     }
 
     /// The storage class name a TorchScript / `torch.save` archive uses (`FloatStorage`, `HalfStorage` …).
@@ -162,7 +165,11 @@ impl FromStr for DType {
             "i16" | "int16" => Int16,
             "i8" | "int8" => Int8,
             "u8" | "uint8" => UInt8,
-            _ => return Err(format!("unknown dtype '{s}' (use f32, f16, bf16, f64 or i8)")),
+            _ => {
+                return Err(format!(
+                    "unknown dtype '{s}' (use f32, f16, bf16, f64 or i8)"
+                ));
+            }
         })
     }
 }

@@ -2,8 +2,6 @@
 
 use crate::dtype::DType;
 use crate::memory::{self, Optimizer, Precision, TrainingMemory};
-use crate::units::{mb, mib, thousands};
-use std::fmt::Write as _;
 
 /// Above this many weights the layer is not built for the cross-check: zero-filling it would take as much
 /// memory as the layer itself, and the formula is exact anyway.
@@ -21,7 +19,10 @@ pub enum LinearError {
 impl std::fmt::Display for LinearError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            LinearError::TooLarge { in_features, out_features } => write!(
+            LinearError::TooLarge {
+                in_features,
+                out_features,
+            } => write!(
                 f,
                 "Linear({in_features}, {out_features}) is too large: its parameter count or size in bytes \
                  overflows 64 bits"
@@ -55,11 +56,23 @@ pub struct LinearReport {
 }
 
 impl LinearReport {
-    pub fn new(in_features: u64, out_features: u64, bias: bool, dtype: DType) -> Result<Self, LinearError> {
-        let too_large = LinearError::TooLarge { in_features, out_features };
-        let weight_params = in_features.checked_mul(out_features).ok_or(too_large.clone())?;
+    pub fn new(
+        in_features: u64,
+        out_features: u64,
+        bias: bool,
+        dtype: DType,
+    ) -> Result<Self, LinearError> {
+        let too_large = LinearError::TooLarge {
+            in_features,
+            out_features,
+        };
+        let weight_params = in_features
+            .checked_mul(out_features)
+            .ok_or(too_large.clone())?;
         let bias_params = if bias { out_features } else { 0 };
-        let total_params = weight_params.checked_add(bias_params).ok_or(too_large.clone())?;
+        let total_params = weight_params
+            .checked_add(bias_params)
+            .ok_or(too_large.clone())?;
         // The largest figure printed is 16 bytes per parameter: make sure none of them wraps.
         let widest = memory::bytes_per_param(Precision::Full(dtype), Optimizer::Adam).max(16);
         total_params.checked_mul(widest).ok_or(too_large.clone())?;
@@ -70,7 +83,10 @@ impl LinearReport {
         let tch_params = if weight_params <= MAX_BUILT_WEIGHTS {
             let counted = count_with_tch(in_features as i64, out_features as i64, bias);
             if counted != total_params {
-                return Err(LinearError::Mismatch { formula: total_params, tch: counted });
+                return Err(LinearError::Mismatch {
+                    formula: total_params,
+                    tch: counted,
+                });
             }
             Some(counted)
         } else {
@@ -87,7 +103,11 @@ impl LinearReport {
             total_params,
             tch_params,
             adam: memory::training(total_params, Precision::Full(dtype), Optimizer::Adam),
-            adam_mixed: memory::training(total_params, Precision::Mixed(DType::Float16), Optimizer::Adam),
+            adam_mixed: memory::training(
+                total_params,
+                Precision::Mixed(DType::Float16),
+                Optimizer::Adam,
+            ),
         })
     }
 
@@ -96,111 +116,18 @@ impl LinearReport {
         self.out_features
     }
 
-    /// The breakdown as a person would write it.
-    pub fn render_text(&self) -> String {
-        let mut s = String::new();
-        let w = |s: &mut String, line: String| {
-            s.push_str(&line);
-            s.push('\n');
-        };
-        w(
-            &mut s,
-            format!(
-                "Linear(in_features={}, out_features={}, bias={})",
-                self.in_features,
-                self.out_features,
-                if self.bias { "True" } else { "False" }
-            ),
-        );
-        s.push('\n');
-        w(&mut s, "Parameters".into());
-        let product = format!("{} × {}", thousands(self.out_features), thousands(self.in_features));
-        let count_width = thousands(self.total_params).len().max(7);
-        let label_width = product.len().max(7);
-        w(
-            &mut s,
-            format!("  weight  {product:>label_width$}  {:>count_width$}", thousands(self.weight_params)),
-        );
-        if self.bias {
-            w(
-                &mut s,
-                format!(
-                    "  bias    {:>label_width$}  {:>count_width$}",
-                    thousands(self.bias_params),
-                    thousands(self.bias_params)
-                ),
-            );
-        }
-        w(&mut s, format!("  total   {:>label_width$}  {:>count_width$}", "", thousands(self.total_params)));
-        let bias_bytes = self.bias_cost() * self.dtype.bytes();
-        if self.bias {
-            w(
-                &mut s,
-                format!(
-                    "  bias=False would save {} parameters ({} bytes in {})",
-                    thousands(self.bias_cost()),
-                    thousands(bias_bytes),
-                    self.dtype
-                ),
-            );
-        } else {
-            w(
-                &mut s,
-                format!(
-                    "  bias=False saves {} parameters ({} bytes in {}) against Linear({}, {})",
-                    thousands(self.bias_cost()),
-                    thousands(bias_bytes),
-                    self.dtype,
-                    self.in_features,
-                    self.out_features
-                ),
-            );
-        }
-        match self.tch_params {
-            Some(n) => w(
-                &mut s,
-                format!("  checked: a tch::nn::linear layer in a VarStore holds {} parameters", thousands(n)),
-            ),
-            None => w(
-                &mut s,
-                "  (formula only: the layer is too large to build for a cross-check)".to_string(),
-            ),
-        }
-        s.push('\n');
-
-        let rows = self.memory_rows();
-        let label_width = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
-        let bytes_width = rows.iter().map(|r| thousands(r.1).len()).max().unwrap_or(0);
-        let mib_width = rows.iter().map(|r| mib(r.1).len()).max().unwrap_or(0);
-        let mb_width = rows.iter().map(|r| mb(r.1).len() + 2).max().unwrap_or(0);
-        w(
-            &mut s,
-            format!("Memory ({}, {} bytes per parameter; MiB = 2^20 bytes, MB = 10^6 bytes)", self.dtype, self.dtype.bytes()),
-        );
-        for (label, bytes) in rows {
-            let pad = label_width - label.chars().count();
-            let _ = writeln!(
-                s,
-                "  {label}{:pad$}  {:>bytes_width$} B  {:>mib_width$}  {:>mb_width$}",
-                "",
-                thousands(bytes),
-                mib(bytes),
-                format!("({})", mb(bytes))
-            );
-        }
-        s.push_str(
-            "  mixed precision: fp16 weights and gradients, fp32 master weights, momentum and variance \
-             (2 + 2 + 4 + 4 + 4 bytes)\n",
-        );
-        s
-    }
-
     /// (label, bytes) for each memory figure, in the order they are printed.
     pub fn memory_rows(&self) -> Vec<(String, u64)> {
         vec![
             ("weights".to_string(), self.adam.weights),
-            ("Adam: weights + momentum + variance (×3)".to_string(), self.adam.without_gradients()),
-            ("Adam + gradients, full training (×4)".to_string(), self.adam.total()),
+            (
+                "Adam: weights + momentum + variance (×3)".to_string(),
+                self.adam.without_gradients(),
+            ),
+            (
+                "Adam + gradients, full training (×4)".to_string(),
+                self.adam.total(),
+            ),
             (
                 format!(
                     "Adam, mixed precision ({} B/param)",
@@ -228,6 +155,7 @@ fn count_with_tch(in_features: i64, out_features: i64, bias: bool) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::units::{mb, mib};
 
     #[test]
     fn linear_4096_matches_the_seed() {

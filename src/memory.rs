@@ -59,7 +59,11 @@ impl FromStr for Optimizer {
             "momentum" | "sgd-momentum" => Optimizer::Momentum,
             "adam" => Optimizer::Adam,
             "adamw" => Optimizer::AdamW,
-            _ => return Err(format!("unknown optimizer '{s}' (use sgd, momentum, adam or adamw)")),
+            _ => {
+                return Err(format!(
+                    "unknown optimizer '{s}' (use sgd, momentum, adam or adamw)"
+                ));
+            }
         })
     }
 }
@@ -95,7 +99,11 @@ impl FromStr for Precision {
             "fp32" | "f32" | "float32" => Precision::Full(DType::Float32),
             "fp16-mixed" | "f16-mixed" | "mixed" | "amp" => Precision::Mixed(DType::Float16),
             "bf16-mixed" => Precision::Mixed(DType::BFloat16),
-            _ => return Err(format!("unknown precision '{s}' (use fp32, fp16-mixed or bf16-mixed)")),
+            _ => {
+                return Err(format!(
+                    "unknown precision '{s}' (use fp32, fp16-mixed or bf16-mixed)"
+                ));
+            }
         })
     }
 }
@@ -162,7 +170,11 @@ mod tests {
 
     #[test]
     fn adam_times_three_and_four() {
-        let m = training(LINEAR_4096, Precision::Full(DType::Float32), Optimizer::Adam);
+        let m = training(
+            LINEAR_4096,
+            Precision::Full(DType::Float32),
+            Optimizer::Adam,
+        );
         assert_eq!(m.weights, 67_125_248);
         assert_eq!(m.without_gradients(), 3 * 67_125_248);
         assert_eq!(m.total(), 4 * 67_125_248);
@@ -172,10 +184,25 @@ mod tests {
 
     #[test]
     fn mixed_precision_adam_is_sixteen_bytes() {
-        assert_eq!(bytes_per_param(Precision::Mixed(DType::Float16), Optimizer::Adam), 16);
-        assert_eq!(bytes_per_param(Precision::Mixed(DType::BFloat16), Optimizer::AdamW), 16);
-        assert_eq!(bytes_per_param(Precision::Mixed(DType::Float16), Optimizer::Sgd), 8);
-        assert_eq!(bytes_per_param(Precision::Full(DType::Float32), Optimizer::Momentum), 12);
-        assert_eq!(bytes_per_param(Precision::Full(DType::Float32), Optimizer::Sgd), 8);
+        assert_eq!(
+            bytes_per_param(Precision::Mixed(DType::Float16), Optimizer::Adam),
+            16
+        );
+        assert_eq!(
+            bytes_per_param(Precision::Mixed(DType::BFloat16), Optimizer::AdamW),
+            16
+        );
+        assert_eq!(
+            bytes_per_param(Precision::Mixed(DType::Float16), Optimizer::Sgd),
+            8
+        );
+        assert_eq!(
+            bytes_per_param(Precision::Full(DType::Float32), Optimizer::Momentum),
+            12
+        );
+        assert_eq!(
+            bytes_per_param(Precision::Full(DType::Float32), Optimizer::Sgd),
+            8
+        );
     }
 }

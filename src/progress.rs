@@ -16,7 +16,9 @@ impl Progress {
             return Progress { bar: None };
         }
         let bar = ProgressBar::hidden();
-        bar.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("valid template"));
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("valid template"),
+        );
         bar.set_message(message.into());
         let shown = bar.clone();
         // Drawing starts only if the work is still going after 300 ms.

@@ -6,7 +6,15 @@ use common::*;
 #[test]
 fn linear_4096_by_4096() {
     let out = run_ok(&["linear", "4096", "4096"]);
-    for figure in ["16,777,216", "4,096", "16,781,312", "64.02 MiB", "67.13 MB", "192.05 MiB", "256.06 MiB"] {
+    for figure in [
+        "16,777,216",
+        "4,096",
+        "16,781,312",
+        "64.02 MiB",
+        "67.13 MB",
+        "192.05 MiB",
+        "256.06 MiB",
+    ] {
         assert!(out.contains(figure), "missing {figure}:\n{out}");
     }
     assert_golden("linear_4096_4096.out", &out);

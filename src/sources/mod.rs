@@ -2,6 +2,8 @@
 //! [`ModelSummary`](crate::summary::ModelSummary). Each source lives in its own module.
 
 pub mod jit_graph;
+pub mod load;
+pub mod torchscript;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -11,26 +13,43 @@ use std::path::PathBuf;
 #[derive(Debug)]
 pub enum SourceError {
     /// Neither a built-in architecture nor an existing file.
-    UnknownModel { name: String, suggestion: Option<String> },
+    UnknownModel {
+        name: String,
+        suggestion: Option<String>,
+    },
     /// The file could not be read.
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The file was read but is not a model this tool understands, or is truncated or corrupt.
     Format { path: PathBuf, problem: String },
     /// The input given for the forward pass cannot work with this model (wrong rank, too small …).
     Input { model: String, problem: String },
     /// libtorch refused something; `context` says what we were doing.
-    Torch { model: String, context: String, message: String },
+    Torch {
+        model: String,
+        context: String,
+        message: String,
+    },
 }
 
 impl SourceError {
     pub fn format(path: impl Into<PathBuf>, problem: impl Into<String>) -> Self {
-        SourceError::Format { path: path.into(), problem: problem.into() }
+        SourceError::Format {
+            path: path.into(),
+            problem: problem.into(),
+        }
     }
 }
 
 /// libtorch messages carry a C++ backtrace after the first line; one line is what a user needs.
 pub fn first_line(message: &str) -> &str {
-    message.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("unknown error")
+    message
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("unknown error")
 }
 
 impl fmt::Display for SourceError {
@@ -46,7 +65,11 @@ impl fmt::Display for SourceError {
             SourceError::Io { path, source } => write!(f, "{}: {source}", path.display()),
             SourceError::Format { path, problem } => write!(f, "{}: {problem}", path.display()),
             SourceError::Input { model, problem } => write!(f, "{model}: {problem}"),
-            SourceError::Torch { model, context, message } => {
+            SourceError::Torch {
+                model,
+                context,
+                message,
+            } => {
                 write!(f, "{model}: {context}: {}", first_line(message))
             }
         }

@@ -125,21 +125,34 @@ impl Totals {
         t.param_dtypes = dtypes;
         t.by_kind = LayerKind::ALL
             .iter()
-            .filter_map(|k| kinds.get(k).map(|&(params, layers)| KindShare { kind: *k, params, layers }))
+            .filter_map(|k| {
+                kinds.get(k).map(|&(params, layers)| KindShare {
+                    kind: *k,
+                    params,
+                    layers,
+                })
+            })
             .collect();
         // Stable sort keeps tree order among equals, so ties read top to bottom.
-        t.largest.sort_by(|a, b| b.params.cmp(&a.params));
+        t.largest.sort_by_key(|l| std::cmp::Reverse(l.params));
         t.activations = activations(&summary.root);
         t
     }
 
     /// Share of all parameters, in percent; 0 for a model without parameters.
     pub fn percent(&self, params: u64) -> f64 {
-        if self.params == 0 { 0.0 } else { params as f64 * 100.0 / self.params as f64 }
+        if self.params == 0 {
+            0.0
+        } else {
+            params as f64 * 100.0 / self.params as f64
+        }
     }
 
     pub fn kind_params(&self, kind: LayerKind) -> u64 {
-        self.by_kind.iter().find(|k| k.kind == kind).map_or(0, |k| k.params)
+        self.by_kind
+            .iter()
+            .find(|k| k.kind == kind)
+            .map_or(0, |k| k.params)
     }
 }
 
@@ -157,9 +170,15 @@ fn activations(root: &ModuleNode) -> Option<Activations> {
     if nodes.iter().all(|(_, n)| n.outputs.is_none()) {
         return None;
     }
-    let mut a = Activations { torchinfo_bytes: 0, leaf_output_bytes: 0, largest_output_bytes: 0 };
+    let mut a = Activations {
+        torchinfo_bytes: 0,
+        leaf_output_bytes: 0,
+        largest_output_bytes: 0,
+    };
     for (_, node) in nodes {
-        let Some(outputs) = &node.outputs else { continue };
+        let Some(outputs) = &node.outputs else {
+            continue;
+        };
         let bytes: u64 = outputs.iter().map(|o| o.bytes()).sum();
         a.largest_output_bytes = a.largest_output_bytes.max(bytes);
         if node.is_leaf() {

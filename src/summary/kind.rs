@@ -55,7 +55,10 @@ impl LayerKind {
             LayerKind::Embedding
         } else if t.contains("Attention") {
             LayerKind::Attention
-        } else if matches!(t, "LSTM" | "GRU" | "RNN" | "LSTMCell" | "GRUCell" | "RNNCell") {
+        } else if matches!(
+            t,
+            "LSTM" | "GRU" | "RNN" | "LSTMCell" | "GRUCell" | "RNNCell"
+        ) {
             LayerKind::Recurrent
         } else {
             LayerKind::Other
@@ -76,13 +79,28 @@ mod tests {
     #[test]
     fn kinds_from_type_names() {
         assert_eq!(LayerKind::from_type_name("Conv2d"), LayerKind::Convolution);
-        assert_eq!(LayerKind::from_type_name("ConvTranspose2d"), LayerKind::Convolution);
+        assert_eq!(
+            LayerKind::from_type_name("ConvTranspose2d"),
+            LayerKind::Convolution
+        );
         assert_eq!(LayerKind::from_type_name("Linear"), LayerKind::Linear);
-        assert_eq!(LayerKind::from_type_name("NonDynamicallyQuantizableLinear"), LayerKind::Linear);
-        assert_eq!(LayerKind::from_type_name("BatchNorm2d"), LayerKind::Normalization);
-        assert_eq!(LayerKind::from_type_name("LayerNorm"), LayerKind::Normalization);
+        assert_eq!(
+            LayerKind::from_type_name("NonDynamicallyQuantizableLinear"),
+            LayerKind::Linear
+        );
+        assert_eq!(
+            LayerKind::from_type_name("BatchNorm2d"),
+            LayerKind::Normalization
+        );
+        assert_eq!(
+            LayerKind::from_type_name("LayerNorm"),
+            LayerKind::Normalization
+        );
         assert_eq!(LayerKind::from_type_name("Embedding"), LayerKind::Embedding);
-        assert_eq!(LayerKind::from_type_name("MultiheadAttention"), LayerKind::Attention);
+        assert_eq!(
+            LayerKind::from_type_name("MultiheadAttention"),
+            LayerKind::Attention
+        );
         assert_eq!(LayerKind::from_type_name("ReLU"), LayerKind::Other);
     }
 }

@@ -55,20 +55,31 @@ mod tests {
             .iter()
             .map(|(name, shape)| TensorRecord::new(*name, shape.clone(), DType::Float32, true))
             .collect();
-        n.outputs = Some(vec![TensorValue { shape: out, dtype: DType::Float32 }]);
+        n.outputs = Some(vec![TensorValue {
+            shape: out,
+            dtype: DType::Float32,
+        }]);
         n
     }
 
     #[test]
     fn conv_counts_spatial_positions() {
         // VGG-16 features.0: Conv2d(3, 64, 3) on 224×224 → 1,792 params × 50,176 positions.
-        let n = layer("Conv2d", &[("weight", vec![64, 3, 3, 3]), ("bias", vec![64])], vec![1, 64, 224, 224]);
+        let n = layer(
+            "Conv2d",
+            &[("weight", vec![64, 3, 3, 3]), ("bias", vec![64])],
+            vec![1, 64, 224, 224],
+        );
         assert_eq!(torchinfo_mult_adds(&n), Some(1_792 * 224 * 224));
     }
 
     #[test]
     fn linear_counts_the_batch_only() {
-        let n = layer("Linear", &[("weight", vec![4096, 25088]), ("bias", vec![4096])], vec![2, 4096]);
+        let n = layer(
+            "Linear",
+            &[("weight", vec![4096, 25088]), ("bias", vec![4096])],
+            vec![2, 4096],
+        );
         assert_eq!(torchinfo_mult_adds(&n), Some(2 * 102_764_544));
     }
 }

@@ -5,7 +5,10 @@
 //! its output shapes and mult-adds. Reports never look at tch or at files; they read only this.
 
 pub mod aggregate;
+pub mod head;
+pub mod infer;
 pub mod kind;
+pub mod lint;
 pub mod macs;
 
 pub use aggregate::Totals;
@@ -28,13 +31,27 @@ pub struct TensorRecord {
 }
 
 impl TensorRecord {
-    pub fn new(name: impl Into<String>, shape: Vec<u64>, dtype: DType, requires_grad: bool) -> Self {
-        TensorRecord { name: name.into(), shape, dtype, requires_grad, tied_to: None }
+    pub fn new(
+        name: impl Into<String>,
+        shape: Vec<u64>,
+        dtype: DType,
+        requires_grad: bool,
+    ) -> Self {
+        TensorRecord {
+            name: name.into(),
+            shape,
+            dtype,
+            requires_grad,
+            tied_to: None,
+        }
     }
 
     /// Elements, saturating at `u64::MAX` (sources reject shapes whose product overflows).
     pub fn numel(&self) -> u64 {
-        self.shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d)).unwrap_or(u64::MAX)
+        self.shape
+            .iter()
+            .try_fold(1u64, |acc, &d| acc.checked_mul(d))
+            .unwrap_or(u64::MAX)
     }
 
     pub fn bytes(&self) -> u64 {
@@ -55,7 +72,10 @@ pub struct TensorValue {
 
 impl TensorValue {
     pub fn numel(&self) -> u64 {
-        self.shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d)).unwrap_or(u64::MAX)
+        self.shape
+            .iter()
+            .try_fold(1u64, |acc, &d| acc.checked_mul(d))
+            .unwrap_or(u64::MAX)
     }
 
     pub fn bytes(&self) -> u64 {
@@ -91,7 +111,11 @@ pub struct ModuleNode {
 
 impl ModuleNode {
     /// A module with no tensors, children or measurements; the kind follows the type name.
-    pub fn new(name: impl Into<String>, path: impl Into<String>, type_name: impl Into<String>) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        path: impl Into<String>,
+        type_name: impl Into<String>,
+    ) -> Self {
         let type_name = type_name.into();
         ModuleNode {
             name: name.into(),
@@ -110,7 +134,11 @@ impl ModuleNode {
 
     /// The child path for a local name under this module.
     pub fn child_path(&self, name: &str) -> String {
-        if self.path.is_empty() { name.to_string() } else { format!("{}.{}", self.path, name) }
+        if self.path.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}.{}", self.path, name)
+        }
     }
 
     pub fn is_leaf(&self) -> bool {
@@ -152,18 +180,31 @@ impl ModuleNode {
         if self.path == path {
             return Some(self);
         }
-        let prefix_of = |c: &ModuleNode| path == c.path || path.starts_with(&format!("{}.", c.path));
-        self.children.iter_mut().filter(|c| prefix_of(c)).find_map(|c| c.find_mut(path))
+        let prefix_of =
+            |c: &ModuleNode| path == c.path || path.starts_with(&format!("{}.", c.path));
+        self.children
+            .iter_mut()
+            .filter(|c| prefix_of(c))
+            .find_map(|c| c.find_mut(path))
     }
 
     /// Parameters of this module alone, tied duplicates excluded.
     pub fn own_params(&self) -> u64 {
-        self.parameters.iter().filter(|p| !p.is_tied()).map(TensorRecord::numel).sum()
+        self.parameters
+            .iter()
+            .filter(|p| !p.is_tied())
+            .map(TensorRecord::numel)
+            .sum()
     }
 
     /// Parameters of this module and everything under it, tied duplicates excluded.
     pub fn subtree_params(&self) -> u64 {
-        self.own_params() + self.children.iter().map(ModuleNode::subtree_params).sum::<u64>()
+        self.own_params()
+            + self
+                .children
+                .iter()
+                .map(ModuleNode::subtree_params)
+                .sum::<u64>()
     }
 
     pub fn subtree_trainable_params(&self) -> u64 {
@@ -173,17 +214,27 @@ impl ModuleNode {
             .filter(|p| !p.is_tied() && p.requires_grad)
             .map(TensorRecord::numel)
             .sum();
-        own + self.children.iter().map(ModuleNode::subtree_trainable_params).sum::<u64>()
+        own + self
+            .children
+            .iter()
+            .map(ModuleNode::subtree_trainable_params)
+            .sum::<u64>()
     }
 
     /// Sum of torchinfo-style mult-adds over the subtree; `None` when nothing in it was measured.
     pub fn subtree_mult_adds(&self) -> Option<u64> {
-        sum_options(self.mult_adds, self.children.iter().map(ModuleNode::subtree_mult_adds))
+        sum_options(
+            self.mult_adds,
+            self.children.iter().map(ModuleNode::subtree_mult_adds),
+        )
     }
 
     /// Sum of operator-level mult-adds over the subtree; `None` when nothing in it was measured.
     pub fn subtree_op_mult_adds(&self) -> Option<u64> {
-        sum_options(self.op_mult_adds, self.children.iter().map(ModuleNode::subtree_op_mult_adds))
+        sum_options(
+            self.op_mult_adds,
+            self.children.iter().map(ModuleNode::subtree_op_mult_adds),
+        )
     }
 }
 
@@ -234,7 +285,14 @@ pub struct ModelSummary {
 
 impl ModelSummary {
     pub fn new(name: impl Into<String>, source: SourceKind, root: ModuleNode) -> Self {
-        ModelSummary { name: name.into(), source, root, inputs: Vec::new(), notes: Vec::new(), dataflow: None }
+        ModelSummary {
+            name: name.into(),
+            source,
+            root,
+            inputs: Vec::new(),
+            notes: Vec::new(),
+            dataflow: None,
+        }
     }
 
     pub fn totals(&self) -> Totals {
@@ -253,7 +311,11 @@ impl ModelSummary {
         self.root.visit_mut(&mut |node| {
             let path = node.path.clone();
             for t in node.parameters.iter_mut().chain(node.buffers.iter_mut()) {
-                let full = if path.is_empty() { t.name.clone() } else { format!("{path}.{}", t.name) };
+                let full = if path.is_empty() {
+                    t.name.clone()
+                } else {
+                    format!("{path}.{}", t.name)
+                };
                 if let Some(k) = key(&full) {
                     match first.get(&k) {
                         Some(owner) => t.tied_to = Some(owner.clone()),

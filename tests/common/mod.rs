@@ -44,8 +44,12 @@ pub fn assert_golden(name: &str, actual: &str) {
         std::fs::write(&path, actual).expect("golden file written");
         return;
     }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("golden file {} unreadable ({e}); run with UPDATE_GOLDEN=1", path.display()));
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "golden file {} unreadable ({e}); run with UPDATE_GOLDEN=1",
+            path.display()
+        )
+    });
     if expected != actual {
         panic!(
             "output differs from {}\n--- expected\n{expected}\n--- actual\n{actual}",
@@ -58,8 +62,15 @@ pub fn assert_golden(name: &str, actual: &str) {
 pub fn assert_clean_error(out: &Output, code: i32, needle: &str) {
     let err = stderr(out);
     assert_eq!(out.status.code(), Some(code), "exit code; stderr: {err}");
-    assert!(err.contains(needle), "stderr should mention {needle:?}: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "one line on stderr: {err}");
+    assert!(
+        err.contains(needle),
+        "stderr should mention {needle:?}: {err}"
+    );
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line on stderr: {err}"
+    );
     assert!(!err.contains("panicked"), "no panic: {err}");
     assert!(out.stdout.is_empty(), "nothing on stdout on error");
 }

@@ -1,0 +1,448 @@
+"""Export tchinfo's sample models and their ground truth.
+
+Pinned: torch 2.13.0, torchvision 0.28.0, torchinfo 1.8.0 (CPU is enough; nothing is downloaded, all weights
+are random with a fixed seed).
+
+Rerun in a throwaway virtual environment (about 5 GB with the CUDA wheels torch pulls in; the Rust tests never
+need it, they only read the committed files):
+
+    python3 -m venv /tmp/venv-export
+    /tmp/venv-export/bin/pip install torch==2.13.0 torchvision==0.28.0 torchinfo==1.8.0
+    /tmp/venv-export/bin/python models/export.py            # small samples + models/reference/*.json
+    /tmp/venv-export/bin/python models/export.py --large    # also torchvision exports into models/large/
+
+Writes, next to this script:
+- `<name>.pt`: small TorchScript samples (see models/README.md for what each one exercises), plus
+  `state_dict.pt` (a `torch.save` state dict, not TorchScript) and `data_version_layout.pt` (a copy of
+  `resnet_tiny_scripted.pt` with its `version` record moved to `.data/version`, the other layout PyTorch
+  has written, and every record stored uncompressed).
+- `reference/<name>.json`: ground truth from eager PyTorch — inputs, every module's class and output
+  shapes (forward hooks), every parameter and buffer with dtype and requires_grad, totals, and torchinfo's
+  total mult-adds.
+- with `--large`: `large/vgg16.scripted.pt`, `large/resnet18.{scripted,traced}.pt`,
+  `large/resnet50.{scripted,traced}.pt` (git-ignored, for benchmarks only).
+"""
+
+import argparse
+import collections
+import io
+import json
+import os
+import zipfile
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REFERENCE = os.path.join(HERE, "reference")
+LARGE = os.path.join(HERE, "large")
+SEED = 0
+
+# ---------------------------------------------------------------------------------------------- the models
+
+
+class VggTiny(nn.Module):
+    """VGG in miniature, with the fc6/fc7/fc8 names of the original Caffe model in a keyed Sequential."""
+
+    def __init__(self, num_classes: int = 10):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(8, 16, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+        )
+        self.avgpool = nn.AdaptiveAvgPool2d((2, 2))
+        self.classifier = nn.Sequential(
+            collections.OrderedDict(
+                [
+                    ("fc6", nn.Linear(16 * 2 * 2, 64)),
+                    ("relu6", nn.ReLU(inplace=True)),
+                    ("drop6", nn.Dropout()),
+                    ("fc7", nn.Linear(64, 64)),
+                    ("relu7", nn.ReLU(inplace=True)),
+                    ("drop7", nn.Dropout()),
+                    ("fc8", nn.Linear(64, num_classes)),
+                ]
+            )
+        )
+
+    def forward(self, x):
+        x = self.features(x)
+        x = self.avgpool(x)
+        x = torch.flatten(x, 1)
+        return self.classifier(x)
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int = 1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.downsample = None
+        if stride != 1 or cin != cout:
+            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        return self.relu(out + identity)
+
+
+class ResNetTiny(nn.Module):
+    def __init__(self, num_classes: int = 10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.relu = nn.ReLU(inplace=True)
+        self.layer1 = nn.Sequential(BasicBlock(8, 8))
+        self.layer2 = nn.Sequential(BasicBlock(8, 16, stride=2))
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(16, num_classes)
+
+    def forward(self, x):
+        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.layer2(self.layer1(x))
+        x = torch.flatten(self.avgpool(x), 1)
+        return self.fc(x)
+
+
+class FrozenBackbone(nn.Module):
+    """A feature extractor with requires_grad False and a trainable head, as in fine-tuning."""
+
+    def __init__(self):
+        super().__init__()
+        self.backbone = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1),
+            nn.BatchNorm2d(8),
+            nn.ReLU(),
+            nn.Conv2d(8, 16, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
+        )
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 5))
+        self.backbone.requires_grad_(False)
+
+    def forward(self, x):
+        return self.head(self.backbone(x))
+
+
+class TiedEmbedding(nn.Module):
+    """A language-model head whose output projection shares the embedding matrix."""
+
+    def __init__(self, vocab: int = 50, dim: int = 16):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim)
+        self.body = nn.Linear(dim, dim)
+        self.out = nn.Linear(dim, vocab, bias=False)
+        self.out.weight = self.embed.weight
+
+    def forward(self, tokens):
+        return self.out(torch.tanh(self.body(self.embed(tokens))))
+
+
+class HalfMlp(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(16, 32)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(32, 8)
+
+    def forward(self, x):
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class MyBlock(nn.Module):
+    """A user class holding a ModuleList and a ModuleDict; two widths give two mangled TorchScript classes."""
+
+    def __init__(self, dim: int, depth: int):
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Linear(dim, dim) for _ in range(depth)])
+        self.extras = nn.ModuleDict({"norm": nn.LayerNorm(dim), "act": nn.ReLU()})
+        self.scale = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        x = self.extras["norm"](x)
+        x = self.extras["act"](x)
+        return x * self.scale
+
+
+class NestedBlocks(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.blocks = nn.ModuleList([MyBlock(16, 2), MyBlock(16, 1)])
+        self.heads = nn.ModuleDict({"cls": nn.Linear(16, 4), "reg": nn.Linear(16, 1)})
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = block(x)
+        outs = []
+        for _, head in self.heads.items():
+            outs.append(head(x))
+        return torch.cat(outs, dim=1)
+
+
+class TinyTransformer(nn.Module):
+    def __init__(self, vocab: int = 100, dim: int = 32, heads: int = 4, seq: int = 8):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim)
+        self.pos = nn.Parameter(torch.zeros(1, seq, dim))
+        self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.norm1 = nn.LayerNorm(dim)
+        self.ff = nn.Sequential(nn.Linear(dim, 4 * dim), nn.ReLU(), nn.Linear(4 * dim, dim))
+        self.norm2 = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, vocab)
+
+    def forward(self, tokens):
+        x = self.embed(tokens) + self.pos
+        a, _ = self.attn(x, x, x, need_weights=False)
+        x = self.norm1(x + a)
+        x = self.norm2(x + self.ff(x))
+        return self.head(x)
+
+
+class TwoInputs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.left = nn.Linear(16, 8)
+        self.right = nn.Linear(8, 8)
+        self.merge = nn.Linear(16, 4)
+
+    def forward(self, x, y):
+        return self.merge(torch.cat([F.relu(self.left(x)), F.relu(self.right(y))], dim=1))
+
+
+class BiasBeforeBn(nn.Module):
+    """Convolutions with a bias straight into BatchNorm (wasted parameters) next to ones without."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1, bias=True)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(8)
+        self.conv3 = nn.Conv2d(8, 16, 3, padding=1, bias=True)
+        self.relu = nn.ReLU()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x):
+        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.relu(self.bn2(self.conv2(x)))
+        x = self.relu(self.conv3(x))
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
+def image():
+    return [torch.randn(1, 3, 32, 32)]
+
+
+def tokens(vocab):
+    return [torch.randint(0, vocab, (1, 8), dtype=torch.int64)]
+
+
+# name → (constructor, example inputs, how to compile)
+SAMPLES = {
+    "vgg_tiny": (VggTiny, image, "script"),
+    "resnet_tiny_scripted": (ResNetTiny, image, "script"),
+    "resnet_tiny_traced": (ResNetTiny, image, "trace"),
+    "frozen_backbone": (FrozenBackbone, image, "script"),
+    "tied_embedding": (TiedEmbedding, lambda: tokens(50), "script"),
+    "half_mlp": (lambda: HalfMlp().half(), lambda: [torch.randn(1, 16).half()], "script"),
+    "nested_blocks": (NestedBlocks, lambda: [torch.randn(1, 16)], "script"),
+    "tiny_transformer": (TinyTransformer, lambda: tokens(100), "script"),
+    "two_inputs": (TwoInputs, lambda: [torch.randn(1, 16), torch.randn(1, 8)], "script"),
+    "bias_before_bn": (BiasBeforeBn, image, "script"),
+}
+
+# Saved through an in-memory buffer, which makes PyTorch name the archive's root folder `archive/` instead
+# of the file's name: the reader must accept both.
+SAVED_VIA_BUFFER = {"tied_embedding"}
+
+# ------------------------------------------------------------------------------------------ ground truth
+
+
+def dtype_name(dtype):
+    return str(dtype).removeprefix("torch.")
+
+
+def output_shapes(output):
+    """Shapes of every tensor in a module's output, flattening tuples/lists (None entries skipped)."""
+    if isinstance(output, torch.Tensor):
+        return [list(output.shape)]
+    if isinstance(output, (tuple, list)):
+        return [s for o in output for s in output_shapes(o)]
+    return []
+
+
+def reference(model, inputs):
+    """What eager PyTorch says about the model: classes, output shapes, tensors, totals."""
+    model.eval()
+    recorded = {}
+    hooks = []
+    for path, module in model.named_modules():
+
+        def hook(mod, args, out, path=path):
+            recorded.setdefault(path, output_shapes(out))
+
+        hooks.append(module.register_forward_hook(hook))
+    with torch.no_grad():
+        model(*inputs)
+    for h in hooks:
+        h.remove()
+
+    modules = [
+        {"path": path, "type": type(m).__name__, "output_shapes": recorded.get(path)}
+        for path, m in model.named_modules()
+    ]
+    first_owner = {}
+    parameters = []
+    for name, p in model.named_parameters(remove_duplicate=False):
+        key = (p.untyped_storage().data_ptr(), p.storage_offset(), tuple(p.shape), p.stride())
+        entry = {"name": name, "shape": list(p.shape), "dtype": dtype_name(p.dtype), "requires_grad": p.requires_grad}
+        if key in first_owner:
+            entry["tied_to"] = first_owner[key]
+        else:
+            first_owner[key] = name
+        parameters.append(entry)
+    buffers = [
+        {"name": name, "shape": list(b.shape), "dtype": dtype_name(b.dtype)}
+        for name, b in model.named_buffers(remove_duplicate=False)
+    ]
+    unique = list(model.parameters())  # remove_duplicate=True: tied tensors once
+    return {
+        "inputs": [{"shape": list(t.shape), "dtype": dtype_name(t.dtype)} for t in inputs],
+        "modules": modules,
+        "parameters": parameters,
+        "buffers": buffers,
+        "total_params": sum(p.numel() for p in unique),
+        "trainable_params": sum(p.numel() for p in unique if p.requires_grad),
+        "total_buffer_elements": sum(b.numel() for b in model.buffers()),
+        "torchinfo_total_mult_adds": torchinfo_mult_adds(model, inputs),
+    }
+
+
+def torchinfo_mult_adds(model, inputs):
+    import torchinfo
+
+    stats = torchinfo.summary(model, input_data=inputs, verbose=0, device="cpu", dtypes=[t.dtype for t in inputs])
+    return int(stats.total_mult_adds)
+
+
+def compile_model(model, inputs, how):
+    if how == "script":
+        return torch.jit.script(model)
+    return torch.jit.trace(model, tuple(inputs))
+
+
+def save_torchscript(compiled, path, via_buffer):
+    if via_buffer:
+        buf = io.BytesIO()
+        torch.jit.save(compiled, buf)
+        with open(path, "wb") as f:
+            f.write(buf.getvalue())
+    else:
+        torch.jit.save(compiled, path)
+
+
+def write_json(path, data):
+    """One top-level key per line, one list element per line: small diffs when a sample changes."""
+    lines = []
+    for key, value in data.items():
+        if isinstance(value, list) and value:
+            items = ",\n".join(f"  {json.dumps(v)}" for v in value)
+            lines.append(f" {json.dumps(key)}: [\n{items}\n ]")
+        else:
+            lines.append(f" {json.dumps(key)}: {json.dumps(value)}")
+    with open(path, "w") as f:
+        f.write("{\n" + ",\n".join(lines) + "\n}\n")
+
+
+def rewrite_version_layout(src, dst):
+    """Copies a TorchScript zip, moving the version record between `<root>/version` and
+    `<root>/.data/version`, so both layouts PyTorch has written over the years are covered."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_STORED) as zout:
+        names = zin.namelist()
+        root = names[0].split("/", 1)[0]
+        has_root_version = f"{root}/version" in names
+        for name in names:
+            data = zin.read(name)
+            if name == f"{root}/version" and has_root_version:
+                name = f"{root}/.data/version"
+            elif name == f"{root}/.data/version" and not has_root_version:
+                name = f"{root}/version"
+            zout.writestr(zipfile.ZipInfo(name), data)
+
+
+# ------------------------------------------------------------------------------------------------- main
+
+
+def export_samples():
+    os.makedirs(REFERENCE, exist_ok=True)
+    for name, (make, make_inputs, how) in SAMPLES.items():
+        torch.manual_seed(SEED)
+        model = make().eval()
+        inputs = make_inputs()
+        ref = reference(model, inputs)
+        ref["compiled_with"] = how
+        compiled = compile_model(model, inputs, how)
+        path = os.path.join(HERE, f"{name}.pt")
+        save_torchscript(compiled, path, name in SAVED_VIA_BUFFER)
+        write_json(os.path.join(REFERENCE, f"{name}.json"), ref)
+        print(f"{path}: {os.path.getsize(path):,} B, {ref['total_params']:,} params")
+
+    torch.manual_seed(SEED)
+    model = ResNetTiny().eval()
+    ref = reference(model, image())
+    ref["compiled_with"] = "state_dict"
+    path = os.path.join(HERE, "state_dict.pt")
+    torch.save(model.state_dict(), path)
+    write_json(os.path.join(REFERENCE, "state_dict.json"), ref)
+    print(f"{path}: {os.path.getsize(path):,} B")
+
+    old = os.path.join(HERE, "data_version_layout.pt")
+    rewrite_version_layout(os.path.join(HERE, "resnet_tiny_scripted.pt"), old)
+    # libtorch must still load the rewritten copy, or it is no sample of anything.
+    torch.jit.load(old)
+    print(f"{old}: {os.path.getsize(old):,} B (version record moved)")
+
+
+def export_large():
+    import torchvision
+
+    os.makedirs(LARGE, exist_ok=True)
+    example = torch.randn(1, 3, 224, 224)
+    jobs = [("vgg16", ["scripted"]), ("resnet18", ["scripted", "traced"]), ("resnet50", ["scripted", "traced"])]
+    for arch, kinds in jobs:
+        torch.manual_seed(SEED)
+        model = getattr(torchvision.models, arch)(weights=None).eval()
+        for kind in kinds:
+            compiled = torch.jit.script(model) if kind == "scripted" else torch.jit.trace(model, example)
+            path = os.path.join(LARGE, f"{arch}.{kind}.pt")
+            torch.jit.save(compiled, path)
+            print(f"{path}: {os.path.getsize(path):,} B")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--large", action="store_true", help="also write torchvision exports to models/large/")
+    args = parser.parse_args()
+    assert torch.__version__.startswith("2.13."), f"pinned to torch 2.13, found {torch.__version__}"
+    export_samples()
+    if args.large:
+        export_large()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+//! CSV: one row per module, raw numbers (no separators, no rounding).
+
+use crate::summary::ModelSummary;
+
+/// Quotes a field when it holds a comma, a quote or a line break (RFC 4180).
+pub fn field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+pub fn line(fields: &[String]) -> String {
+    let mut s = fields
+        .iter()
+        .map(|f| field(f))
+        .collect::<Vec<_>>()
+        .join(",");
+    s.push('\n');
+    s
+}
+
+fn opt(v: Option<u64>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_default()
+}
+
+const HEADER: [&str; 15] = [
+    "depth",
+    "index",
+    "path",
+    "type",
+    "qualified_type",
+    "kind",
+    "output_shapes",
+    "own_params",
+    "subtree_params",
+    "subtree_trainable_params",
+    "share_of_params",
+    "buffers",
+    "mult_adds",
+    "op_mult_adds",
+    "tied_params",
+];
+
+/// Output shapes are written `1x64x224x224`, several outputs separated by `;`.
+pub fn render(summary: &ModelSummary) -> String {
+    let totals = summary.totals();
+    let mut s = line(&HEADER.map(String::from));
+    let mut counters: Vec<usize> = Vec::new();
+    for (depth, node) in summary.root.walk() {
+        if counters.len() <= depth {
+            counters.resize(depth + 1, 0);
+        }
+        counters[depth] += 1;
+        let shapes = node
+            .outputs
+            .as_ref()
+            .map(|o| {
+                o.iter()
+                    .map(|v| {
+                        v.shape
+                            .iter()
+                            .map(|d| d.to_string())
+                            .collect::<Vec<_>>()
+                            .join("x")
+                    })
+                    .collect::<Vec<_>>()
+                    .join(";")
+            })
+            .unwrap_or_default();
+        let buffers: u64 = node.buffers.iter().map(|b| b.numel()).sum();
+        let tied: u64 = node
+            .parameters
+            .iter()
+            .filter(|p| p.is_tied())
+            .map(|p| p.numel())
+            .sum();
+        s += &line(&[
+            depth.to_string(),
+            counters[depth].to_string(),
+            node.path.clone(),
+            node.type_name.clone(),
+            node.qualified_type.clone().unwrap_or_default(),
+            node.kind.name().to_string(),
+            shapes,
+            node.own_params().to_string(),
+            node.subtree_params().to_string(),
+            node.subtree_trainable_params().to_string(),
+            format!("{}", totals.percent(node.subtree_params()) / 100.0),
+            buffers.to_string(),
+            opt(node.mult_adds),
+            opt(node.op_mult_adds),
+            tied.to_string(),
+        ]);
+    }
+    s
+}

@@ -1,0 +1,367 @@
+//! The footer under the layer table: totals, where the parameters sit, and memory.
+//!
+//! Sections are built as rows of cells once; [`render_text`] and the Markdown report lay them out.
+
+use super::vgg_names::paper_names;
+use crate::dtype::DType;
+use crate::memory::{self, Optimizer, Precision};
+use crate::summary::head::find_head;
+use crate::summary::{ModelSummary, Totals};
+use crate::units::{binary, decimal, si, thousands};
+
+/// One block of the footer.
+#[derive(Debug, Clone)]
+pub struct Section {
+    pub title: Option<String>,
+    /// Column names, for layouts that show them (Markdown).
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    /// `Label: value` lines (torchinfo's style) rather than aligned columns.
+    pub key_value: bool,
+    /// Columns to right-align (numbers); the others are left-aligned.
+    pub right: Vec<bool>,
+}
+
+fn shape_text(shape: &[u64]) -> String {
+    shape
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join("×")
+}
+
+fn percent1(totals: &Totals, n: u64) -> String {
+    format!("{:.1}%", totals.percent(n))
+}
+
+/// Totals: parameters, buffers, tied tensors, mult-adds.
+pub fn totals_section(totals: &Totals) -> Section {
+    let mut rows = vec![
+        vec!["Total params".to_string(), thousands(totals.params)],
+        vec!["Trainable params".to_string(), thousands(totals.trainable)],
+        vec![
+            "Non-trainable params".to_string(),
+            thousands(totals.non_trainable),
+        ],
+        vec![
+            "Buffers".to_string(),
+            format!(
+                "{} ({}; running statistics and the like, not parameters)",
+                thousands(totals.buffers),
+                binary(totals.buffer_bytes)
+            ),
+        ],
+    ];
+    if totals.tied_tensors > 0 {
+        rows.push(vec![
+            "Tied parameters".to_string(),
+            format!(
+                "{} tensor{} sharing storage with an earlier one, counted once ({} not counted again)",
+                totals.tied_tensors,
+                if totals.tied_tensors == 1 { "" } else { "s" },
+                thousands(totals.tied_params)
+            ),
+        ]);
+    }
+    rows.push(vec![
+        "Total mult-adds".to_string(),
+        match totals.mult_adds {
+            Some(m) => format!(
+                "{} ({}; torchinfo's count: each layer's parameters × its output positions)",
+                si(m),
+                thousands(m)
+            ),
+            None => "-- (no forward pass was run)".to_string(),
+        },
+    ]);
+    if let Some(m) = totals.op_mult_adds {
+        rows.push(vec![
+            "Operator mult-adds".to_string(),
+            format!(
+                "{} ({}; every convolution, matmul and attention product as executed)",
+                si(m),
+                thousands(m)
+            ),
+        ]);
+    }
+    Section {
+        title: None,
+        header: vec!["".into(), "".into()],
+        rows,
+        key_value: true,
+        right: vec![],
+    }
+}
+
+/// Where the parameters sit, per layer kind.
+pub fn kinds_section(totals: &Totals) -> Section {
+    let rows = totals
+        .by_kind
+        .iter()
+        .map(|k| {
+            vec![
+                k.kind.name().to_string(),
+                thousands(k.params),
+                percent1(totals, k.params),
+                format!("{} layer{}", k.layers, if k.layers == 1 { "" } else { "s" }),
+            ]
+        })
+        .collect();
+    Section {
+        title: Some("Where the parameters sit".to_string()),
+        header: vec![
+            "Kind".into(),
+            "Params".into(),
+            "Share".into(),
+            "Layers".into(),
+        ],
+        rows,
+        key_value: false,
+        right: vec![false, true, true, true],
+    }
+}
+
+/// The largest layers by their own parameters, with the head the network ends in.
+pub fn largest_section(summary: &ModelSummary, totals: &Totals, count: usize) -> Section {
+    let names = paper_names(summary);
+    let rows: Vec<Vec<String>> = totals
+        .largest
+        .iter()
+        .take(count)
+        .map(|l| {
+            let label = match names.get(&l.path) {
+                Some(paper) => format!("{paper} ({})", l.path),
+                None => l.path.clone(),
+            };
+            vec![
+                label,
+                l.type_name.clone(),
+                thousands(l.params),
+                percent1(totals, l.params),
+            ]
+        })
+        .collect();
+    Section {
+        title: Some("Largest layers".to_string()),
+        header: vec![
+            "Layer".into(),
+            "Type".into(),
+            "Params".into(),
+            "Share".into(),
+        ],
+        rows,
+        key_value: false,
+        right: vec![false, false, true, true],
+    }
+}
+
+/// The head: what follows the last convolution (a fully connected stack, or pooling and one Linear).
+pub fn head_section(summary: &ModelSummary, totals: &Totals) -> Section {
+    let head = find_head(&summary.root);
+    let layers = if head.linear_layers.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", head.linear_layers.join(", "))
+    };
+    Section {
+        title: None,
+        header: vec!["".into(), "".into()],
+        rows: vec![vec![
+            "Head".to_string(),
+            format!(
+                "{}{layers}: {} params ({})",
+                head.describe(),
+                thousands(head.params),
+                percent1(totals, head.params)
+            ),
+        ]],
+        key_value: true,
+        right: vec![],
+    }
+}
+
+/// Memory: input, weights, training state, activations. Binary units beside decimal ones on every line.
+pub fn memory_section(summary: &ModelSummary, totals: &Totals) -> Section {
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let row = |label: String, bytes: u64| vec![label, binary(bytes), decimal(bytes)];
+    for input in &summary.inputs {
+        rows.push(row(
+            format!("input {} {}", shape_text(&input.shape), input.dtype),
+            input.bytes(),
+        ));
+    }
+    let adam = memory::training(
+        totals.params,
+        Precision::Full(DType::Float32),
+        Optimizer::Adam,
+    );
+    rows.push(row(
+        format!("weights, float32 ({} × 4 B)", thousands(totals.params)),
+        adam.weights,
+    ));
+    if totals
+        .param_dtypes
+        .iter()
+        .any(|(d, _)| *d != DType::Float32)
+    {
+        let stored: Vec<&str> = totals.param_dtypes.iter().map(|(d, _)| d.name()).collect();
+        rows.push(row(
+            format!("weights as stored ({})", stored.join(", ")),
+            totals.param_bytes,
+        ));
+    }
+    if totals.buffers > 0 {
+        rows.push(row("buffers as stored".to_string(), totals.buffer_bytes));
+    }
+    rows.push(row(
+        "Adam: weights + momentum + variance (×3)".to_string(),
+        adam.without_gradients(),
+    ));
+    rows.push(row(
+        "full training: Adam + gradients (×4)".to_string(),
+        adam.total(),
+    ));
+    let mixed = memory::training(
+        totals.params,
+        Precision::Mixed(DType::Float16),
+        Optimizer::Adam,
+    );
+    rows.push(row(
+        "mixed precision Adam (16 B/param)".to_string(),
+        mixed.total(),
+    ));
+    let batch = summary
+        .inputs
+        .first()
+        .and_then(|i| i.shape.first())
+        .copied();
+    match (&totals.activations, batch) {
+        (Some(a), Some(batch)) => {
+            rows.push(row(
+                format!(
+                    "activations, batch {batch}: outputs of layers with parameters ×2 (torchinfo)"
+                ),
+                a.torchinfo_bytes,
+            ));
+            rows.push(row(
+                format!("activations, batch {batch}: every leaf layer's output, forward"),
+                a.leaf_output_bytes,
+            ));
+            let estimated = totals.input_bytes + adam.weights + a.torchinfo_bytes;
+            rows.push(row(
+                "torchinfo's estimated total (input + weights + ×2 outputs)".to_string(),
+                estimated,
+            ));
+        }
+        _ => rows.push(vec![
+            "activations: -- (no forward pass was run)".to_string(),
+            String::new(),
+            String::new(),
+        ]),
+    }
+    Section {
+        title: Some(
+            "Memory (KiB, MiB, GiB: powers of 2^10 bytes; KB, MB, GB: powers of 10^3 bytes)"
+                .to_string(),
+        ),
+        header: vec!["".into(), "binary".into(), "decimal".into()],
+        rows,
+        key_value: false,
+        right: vec![false, true, true],
+    }
+}
+
+/// All footer sections in order; a rule separates the groups (totals | placement | memory).
+pub fn sections(summary: &ModelSummary, totals: &Totals) -> Vec<Vec<Section>> {
+    let mut placement = vec![kinds_section(totals)];
+    if totals.params > 0 {
+        placement.push(largest_section(summary, totals, 5));
+        placement.push(head_section(summary, totals));
+    }
+    let biases = crate::summary::lint::redundant_biases(summary);
+    if let Some(line) = super::lint::footer_line(&biases) {
+        placement.push(Section {
+            title: None,
+            header: vec![],
+            rows: vec![vec![line]],
+            key_value: false,
+            right: vec![],
+        });
+    }
+    vec![
+        vec![totals_section(totals)],
+        placement,
+        vec![memory_section(summary, totals)],
+    ]
+}
+
+/// Lines aligned in columns; `right[c]` right-aligns column `c`.
+pub fn aligned(rows: &[Vec<String>], right: &[bool], indent: &str) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = indent.to_string();
+        for (c, cell) in row.iter().enumerate() {
+            let pad = " ".repeat(widths[c] - cell.chars().count());
+            if c > 0 {
+                line.push_str("  ");
+            }
+            if right.get(c).copied().unwrap_or(false) {
+                line.push_str(&pad);
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.push_str(&pad);
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+pub fn rule(width: usize) -> String {
+    let mut s = "=".repeat(width);
+    s.push('\n');
+    s
+}
+
+fn section_text(section: &Section) -> String {
+    let mut s = String::new();
+    if let Some(title) = &section.title {
+        s += title;
+        s.push('\n');
+    }
+    if section.key_value {
+        for row in &section.rows {
+            s += &format!("{}: {}\n", row[0], row[1..].join(" "));
+        }
+    } else {
+        s += &aligned(&section.rows, &section.right, "  ");
+    }
+    s
+}
+
+/// The whole footer as text, each group closed by a rule as wide as the table.
+pub fn render_text(summary: &ModelSummary, totals: &Totals, width: usize) -> String {
+    let mut s = String::new();
+    for group in sections(summary, totals) {
+        for section in &group {
+            s += &section_text(section);
+        }
+        s += &rule(width);
+    }
+    for note in &summary.notes {
+        s += &format!("Note: {note}\n");
+    }
+    s
+}

@@ -1,0 +1,155 @@
+//! The zip container of TorchScript files and `torch.save` checkpoints.
+//!
+//! Only the central directory and the few small records that describe the model are read (`data.pkl`,
+//! `code/**/*.py`). The tensor records (`data/<key>`) are never opened, so the cost does not grow with the
+//! weights. Record sizes declared in the directory are checked against limits and never used to allocate.
+
+use std::io::{Read, Seek};
+use zip::ZipArchive;
+use zip::result::ZipError;
+
+/// The largest `data.pkl` accepted. Real ones are kilobytes to a few megabytes.
+pub const MAX_PICKLE_BYTES: u64 = 256 << 20;
+/// The largest single `code/` file accepted, and the most code read in total.
+pub const MAX_CODE_FILE_BYTES: u64 = 16 << 20;
+pub const MAX_CODE_TOTAL_BYTES: u64 = 256 << 20;
+
+pub struct Archive<R: Read + Seek> {
+    zip: ZipArchive<R>,
+    /// The folder every record sits in, with its slash (`vgg16/`, `archive/`), or empty.
+    root: String,
+    code_bytes_read: u64,
+}
+
+/// What the archive holds at its root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// `code/` or `constants.pkl` next to `data.pkl`.
+    TorchScript,
+    /// `data.pkl` alone: a `torch.save` pickle.
+    TorchSave,
+}
+
+impl<R: Read + Seek> Archive<R> {
+    /// Reads the central directory and finds the root folder holding `data.pkl`.
+    pub fn open(reader: R) -> Result<Archive<R>, String> {
+        let zip = ZipArchive::new(reader).map_err(|e| match e {
+            ZipError::InvalidArchive(_) | ZipError::UnsupportedArchive(_) => {
+                format!("not a zip archive or a damaged one ({e})")
+            }
+            other => format!("cannot read the zip directory: {other}"),
+        })?;
+        let root = find_root(zip.file_names()).ok_or(
+            "a zip archive without data.pkl: not a TorchScript file or torch.save checkpoint"
+                .to_string(),
+        )?;
+        Ok(Archive {
+            zip,
+            root,
+            code_bytes_read: 0,
+        })
+    }
+
+    pub fn root(&self) -> &str {
+        &self.root
+    }
+
+    pub fn layout(&self) -> Layout {
+        let code = format!("{}code/", self.root);
+        let constants = format!("{}constants.pkl", self.root);
+        if self
+            .zip
+            .file_names()
+            .any(|n| n == constants || n.starts_with(&code))
+        {
+            Layout::TorchScript
+        } else {
+            Layout::TorchSave
+        }
+    }
+
+    /// Whether a record exists, by its name under the root (`code/__torch__.py`).
+    pub fn contains(&self, name: &str) -> bool {
+        let full = format!("{}{name}", self.root);
+        self.zip.file_names().any(|n| n == full)
+    }
+
+    pub fn read_pickle(&mut self) -> Result<Vec<u8>, String> {
+        self.read("data.pkl", MAX_PICKLE_BYTES)
+    }
+
+    /// A code file under `code/`, or `None` when the archive has none by that name.
+    pub fn read_code(&mut self, relative: &str) -> Result<Option<String>, String> {
+        let name = format!("code/{relative}");
+        if !self.contains(&name) {
+            return Ok(None);
+        }
+        let left = MAX_CODE_TOTAL_BYTES.saturating_sub(self.code_bytes_read);
+        let bytes = self.read(&name, MAX_CODE_FILE_BYTES.min(left))?;
+        self.code_bytes_read += bytes.len() as u64;
+        String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| format!("{name} is not UTF-8 text"))
+    }
+
+    /// One record, at most `limit` bytes, its CRC checked by the zip reader.
+    fn read(&mut self, name: &str, limit: u64) -> Result<Vec<u8>, String> {
+        let full = format!("{}{name}", self.root);
+        let file = self.zip.by_name(&full).map_err(|e| match e {
+            ZipError::FileNotFound => format!("the archive has no {full}"),
+            other => format!("cannot open {full}: {other}"),
+        })?;
+        if file.size() > limit {
+            return Err(format!(
+                "{full} declares {} bytes, more than the {} accepted",
+                file.size(),
+                limit
+            ));
+        }
+        let mut bytes = Vec::new();
+        file.take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("cannot read {full}: {e}"))?;
+        if bytes.len() as u64 > limit {
+            return Err(format!("{full} is larger than the {limit} bytes accepted"));
+        }
+        Ok(bytes)
+    }
+}
+
+/// The folder holding `data.pkl`: `<name>/data.pkl` (PyTorch names the folder after the file, or
+/// `archive` when it saved to a buffer), or a bare `data.pkl`.
+fn find_root<'a>(names: impl Iterator<Item = &'a str>) -> Option<String> {
+    let mut nested = None;
+    for name in names {
+        if name == "data.pkl" {
+            return Some(String::new());
+        }
+        if let Some(folder) = name.strip_suffix("/data.pkl")
+            && !folder.contains('/')
+            && nested.is_none()
+        {
+            nested = Some(format!("{folder}/"));
+        }
+    }
+    nested
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roots() {
+        assert_eq!(
+            find_root(["x/data/0", "x/data.pkl"].into_iter()).as_deref(),
+            Some("x/")
+        );
+        assert_eq!(
+            find_root(["archive/data.pkl"].into_iter()).as_deref(),
+            Some("archive/")
+        );
+        assert_eq!(find_root(["data.pkl"].into_iter()).as_deref(), Some(""));
+        assert_eq!(find_root(["a/b/data.pkl", "x"].into_iter()), None);
+    }
+}

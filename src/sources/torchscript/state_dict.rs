@@ -1,0 +1,137 @@
+//! `torch.save` checkpoints: a state dict (an `OrderedDict` of dotted name → tensor), either at the top of
+//! `data.pkl` or inside a training checkpoint (`{"model": state_dict, "optimizer": …, "epoch": 3}`). No
+//! classes are stored, so the tree comes from the names and the types are inferred.
+
+use super::pickle::{ObjId, Object, Pickle, Value};
+use super::tensors::{StorageView, TensorInfo, tensor};
+use crate::summary::ModuleNode;
+use crate::summary::infer::{NamedTensor, TYPES_INFERRED_NOTE, tree_from_named_tensors};
+use std::collections::{HashMap, HashSet, VecDeque};
+
+/// How far into a checkpoint's nested dicts to look for the state dict, and how many dicts at most.
+const MAX_SEARCH_DEPTH: usize = 4;
+const MAX_SEARCHED_DICTS: usize = 10_000;
+
+/// The root type shown for a state dict, whose model class is not recorded.
+pub const ROOT_TYPE: &str = "StateDict";
+
+pub const TRAINABLE_ASSUMED_NOTE: &str =
+    "a state dict does not record requires_grad: every parameter is counted as trainable";
+
+pub struct StateDict {
+    pub root: ModuleNode,
+    pub views: HashMap<String, StorageView>,
+    pub notes: Vec<String>,
+}
+
+pub fn state_dict_tree(p: &Pickle) -> Result<StateDict, String> {
+    let Some((where_, tensors)) = find_state_dict(p)? else {
+        return Err(match p.call(&p.root) {
+            Some(((module, name), _)) if (module, name) != ("collections", "OrderedDict") => {
+                format!(
+                    "data.pkl holds a pickled Python object ({module}.{name}), not a state dict; tchinfo reads \
+                 TorchScript files (torch.jit.save) and state dicts (torch.save(model.state_dict()))"
+                )
+            }
+            _ => "data.pkl holds no tensors: not a state dict".to_string(),
+        });
+    };
+    let mut notes = vec![TYPES_INFERRED_NOTE.to_string()];
+    if let Some(key) = where_ {
+        notes.push(format!("the tensors are the checkpoint's entry {key}"));
+    }
+    let any_recorded = tensors.iter().any(|(_, t)| t.requires_grad);
+    if !any_recorded {
+        notes.push(TRAINABLE_ASSUMED_NOTE.to_string());
+    }
+    let mut views = HashMap::with_capacity(tensors.len());
+    let named: Vec<NamedTensor> = tensors
+        .into_iter()
+        .map(|(name, t)| {
+            let named = NamedTensor {
+                name: name.clone(),
+                shape: t.shape,
+                dtype: t.dtype,
+                requires_grad: t.requires_grad || !any_recorded,
+            };
+            views.insert(name, t.view);
+            named
+        })
+        .collect();
+    Ok(StateDict {
+        root: tree_from_named_tensors(ROOT_TYPE, named),
+        views,
+        notes,
+    })
+}
+
+type Tensors = Vec<(String, TensorInfo)>;
+
+/// The dict with the most tensors: the top level when it holds any, else the best nested one (with the
+/// keys that lead to it, as `['model']`).
+fn find_state_dict(p: &Pickle) -> Result<Option<(Option<String>, Tensors)>, String> {
+    let top = tensor_entries(p, &p.root)?;
+    if !top.is_empty() {
+        return Ok(Some((None, top)));
+    }
+    let mut best: Option<(String, Tensors)> = None;
+    let mut seen: HashSet<ObjId> = HashSet::new();
+    let mut queue: VecDeque<(Value, String, usize)> =
+        VecDeque::from([(p.root.clone(), String::new(), 0)]);
+    while let Some((value, at, depth)) = queue.pop_front() {
+        if seen.len() >= MAX_SEARCHED_DICTS {
+            break;
+        }
+        let Value::Ref(id) = value else { continue };
+        if !seen.insert(id) {
+            continue;
+        }
+        let Some(entries) = p.entries(&value) else {
+            continue;
+        };
+        for (k, v) in entries {
+            let Some(k) = k.as_str() else { continue };
+            if p.entries(v).is_none() {
+                continue;
+            }
+            let key = format!("{at}['{k}']");
+            let found = tensor_entries(p, v)?;
+            if found.len() > best.as_ref().map_or(0, |b| b.1.len()) {
+                best = Some((key.clone(), found));
+            }
+            if depth + 1 < MAX_SEARCH_DEPTH {
+                queue.push_back((v.clone(), key, depth + 1));
+            }
+        }
+    }
+    Ok(best.map(|(k, t)| (Some(k), t)))
+}
+
+/// The string-keyed tensor entries of a dict or `OrderedDict`; a repeated key keeps its first place and
+/// its last value, as a Python dict would.
+fn tensor_entries(p: &Pickle, value: &Value) -> Result<Tensors, String> {
+    let Some(entries) = p.entries(value) else {
+        return Ok(Vec::new());
+    };
+    if let Some(Object::Instance { callable, .. }) = p.object(value)
+        && p.global(callable) != Some(("collections", "OrderedDict"))
+    {
+        return Ok(Vec::new());
+    }
+    let mut out: Tensors = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (k, v) in entries {
+        let Some(name) = k.as_str() else { continue };
+        let Some(t) = tensor(p, v).map_err(|e| format!("{name}: {e}"))? else {
+            continue;
+        };
+        match index.get(name) {
+            Some(&i) => out[i].1 = t,
+            None => {
+                index.insert(name.to_string(), out.len());
+                out.push((name.to_string(), t));
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,289 @@
+//! The module tree of a TorchScript archive, from its `data.pkl` object graph and its class declarations.
+//!
+//! Each module is pickled as `NEWOBJ(__torch__.<qualified class>)` followed by `BUILD` with a dict of its
+//! attributes, in the class's slot order (the order libtorch walks them). An attribute is a parameter or a
+//! buffer when the class's `__parameters__` / `__buffers__` list names it, a child when its value is an
+//! object of a module class, and otherwise plain state (`training`, constants) that is left out.
+
+use super::classes::{ClassTable, display_name};
+use super::pickle::{ObjId, Object, Pickle, Value};
+use super::tensors::{StorageView, tensor};
+use crate::summary::infer::settle_container_kinds;
+use crate::summary::{ModuleNode, TensorRecord};
+use std::collections::{BTreeSet, HashMap};
+
+/// Bounds on the walk: pickles can share and even cycle objects, so a tree drawn from them must stop.
+#[derive(Debug, Clone, Copy)]
+pub struct WalkLimits {
+    pub max_depth: usize,
+    pub max_modules: usize,
+    pub max_tensors: usize,
+    /// Attributes looked at in total: bounds the work when shared modules are revisited.
+    pub max_attributes: usize,
+}
+
+impl Default for WalkLimits {
+    fn default() -> Self {
+        // A very large real model has tens of thousands of modules; these bounds keep a hostile file that
+        // unfolds shared modules exponentially to well under a second.
+        WalkLimits {
+            max_depth: 256,
+            max_modules: 1 << 18,
+            max_tensors: 1 << 22,
+            max_attributes: 1 << 22,
+        }
+    }
+}
+
+/// The tree, and each tensor's storage view by its full path (for marking tied tensors).
+pub struct Walked {
+    pub root: ModuleNode,
+    pub views: HashMap<String, StorageView>,
+}
+
+/// The Python modules (`__torch__.torch.nn.modules.conv`) whose classes the pickle instantiates: the code
+/// files to read.
+pub fn python_modules(p: &Pickle) -> BTreeSet<String> {
+    p.objects()
+        .filter_map(|o| match o {
+            Object::Global { module, .. }
+                if module.as_ref() == "__torch__" || module.starts_with("__torch__.") =>
+            {
+                Some(module.to_string())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn module_tree(p: &Pickle, classes: &ClassTable, limits: WalkLimits) -> Result<Walked, String> {
+    let mut w = Walker {
+        p,
+        classes,
+        limits,
+        modules: 0,
+        tensors: 0,
+        attributes: 0,
+        on_path: Vec::new(),
+        views: HashMap::new(),
+    };
+    let Some((id, class)) = w.module_class(&p.root)? else {
+        return Err("data.pkl does not hold a TorchScript module".into());
+    };
+    let mut root = w.module(id, class, "", "")?;
+    settle_container_kinds(&mut root);
+    Ok(Walked {
+        root,
+        views: w.views,
+    })
+}
+
+struct Walker<'a> {
+    p: &'a Pickle,
+    classes: &'a ClassTable,
+    limits: WalkLimits,
+    modules: usize,
+    tensors: usize,
+    attributes: usize,
+    /// Modules between the root and the one being read, to refuse cycles.
+    on_path: Vec<ObjId>,
+    views: HashMap<String, StorageView>,
+}
+
+impl<'a> Walker<'a> {
+    /// `Some((object, qualified class))` when `value` is an instance of a TorchScript module class.
+    fn module_class(&self, value: &Value) -> Result<Option<(ObjId, String)>, String> {
+        let Value::Ref(id) = value else {
+            return Ok(None);
+        };
+        let Some(Object::Instance { callable, .. }) = self.p.object(value) else {
+            return Ok(None);
+        };
+        let Some((module, name)) = self.p.global(callable) else {
+            return Ok(None);
+        };
+        if module != "__torch__" && !module.starts_with("__torch__.") {
+            return Ok(None);
+        }
+        let qualified = format!("{module}.{name}");
+        match self.classes.get(&qualified) {
+            Some(info) if info.is_module => Ok(Some((*id, qualified))),
+            Some(_) => Ok(None),
+            None => Err(format!("class {qualified} has no declaration under code/")),
+        }
+    }
+
+    fn module(
+        &mut self,
+        id: ObjId,
+        qualified: String,
+        name: &str,
+        path: &str,
+    ) -> Result<ModuleNode, String> {
+        let at = || {
+            if path.is_empty() {
+                "the root module".to_string()
+            } else {
+                format!("module {path}")
+            }
+        };
+        if self.on_path.contains(&id) {
+            return Err(format!("{} contains itself", at()));
+        }
+        if self.on_path.len() >= self.limits.max_depth {
+            return Err(format!(
+                "modules nested deeper than {} levels",
+                self.limits.max_depth
+            ));
+        }
+        self.modules += 1;
+        if self.modules > self.limits.max_modules {
+            return Err(format!("more than {} modules", self.limits.max_modules));
+        }
+        let info = self
+            .classes
+            .get(&qualified)
+            .expect("checked by module_class");
+        let Some(Object::Instance {
+            state: Some(state), ..
+        }) = self.p.object(&Value::Ref(id))
+        else {
+            return Err(format!("{} ({qualified}) has no attributes", at()));
+        };
+        let entries = self
+            .p
+            .entries(state)
+            .ok_or_else(|| format!("{} ({qualified}): attributes are not a dict", at()))?;
+
+        let mut node = ModuleNode::new(name, path, display_name(&qualified));
+        node.qualified_type = Some(qualified.clone());
+        self.attributes = self.attributes.saturating_add(entries.len());
+        if self.attributes > self.limits.max_attributes {
+            return Err(format!(
+                "more than {} module attributes in total",
+                self.limits.max_attributes
+            ));
+        }
+        self.on_path.push(id);
+        for (key, value) in entries {
+            let Some(attr) = key.as_str() else {
+                return Err(format!(
+                    "{} ({qualified}) has an attribute whose name is not a string",
+                    at()
+                ));
+            };
+            let is_param = info.parameters.iter().any(|n| n == attr);
+            let is_buffer = !is_param && info.buffers.iter().any(|n| n == attr);
+            if is_param || is_buffer {
+                let full = node.child_path(attr);
+                let Some(t) = tensor(self.p, value).map_err(|e| format!("{full}: {e}"))? else {
+                    // An optional tensor left unset (`bias=False`) is not a parameter libtorch reports.
+                    if *value == Value::None {
+                        continue;
+                    }
+                    return Err(format!("{full} is declared a tensor but is not one"));
+                };
+                self.tensors += 1;
+                if self.tensors > self.limits.max_tensors {
+                    return Err(format!("more than {} tensors", self.limits.max_tensors));
+                }
+                self.views.insert(full, t.view);
+                let record = TensorRecord::new(attr, t.shape, t.dtype, t.requires_grad && is_param);
+                if is_param {
+                    node.parameters.push(record)
+                } else {
+                    node.buffers.push(record)
+                }
+            } else if let Some((child_id, child_class)) = self.module_class(value)? {
+                let child_path = node.child_path(attr);
+                let child = self.module(child_id, child_class, attr, &child_path)?;
+                node.children.push(child);
+            }
+        }
+        self.on_path.pop();
+        Ok(node)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CLASS: &str = "class M(Module):
+  __parameters__ = []
+  __buffers__ = []
+  a : __torch__.M
+  b : __torch__.M
+";
+
+    fn classes() -> ClassTable {
+        let mut t = ClassTable::default();
+        t.add_source("__torch__", CLASS);
+        t
+    }
+
+    fn key(k: &str) -> Vec<u8> {
+        let mut v = vec![b'X'];
+        v.extend((k.len() as u32).to_le_bytes());
+        v.extend(k.as_bytes());
+        v
+    }
+
+    #[test]
+    fn a_module_that_contains_itself_is_an_error() {
+        // m = M(); m.a = m
+        let mut p = b"\x80\x02c__torch__\nM\nq\x00)\x81q\x01}".to_vec();
+        p.extend(key("a"));
+        p.extend(b"h\x01sb.");
+        let pk = Pickle::parse(&p).unwrap();
+        let e = module_tree(&pk, &classes(), WalkLimits::default())
+            .err()
+            .unwrap();
+        assert!(e.contains("contains itself"), "{e}");
+    }
+
+    /// m0 = M(); m_i = M(a=m_{i-1}, b=m_{i-1}): 41 objects that unfold into 2^41 - 1 modules.
+    fn doubling(levels: u8) -> Pickle {
+        let mut p = b"\x80\x02c__torch__\nM\nq\x00h\x00)\x81}bq\x01".to_vec();
+        for i in 1..=levels {
+            p.extend(b"h\x00)\x81}(");
+            p.extend(key("a"));
+            p.extend([b'h', i]);
+            p.extend(key("b"));
+            p.extend([b'h', i]);
+            p.extend([b'u', b'b', b'q', i + 1]);
+        }
+        p.push(b'.');
+        Pickle::parse(&p).unwrap()
+    }
+
+    #[test]
+    fn shared_modules_are_unfolded_like_libtorch_but_bounded() {
+        let small = module_tree(&doubling(3), &classes(), WalkLimits::default())
+            .ok()
+            .unwrap();
+        assert_eq!(small.root.walk().len(), 15);
+        assert_eq!(small.root.find("a.b.a").unwrap().type_name, "M");
+        let limits = WalkLimits {
+            max_modules: 10_000,
+            ..WalkLimits::default()
+        };
+        let e = module_tree(&doubling(40), &classes(), limits)
+            .err()
+            .unwrap();
+        assert!(e.contains("more than 10000 modules"), "{e}");
+        // The default bound stops the same file too.
+        assert!(module_tree(&doubling(40), &classes(), WalkLimits::default()).is_err());
+    }
+
+    #[test]
+    fn undeclared_classes_and_non_modules_are_errors() {
+        let pk = Pickle::parse(b"\x80\x02c__torch__\nN\n)\x81}b.").unwrap();
+        let e = module_tree(&pk, &classes(), WalkLimits::default())
+            .err()
+            .unwrap();
+        assert!(e.contains("__torch__.N has no declaration"), "{e}");
+        let pk = Pickle::parse(b"\x80\x02}.").unwrap();
+        assert!(module_tree(&pk, &classes(), WalkLimits::default()).is_err());
+    }
+}
