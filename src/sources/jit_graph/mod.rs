@@ -282,23 +282,27 @@ fn error(
     }
 }
 
-/// The TorchScript interpreter wraps the real error after a traceback of indented code lines
-/// ("RuntimeError: Given groups=1, weight of size …"); that last part is what a user needs.
+/// The TorchScript interpreter puts the real error after a traceback of code excerpts, as a Python
+/// exception line ("RuntimeError: Given groups=1, weight of size …"); that is what a user needs.
 fn interpreter_reason(message: &str) -> &str {
     const WRAPPED: &str = "The following operation failed in the TorchScript interpreter";
     if !message.starts_with(WRAPPED) {
         return first_line(message);
     }
-    let reason = message
+    message
         .lines()
-        .skip(1)
-        .filter(|l| !l.starts_with("Traceback"))
-        .find(|l| !l.is_empty() && !l.starts_with(char::is_whitespace))
-        .unwrap_or(message);
-    match reason.split_once(": ") {
-        Some((class, rest)) if class.ends_with("Error") || class.ends_with("Exception") => rest,
-        _ => reason,
-    }
+        .rev()
+        .find_map(exception_text)
+        .unwrap_or_else(|| first_line(message))
+}
+
+/// "RuntimeError: text" → "text"; `None` for a line that is not a Python exception line.
+fn exception_text(line: &str) -> Option<&str> {
+    let (class, rest) = line.split_once(": ")?;
+    let is_name = class
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+    (is_name && (class.ends_with("Error") || class.ends_with("Exception"))).then_some(rest)
 }
 
 #[cfg(test)]
@@ -310,7 +314,8 @@ mod tests {
     fn the_interpreter_traceback_is_reduced_to_its_reason() {
         let message = "The following operation failed in the TorchScript interpreter.\n\
                        Traceback of TorchScript (most recent call last):\n  File \"code/x.py\", line 3\n    \
-                       x = conv(x)\n        ~~~~ <--- HERE\nRuntimeError: Given groups=1, expected 3 channels\n";
+                       x = conv(x)\n        ~~~~ <--- HERE\nclass Pool(Module):\n  return x\n\
+                       RuntimeError: Given groups=1, expected 3 channels\n";
         assert_eq!(
             interpreter_reason(message),
             "Given groups=1, expected 3 channels"
