@@ -312,3 +312,53 @@ fn files_libtorch_cannot_load_give_a_format_error() {
         Err(SourceError::Io { .. })
     ));
 }
+
+/// `tests/fixtures/shim/recurrent.pt` (written by export.py beside it): LSTM, a bidirectional 2-layer
+/// GRU and a TransformerEncoderLayer, scripted; the JSON holds eager PyTorch's hook shapes.
+#[test]
+fn recurrent_and_transformer_layers_are_measured_like_eager() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/shim");
+    let path = dir.join("recurrent.pt");
+    let eager: Json =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("recurrent.json")).unwrap())
+            .unwrap();
+    let mut summary = read_file(&path).unwrap();
+    let m = measure(&path, &[spec(&[2, 5], DType::Int64)]).unwrap();
+    apply(&mut summary, &m);
+    for module in eager["modules"].as_array().unwrap() {
+        let path = module["path"].as_str().unwrap();
+        let node = summary.root.find(path).unwrap();
+        let ours: Option<Vec<Vec<u64>>> = node
+            .outputs
+            .as_ref()
+            .map(|o| o.iter().map(|t| t.shape.clone()).collect());
+        let eager: Option<Vec<Vec<u64>>> = module["output_shapes"]
+            .as_array()
+            .map(|s| s.iter().map(shape).collect());
+        // The encoder's submodules too: PyTorch's fused inference path would have hidden them.
+        assert_eq!(ours, eager, "output shapes of {path:?}");
+    }
+    let ops = |path: &str| summary.root.find(path).unwrap().subtree_op_mult_adds();
+    let positions = 2 * 5;
+    // Every weight matrix at every position: LSTM 4·16×8 + 4·16×16; GRU 2 directions × (3·16×16 + 3·16×16)
+    // in layer 1 and × (3·16×32 + 3·16×16) in layer 2.
+    assert_eq!(ops("lstm"), Some(positions * (64 * 8 + 64 * 16)));
+    assert_eq!(
+        ops("gru"),
+        Some(positions * 2 * ((48 * 16 + 48 * 16) + (48 * 32 + 48 * 16)))
+    );
+    let (e, ff) = (32, 48);
+    let attention = 4 * positions * e * e + 2 * (2 * 5 * 5 * e);
+    assert_eq!(ops("encoder.self_attn"), Some(attention));
+    assert_eq!(ops("encoder"), Some(attention + 2 * positions * e * ff));
+    let lstm_to_gru = DataEdge {
+        from: "lstm".into(),
+        to: "gru".into(),
+        only_consumer: true,
+    };
+    assert!(
+        m.edges.contains(&lstm_to_gru),
+        "a tuple output still feeds the next module: {:?}",
+        m.edges
+    );
+}

@@ -124,6 +124,14 @@ std::optional<std::string> attribute_path(Value* module) {
   return path;
 }
 
+// `forward`, or one of its overloads (`forward__0` …), which scripting names that way.
+bool is_forward(const std::string& method) {
+  const std::string overload = "forward__";
+  if (method == "forward") return true;
+  if (!starts_with(method, overload) || method.size() == overload.size()) return false;
+  return method.find_first_not_of("0123456789", overload.size()) == std::string::npos;
+}
+
 // Inlines calls bottom-up: a function's own calls are inlined (once, memoised) before it is
 // inlined into its callers, and every node it brings along gets the call's path as a prefix.
 class Inliner {
@@ -164,7 +172,7 @@ class Inliner {
     if (cls->is_module()) {
       path = attribute_path(call->input(0)).value_or("");
     }
-    splice(call, *fn, path, !path.empty() && method == "forward");
+    splice(call, *fn, path, !path.empty() && is_forward(method));
   }
 
   void inline_function(Node* call) {
@@ -202,8 +210,34 @@ void collect(Block* block, std::vector<Node*>& out) {
 
 // ---- data flow between modules, read from the graph before it runs ----
 
+const std::string model_output = "\n";  // a consumer that cannot be a module path
+
+// Where `v`, returned by module `from`, is used. Tuples and lists are not consumers: whoever takes
+// the value out of one is (`x, _ = self.lstm(x)` feeds the next module).
+void add_consumers(Value* v, const std::string& from, std::set<std::string>& consumers) {
+  static const std::unordered_set<c10::Symbol> containers = {
+      c10::prim::TupleConstruct, c10::prim::TupleUnpack, c10::prim::TupleIndex,
+      c10::prim::ListConstruct, c10::prim::ListUnpack};
+  for (const auto& use : v->uses()) {
+    Node* user = use.user;
+    if (user->kind() == return_mark() || user->kind() == enter_mark()) continue;
+    if (containers.count(user->kind())) {
+      for (Value* out : user->outputs()) add_consumers(out, from, consumers);
+      continue;
+    }
+    std::string where;
+    if (user->kind() == c10::prim::Return) {
+      Block* block = user->owningBlock();
+      where = block->owningNode() ? scope_of(block->owningNode()) : model_output;
+    } else {
+      where = scope_of(user);
+    }
+    if (where == from || starts_with(where, from + ".")) continue;  // its own code
+    consumers.insert(where);
+  }
+}
+
 std::string describe_edges(Graph& graph) {
-  static const std::string model_output = "\n";  // cannot be a module path
   std::vector<Node*> nodes;
   collect(graph.block(), nodes);
   std::string out;
@@ -211,21 +245,7 @@ std::string describe_edges(Graph& graph) {
     if (returned->kind() != return_mark()) continue;
     const std::string from = scope_of(returned);
     std::set<std::string> consumers;
-    for (Value* v : returned->inputs()) {
-      for (const auto& use : v->uses()) {
-        Node* user = use.user;
-        if (user->kind() == return_mark() || user->kind() == enter_mark()) continue;
-        std::string where;
-        if (user->kind() == c10::prim::Return) {
-          Block* block = user->owningBlock();
-          where = block == graph.block() ? model_output : scope_of(block->owningNode());
-        } else {
-          where = scope_of(user);
-        }
-        if (where == from || starts_with(where, from + ".")) continue;  // its own code
-        consumers.insert(where);
-      }
-    }
+    for (Value* v : returned->inputs()) add_consumers(v, from, consumers);
     for (const auto& to : consumers) {
       // The model's output and a caller's own code (`out += identity`) are not module edges.
       if (to == model_output || to.empty() || starts_with(from, to + ".")) continue;
@@ -233,6 +253,22 @@ std::string describe_edges(Graph& graph) {
     }
   }
   return out;
+}
+
+// PyTorch's fused inference paths (nn.MultiheadAttention, nn.TransformerEncoderLayer …) are taken only
+// when `torch.is_grad_enabled()` is false, and replace every submodule call with one operator. Eager
+// torchinfo never takes them (its hooks disable them), so the graph is told gradients are on while it
+// actually runs without autograd: every submodule is called, and measured, as torchinfo shows it.
+void pretend_grad_enabled(Graph& graph) {
+  static const c10::Symbol is_grad_enabled = c10::Symbol::fromQualString("aten::is_grad_enabled");
+  std::vector<Node*> nodes;
+  collect(graph.block(), nodes);
+  for (Node* n : nodes) {
+    if (n->kind() != is_grad_enabled) continue;
+    torch::jit::WithInsertPoint here(n);
+    n->output()->replaceAllUsesWith(graph.insertConstant(true));
+    n->destroy();
+  }
 }
 
 // ---- probes: what the interpreter hands the profiling nodes becomes text ----
@@ -471,6 +507,7 @@ std::string measure(const std::string& path, const std::string& request_text) {
   Inliner inliner;
   std::shared_ptr<Graph> graph = inliner.inlined(*fn);
   out += describe_edges(*graph);
+  pretend_grad_enabled(*graph);
   Recorder rec;
   rec.running.emplace_back();  // the root: its own code runs when no child call is open
   add_probes(*graph, rec, req.counted);

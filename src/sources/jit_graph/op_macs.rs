@@ -31,6 +31,11 @@ pub(crate) const COUNTED_OPS: &[&str] = &[
     "aten::einsum",
     "aten::scaled_dot_product_attention",
     "aten::_native_multi_head_attention",
+    "aten::_transformer_encoder_layer_fwd",
+    "aten::lstm",
+    "aten::gru",
+    "aten::rnn_tanh",
+    "aten::rnn_relu",
 ];
 
 /// Mult-adds of one run of `op`; 0 when the arguments are not what the operator's schema says.
@@ -66,6 +71,26 @@ fn count(op: &str, args: &[Arg]) -> Option<u64> {
             _ => None,
         },
         "aten::scaled_dot_product_attention" => attention(shape(0)?, shape(1)?, shape(2)?),
+        // (src, embed_dim, num_heads, qkv_weight, qkv_bias, proj_weight, proj_bias, use_gelu, norm_first,
+        //  eps, norm_weight_1, norm_bias_1, norm_weight_2, norm_bias_2, ffn_weight_1, ffn_bias_1, ffn_weight_2, …)
+        "aten::_transformer_encoder_layer_fwd" => {
+            let src = shape(0)?;
+            let positions = numel(src) / src.last().copied().filter(|&e| e > 0)?;
+            let feed_forward = numel(shape(14)?).saturating_add(numel(shape(16)?));
+            let attention = native_multi_head_attention(src, src, src)?;
+            Some(attention.saturating_add(positions.saturating_mul(feed_forward)))
+        }
+        // (input, hx, params, has_biases, num_layers, …): every weight matrix meets every time step of
+        // every sequence once, in each layer and direction.
+        "aten::lstm" | "aten::gru" | "aten::rnn_tanh" | "aten::rnn_relu" => match args.get(2)? {
+            Arg::Tensors(params) => {
+                let input = shape(0)?;
+                let steps = numel(input) / input.last().copied().filter(|&f| f > 0)?;
+                let weights = params.iter().filter(|p| p.len() == 2).map(|p| numel(p));
+                Some(weights.fold(0u64, |acc, w| acc.saturating_add(w.saturating_mul(steps))))
+            }
+            _ => None,
+        },
         "aten::_native_multi_head_attention" => {
             native_multi_head_attention(shape(0)?, shape(1)?, shape(2)?)
         }
@@ -284,6 +309,20 @@ mod tests {
             mult_adds("aten::scaled_dot_product_attention", &args),
             2 * b * h * l * s * e
         );
+    }
+
+    #[test]
+    fn recurrent_layers_count_every_weight_at_every_step() {
+        // LSTM(10, 20), batch_first input (3, 5, 10): W_ih (80, 10) and W_hh (80, 20) at 15 positions.
+        let params = Arg::Tensors(vec![vec![80, 10], vec![80, 20], vec![80], vec![80]]);
+        let args = [
+            t(&[3, 5, 10]),
+            Arg::Tensors(vec![vec![1, 3, 20]; 2]),
+            params,
+            Arg::Bool(true),
+            Arg::Int(1),
+        ];
+        assert_eq!(mult_adds("aten::lstm", &args), 15 * (800 + 1600));
     }
 
     #[test]
