@@ -362,3 +362,14 @@ fn recurrent_and_transformer_layers_are_measured_like_eager() {
         m.edges
     );
 }
+
+/// Large tensors are not read from the file (shapes do not need their values); small ones are, as
+/// code may compute shapes from them. The fixture repeats its input `repeats` (a small buffer holding
+/// 3) times, plus once more if its 64 KiB buffer of ones sums above zero: eagerly (4, 4).
+#[test]
+fn large_tensors_hold_zeros_and_small_ones_are_read() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/shim/value_dependent.pt");
+    let m = measure(&path, &[spec(&[1, 4], DType::Float32)]).unwrap();
+    let root = m.modules.iter().find(|mm| mm.path.is_empty()).unwrap();
+    assert_eq!(root.outputs[0].shape, vec![3, 4]);
+}
