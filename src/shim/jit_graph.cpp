@@ -296,7 +296,7 @@ std::string tensor_text(const at::Tensor& t) {
   return s;
 }
 
-// Every tensor in `v`, tuples and lists flattened in order.
+// Every tensor in `v`: tuples, lists and dict values flattened in order, as torchinfo does.
 void append_tensors(std::string& line, const c10::IValue& v) {
   if (v.isTensor()) {
     if (v.toTensor().defined()) line += "\t" + tensor_text(v.toTensor());
@@ -304,6 +304,8 @@ void append_tensors(std::string& line, const c10::IValue& v) {
     for (const auto& e : v.toTupleRef().elements()) append_tensors(line, e);
   } else if (v.isList()) {
     for (const auto& e : v.toListRef()) append_tensors(line, e);
+  } else if (v.isGenericDict()) {
+    for (const auto& entry : v.toGenericDict()) append_tensors(line, entry.value());
   }
 }
 
