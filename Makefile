@@ -16,5 +16,5 @@ run: build
 
 test: libtorch
 	$(CARGO) fmt --all --check
-	$(CARGO) clippy --release --all-targets -- -D warnings
-	$(CARGO) test --release
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
+	$(CARGO) test --release --workspace

@@ -13,7 +13,8 @@ need it, they only read the committed files):
 
 Writes, next to this script:
 - `<name>.pt`: small TorchScript samples (see models/README.md for what each one exercises), plus
-  `state_dict.pt` (a `torch.save` state dict, not TorchScript) and `data_version_layout.pt` (a copy of
+  `state_dict.pt` (a `torch.save` state dict, not TorchScript), `checkpoint.pt` (the same state dict
+  inside a training checkpoint with optimizer state) and `data_version_layout.pt` (a copy of
   `resnet_tiny_scripted.pt` with its `version` record moved to `.data/version`, the other layout PyTorch
   has written, and every record stored uncompressed).
 - `reference/<name>.json`: ground truth from eager PyTorch — inputs, every module's class and output
@@ -411,11 +412,27 @@ def export_samples():
     write_json(os.path.join(REFERENCE, "state_dict.json"), ref)
     print(f"{path}: {os.path.getsize(path):,} B")
 
+    export_checkpoint()
+
     old = os.path.join(HERE, "data_version_layout.pt")
     rewrite_version_layout(os.path.join(HERE, "resnet_tiny_scripted.pt"), old)
     # libtorch must still load the rewritten copy, or it is no sample of anything.
     torch.jit.load(old)
     print(f"{old}: {os.path.getsize(old):,} B (version record moved)")
+
+
+def export_checkpoint():
+    """A training checkpoint: the state dict nested under "model", next to optimizer state (whose
+    tensors sit under integer keys) and plain values."""
+    torch.manual_seed(SEED)
+    model = ResNetTiny()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(image()[0]).sum().backward()
+    opt.step()
+    # The step changed the weights but not the structure the reference describes.
+    path = os.path.join(HERE, "checkpoint.pt")
+    torch.save({"epoch": 3, "model": model.state_dict(), "optimizer": opt.state_dict()}, path)
+    print(f"{path}: {os.path.getsize(path):,} B")
 
 
 def export_large():

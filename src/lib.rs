@@ -3,15 +3,12 @@
 //!
 //! One pipeline: **sources** (built-in architectures, TorchScript files, checkpoints, any `VarStore`)
 //! produce one [`summary::ModelSummary`]; **reports** (table, compare, memory plan, JSON …) consume it.
+//! Everything that needs no libtorch lives in `tchinfo-core` and is re-exported here, so one path
+//! (`tchinfo::summary::ModelSummary`) works for library users.
 
-pub mod cli;
-pub mod dtype;
-pub mod linear;
-pub mod memory;
-pub mod output;
-pub mod plan;
-pub mod progress;
-pub mod reports;
+pub use tchinfo_core::{
+    cli, dtype, linear, memory, output, plan, progress, reports, summary, units,
+};
+
 pub mod sources;
-pub mod summary;
-pub mod units;
+pub mod torch_dtype;

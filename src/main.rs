@@ -1,10 +1,29 @@
-use clap::Parser;
-use tchinfo::cli::{self, Cli};
+//! The `tchinfo` command.
+//!
+//! Reading a file's structure needs no libtorch, so this binary links only `tchinfo-core`: libtorch's
+//! start-up alone costs ~0.3 s and ~110 MiB. Commands that need libtorch (built-in architectures, forward
+//! passes, the Linear cross-check) are handed to `tchinfo-torch`, installed beside this binary, with the
+//! same arguments.
+
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use tchinfo_core::cli::{self, FileLoader};
 
 fn main() {
-    let cli = Cli::parse_from(cli::normalize_args(std::env::args_os().collect()));
-    if let Err(failure) = cli::run(cli) {
-        eprintln!("tchinfo: error: {:#}", failure.error());
-        std::process::exit(failure.exit_code());
+    let parsed = cli::parse();
+    if cli::needs_libtorch(&parsed) {
+        let error = match std::env::current_exe() {
+            Ok(me) => {
+                let torch = me.with_file_name("tchinfo-torch");
+                let e = Command::new(&torch)
+                    .args(std::env::args_os().skip(1))
+                    .exec();
+                format!("cannot start {}: {e}", torch.display())
+            }
+            Err(e) => format!("cannot find the tchinfo-torch binary: {e}"),
+        };
+        eprintln!("tchinfo: error: {error}");
+        std::process::exit(1);
     }
+    cli::exit_on_failure(cli::run(parsed, &FileLoader));
 }

@@ -33,11 +33,11 @@ fn read(name: &str) -> ModelSummary {
 }
 
 fn reference(name: &str) -> Json {
-    // The layout copy describes the same model as its source.
-    let name = if name == "data_version_layout" {
-        "resnet_tiny_scripted"
-    } else {
-        name
+    // The layout copy and the checkpoint describe the same models as their sources.
+    let name = match name {
+        "data_version_layout" => "resnet_tiny_scripted",
+        "checkpoint" => "state_dict",
+        other => other,
     };
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("models/reference")
@@ -95,7 +95,10 @@ fn libtorch_agrees_on_every_parameter() {
 
 #[test]
 fn totals_dtypes_and_flags_match_the_eager_reference() {
-    for name in TORCHSCRIPT_SAMPLES.iter().chain(&["state_dict"]) {
+    for name in TORCHSCRIPT_SAMPLES
+        .iter()
+        .chain(&["state_dict", "checkpoint"])
+    {
         let s = read(name);
         let r = reference(name);
         let t = s.totals();
@@ -353,4 +356,20 @@ fn state_dicts_get_an_inferred_tree_and_say_so() {
         t.kind_params(LayerKind::Normalization),
         2 * (8 + 8 + 8 + 16 + 16 + 16)
     );
+}
+
+#[test]
+fn a_training_checkpoint_shows_its_model_and_says_where_it_was() {
+    let s = read("checkpoint");
+    assert_eq!(s.source, SourceKind::StateDict);
+    assert!(
+        s.notes.iter().any(|n| n.contains("['model']")),
+        "{:?}",
+        s.notes
+    );
+    let plain = read("state_dict");
+    let paths = |s: &ModelSummary| -> Vec<String> {
+        s.root.walk().iter().map(|(_, n)| n.path.clone()).collect()
+    };
+    assert_eq!(paths(&s), paths(&plain));
 }

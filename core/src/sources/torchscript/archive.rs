@@ -8,11 +8,11 @@ use std::io::{Read, Seek};
 use zip::ZipArchive;
 use zip::result::ZipError;
 
-/// The largest `data.pkl` accepted. Real ones are kilobytes to a few megabytes.
-pub const MAX_PICKLE_BYTES: u64 = 256 << 20;
+/// The largest `data.pkl` accepted. Real ones are kilobytes to a few megabytes (about 150 bytes a tensor).
+pub const MAX_PICKLE_BYTES: u64 = 64 << 20;
 /// The largest single `code/` file accepted, and the most code read in total.
 pub const MAX_CODE_FILE_BYTES: u64 = 16 << 20;
-pub const MAX_CODE_TOTAL_BYTES: u64 = 256 << 20;
+pub const MAX_CODE_TOTAL_BYTES: u64 = 64 << 20;
 
 pub struct Archive<R: Read + Seek> {
     zip: ZipArchive<R>,
@@ -68,37 +68,33 @@ impl<R: Read + Seek> Archive<R> {
         }
     }
 
-    /// Whether a record exists, by its name under the root (`code/__torch__.py`).
-    pub fn contains(&self, name: &str) -> bool {
-        let full = format!("{}{name}", self.root);
-        self.zip.file_names().any(|n| n == full)
-    }
-
     pub fn read_pickle(&mut self) -> Result<Vec<u8>, String> {
-        self.read("data.pkl", MAX_PICKLE_BYTES)
+        self.read("data.pkl", MAX_PICKLE_BYTES)?
+            .ok_or_else(|| format!("the archive has no {}data.pkl", self.root))
     }
 
     /// A code file under `code/`, or `None` when the archive has none by that name.
     pub fn read_code(&mut self, relative: &str) -> Result<Option<String>, String> {
         let name = format!("code/{relative}");
-        if !self.contains(&name) {
-            return Ok(None);
-        }
         let left = MAX_CODE_TOTAL_BYTES.saturating_sub(self.code_bytes_read);
-        let bytes = self.read(&name, MAX_CODE_FILE_BYTES.min(left))?;
+        let Some(bytes) = self.read(&name, MAX_CODE_FILE_BYTES.min(left))? else {
+            return Ok(None);
+        };
         self.code_bytes_read += bytes.len() as u64;
         String::from_utf8(bytes)
             .map(Some)
             .map_err(|_| format!("{name} is not UTF-8 text"))
     }
 
-    /// One record, at most `limit` bytes, its CRC checked by the zip reader.
-    fn read(&mut self, name: &str, limit: u64) -> Result<Vec<u8>, String> {
+    /// One record by its name under the root, at most `limit` bytes, its CRC checked by the zip reader;
+    /// `None` when there is no such record (the zip reader looks names up in a hash map).
+    fn read(&mut self, name: &str, limit: u64) -> Result<Option<Vec<u8>>, String> {
         let full = format!("{}{name}", self.root);
-        let file = self.zip.by_name(&full).map_err(|e| match e {
-            ZipError::FileNotFound => format!("the archive has no {full}"),
-            other => format!("cannot open {full}: {other}"),
-        })?;
+        let file = match self.zip.by_name(&full) {
+            Ok(f) => f,
+            Err(ZipError::FileNotFound) => return Ok(None),
+            Err(other) => return Err(format!("cannot open {full}: {other}")),
+        };
         if file.size() > limit {
             return Err(format!(
                 "{full} declares {} bytes, more than the {} accepted",
@@ -113,7 +109,7 @@ impl<R: Read + Seek> Archive<R> {
         if bytes.len() as u64 > limit {
             return Err(format!("{full} is larger than the {limit} bytes accepted"));
         }
-        Ok(bytes)
+        Ok(Some(bytes))
     }
 }
 

@@ -1,11 +1,14 @@
-//! The command line: argument definitions (clap derive) and dispatch to the library.
+//! The command line: argument definitions (clap derive) and dispatch to the reports.
+//!
+//! Sources are reached through [`Loader`]: the `tchinfo` front binary uses [`FileLoader`] (files, no
+//! libtorch) and hands everything else to `tchinfo-torch`, whose loader adds built-ins and forward passes.
 
 use crate::dtype::DType;
 use crate::linear::LinearReport;
 use crate::output::emit;
 use crate::reports::table::{Column, TableOptions};
 use crate::reports::{self, Format};
-use crate::sources::load::{LoadOptions, load};
+use crate::sources::{LoadOptions, SourceError, torchscript};
 use crate::summary::ModelSummary;
 use anyhow::anyhow;
 use clap::{Args, Parser, Subcommand};
@@ -52,6 +55,14 @@ pub enum Command {
     Lint(LintArgs),
     /// Parameters and memory of one Linear (fully connected) layer.
     Linear(LinearArgs),
+    /// The built-in architectures: name, family, default input and parameter count.
+    List(ListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -252,6 +263,61 @@ pub fn normalize_args(mut args: Vec<OsString>) -> Vec<OsString> {
     args
 }
 
+/// One built-in architecture, for `tchinfo list`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BuiltinRow {
+    pub name: String,
+    pub family: String,
+    pub default_input: [i64; 3],
+    pub params: u64,
+}
+
+/// What the commands need from the sources.
+pub trait Loader {
+    fn load(&self, model: &str, opts: &LoadOptions) -> Result<ModelSummary, SourceError>;
+    /// Parameters of a real Linear layer of these sizes, to cross-check the formula; `None` if not built.
+    fn count_linear(&self, in_features: i64, out_features: i64, bias: bool) -> Option<u64>;
+    fn builtins(&self) -> Result<Vec<BuiltinRow>, SourceError>;
+}
+
+/// Files only, without libtorch: TorchScript archives and state dicts read for their structure.
+pub struct FileLoader;
+
+impl Loader for FileLoader {
+    fn load(&self, model: &str, _opts: &LoadOptions) -> Result<ModelSummary, SourceError> {
+        if std::path::Path::new(model).is_file() {
+            torchscript::read_file(std::path::Path::new(model))
+        } else {
+            Err(SourceError::UnknownModel {
+                name: model.to_string(),
+                suggestion: None,
+            })
+        }
+    }
+
+    fn count_linear(&self, _: i64, _: i64, _: bool) -> Option<u64> {
+        None
+    }
+
+    fn builtins(&self) -> Result<Vec<BuiltinRow>, SourceError> {
+        Ok(Vec::new())
+    }
+}
+
+/// True when the command needs libtorch: built-in architectures, forward passes, the Linear cross-check,
+/// the list of built-ins. Reading files for their structure does not.
+pub fn needs_libtorch(cli: &Cli) -> bool {
+    match &cli.command {
+        Command::Summary(a) => a.source.load_options().needs_libtorch(&a.model),
+        Command::Compare(a) => a
+            .models
+            .iter()
+            .any(|m| a.source.load_options().needs_libtorch(m)),
+        Command::Lint(a) => a.source.load_options().needs_libtorch(&a.model),
+        Command::Plan(_) | Command::Linear(_) | Command::List(_) => true,
+    }
+}
+
 fn table_options(args: &SummaryArgs) -> Result<TableOptions, Failure> {
     let columns = args
         .columns
@@ -268,13 +334,19 @@ fn table_options(args: &SummaryArgs) -> Result<TableOptions, Failure> {
     })
 }
 
-fn load_model(model: &str, source: &SourceArgs) -> Result<ModelSummary, Failure> {
-    load(model, &source.load_options()).map_err(|e| Failure::Run(e.into()))
+fn load_model(
+    loader: &dyn Loader,
+    model: &str,
+    source: &SourceArgs,
+) -> Result<ModelSummary, Failure> {
+    loader
+        .load(model, &source.load_options())
+        .map_err(|e| Failure::Run(e.into()))
 }
 
-fn summary(args: SummaryArgs) -> Result<(), Failure> {
+fn summary(loader: &dyn Loader, args: SummaryArgs) -> Result<(), Failure> {
     let opts = table_options(&args)?;
-    let summary = load_model(&args.model, &args.source)?;
+    let summary = load_model(loader, &args.model, &args.source)?;
     let text = match args.output.format {
         Format::Table => reports::summary::render(&summary, &opts),
         Format::Json => reports::json::to_string(&reports::json::summary_json(&summary)),
@@ -284,11 +356,11 @@ fn summary(args: SummaryArgs) -> Result<(), Failure> {
     Ok(emit(&text, args.output.output.as_deref())?)
 }
 
-fn compare(args: CompareArgs) -> Result<(), Failure> {
+fn compare(loader: &dyn Loader, args: CompareArgs) -> Result<(), Failure> {
     let summaries = args
         .models
         .iter()
-        .map(|m| load_model(m, &args.source))
+        .map(|m| load_model(loader, m, &args.source))
         .collect::<Result<Vec<_>, _>>()?;
     let text = match args.output.format {
         Format::Json => reports::compare::render_json(&summaries),
@@ -304,14 +376,16 @@ fn compare(args: CompareArgs) -> Result<(), Failure> {
     Ok(emit(&text, args.output.output.as_deref())?)
 }
 
-fn plan(args: PlanArgs) -> Result<(), Failure> {
+fn plan(loader: &dyn Loader, args: PlanArgs) -> Result<(), Failure> {
     let batch = args.source.batch_size.unwrap_or(1);
     let mut opts = args.source.load_options();
     opts.forward = true;
     let at = |b: i64| {
         let mut o = opts.clone();
         o.batch_size = Some(b);
-        load(&args.model, &o).map_err(|e| Failure::Run(e.into()))
+        loader
+            .load(&args.model, &o)
+            .map_err(|e| Failure::Run(e.into()))
     };
     let (first, second) = (at(batch)?, at(batch + 1)?);
     let options = crate::plan::PlanOptions {
@@ -334,8 +408,8 @@ fn plan(args: PlanArgs) -> Result<(), Failure> {
     Ok(emit(&text, args.output.output.as_deref())?)
 }
 
-fn lint(args: LintArgs) -> Result<(), Failure> {
-    let summary = load_model(&args.model, &args.source)?;
+fn lint(loader: &dyn Loader, args: LintArgs) -> Result<(), Failure> {
+    let summary = load_model(loader, &args.model, &args.source)?;
     let report = crate::summary::lint::redundant_biases(&summary);
     let text = match args.output.format {
         Format::Json => reports::lint::render_json(&summary.name, &report),
@@ -344,14 +418,25 @@ fn lint(args: LintArgs) -> Result<(), Failure> {
     Ok(emit(&text, args.output.output.as_deref())?)
 }
 
-fn linear(args: LinearArgs) -> Result<(), Failure> {
-    let report = LinearReport::new(
+fn linear(loader: &dyn Loader, args: LinearArgs) -> Result<(), Failure> {
+    let mut report = LinearReport::new(
         args.in_features,
         args.out_features,
         !args.no_bias,
         args.dtype,
     )
     .map_err(|e| Failure::Usage(e.into()))?;
+    if report.small_enough_to_build()
+        && let Some(counted) = loader.count_linear(
+            args.in_features as i64,
+            args.out_features as i64,
+            !args.no_bias,
+        )
+    {
+        report = report
+            .checked_against(counted)
+            .map_err(|e| Failure::Run(e.into()))?;
+    }
     let text = match args.output.format {
         Format::Table => reports::linear::render_text(&report),
         Format::Json => reports::linear::render_json(&report),
@@ -361,12 +446,90 @@ fn linear(args: LinearArgs) -> Result<(), Failure> {
     Ok(emit(&text, args.output.output.as_deref())?)
 }
 
-pub fn run(cli: Cli) -> Result<(), Failure> {
+fn list(loader: &dyn Loader, args: ListArgs) -> Result<(), Failure> {
+    let rows = loader.builtins().map_err(|e| Failure::Run(e.into()))?;
+    let text = match args.output.format {
+        Format::Json => reports::json::to_string(&serde_json::json!({
+            "schema": "tchinfo/list",
+            "schema_version": reports::json::SCHEMA_VERSION,
+            "tchinfo_version": env!("CARGO_PKG_VERSION"),
+            "builtins": rows,
+        })),
+        format => {
+            let header: Vec<String> = ["Name", "Family", "Default input", "Params"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            let cells: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| {
+                    let input = r
+                        .default_input
+                        .iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>();
+                    vec![
+                        r.name.clone(),
+                        r.family.clone(),
+                        input.join("×"),
+                        crate::units::thousands(r.params),
+                    ]
+                })
+                .collect();
+            let right = [false, false, false, true];
+            match format {
+                Format::Markdown => reports::markdown::pipe_table(&header, &cells, &right),
+                Format::Csv => {
+                    let mut s = reports::csv::line(
+                        &["name", "family", "default_input", "params"].map(String::from),
+                    );
+                    for r in &rows {
+                        let input = r
+                            .default_input
+                            .iter()
+                            .map(|d| d.to_string())
+                            .collect::<Vec<_>>();
+                        s += &reports::csv::line(&[
+                            r.name.clone(),
+                            r.family.clone(),
+                            input.join("x"),
+                            r.params.to_string(),
+                        ]);
+                    }
+                    s
+                }
+                _ => {
+                    let mut all = vec![header];
+                    all.extend(cells);
+                    reports::footer::aligned(&all, &right, "")
+                }
+            }
+        }
+    };
+    Ok(emit(&text, args.output.output.as_deref())?)
+}
+
+pub fn run(cli: Cli, loader: &dyn Loader) -> Result<(), Failure> {
     match cli.command {
-        Command::Summary(args) => summary(args),
-        Command::Compare(args) => compare(args),
-        Command::Plan(args) => plan(args),
-        Command::Lint(args) => lint(args),
-        Command::Linear(args) => linear(args),
+        Command::Summary(args) => summary(loader, args),
+        Command::Compare(args) => compare(loader, args),
+        Command::Plan(args) => plan(loader, args),
+        Command::Lint(args) => lint(loader, args),
+        Command::Linear(args) => linear(loader, args),
+        Command::List(args) => list(loader, args),
+    }
+}
+
+/// The process arguments, parsed (`tchinfo vgg16` meaning `tchinfo summary vgg16`). Bad arguments exit
+/// here with clap's message and code 2.
+pub fn parse() -> Cli {
+    Cli::parse_from(normalize_args(std::env::args_os().collect()))
+}
+
+/// Prints a failure as one line on stderr and exits with its code.
+pub fn exit_on_failure(result: Result<(), Failure>) {
+    if let Err(failure) = result {
+        eprintln!("tchinfo: error: {:#}", failure.error());
+        std::process::exit(failure.exit_code());
     }
 }

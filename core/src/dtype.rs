@@ -93,54 +93,6 @@ impl DType {
             _ => return None,
         })
     }
-
-    pub fn from_kind(kind: tch::Kind) -> Option<DType> {
-        use tch::Kind as K;
-        Some(match kind {
-            K::Double => DType::Float64,
-            K::Float => DType::Float32,
-            K::Half => DType::Float16,
-            K::BFloat16 => DType::BFloat16,
-            K::Float8e4m3fn => DType::Float8E4M3,
-            K::Float8e5m2 => DType::Float8E5M2,
-            K::Int64 => DType::Int64,
-            K::Int => DType::Int32,
-            K::Int16 => DType::Int16,
-            K::Int8 => DType::Int8,
-            K::Uint8 => DType::UInt8,
-            K::Bool => DType::Bool,
-            K::ComplexFloat => DType::Complex64,
-            K::ComplexDouble => DType::Complex128,
-            K::QInt8 => DType::QInt8,
-            K::QUInt8 => DType::QUInt8,
-            K::QInt32 => DType::QInt32,
-            _ => return None,
-        })
-    }
-
-    /// The tch kind for dtypes a tensor can be created with here.
-    pub fn to_kind(self) -> tch::Kind {
-        use tch::Kind as K;
-        match self {
-            DType::Float64 => K::Double,
-            DType::Float32 => K::Float,
-            DType::Float16 => K::Half,
-            DType::BFloat16 => K::BFloat16,
-            DType::Float8E4M3 => K::Float8e4m3fn,
-            DType::Float8E5M2 => K::Float8e5m2,
-            DType::Int64 => K::Int64,
-            DType::Int32 => K::Int,
-            DType::Int16 => K::Int16,
-            DType::Int8 => K::Int8,
-            DType::UInt8 => K::Uint8,
-            DType::Bool => K::Bool,
-            DType::Complex64 => K::ComplexFloat,
-            DType::Complex128 => K::ComplexDouble,
-            DType::QInt8 => K::QInt8,
-            DType::QUInt8 => K::QUInt8,
-            DType::QInt32 => K::QInt32,
-        }
-    }
 }
 
 impl fmt::Display for DType {

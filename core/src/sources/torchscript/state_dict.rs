@@ -75,23 +75,23 @@ fn find_state_dict(p: &Pickle) -> Result<Option<(Option<String>, Tensors)>, Stri
         return Ok(Some((None, top)));
     }
     let mut best: Option<(String, Tensors)> = None;
-    let mut seen: HashSet<ObjId> = HashSet::new();
-    let mut queue: VecDeque<(Value, String, usize)> =
-        VecDeque::from([(p.root.clone(), String::new(), 0)]);
+    // Each dict is scanned once however many entries share it, so the work stays linear in the pickle.
+    let mut scanned: HashSet<ObjId> = HashSet::new();
+    if let Value::Ref(id) = p.root {
+        scanned.insert(id);
+    }
+    let mut queue: VecDeque<(&Value, String, usize)> =
+        VecDeque::from([(&p.root, String::new(), 0)]);
     while let Some((value, at, depth)) = queue.pop_front() {
-        if seen.len() >= MAX_SEARCHED_DICTS {
-            break;
-        }
-        let Value::Ref(id) = value else { continue };
-        if !seen.insert(id) {
-            continue;
-        }
-        let Some(entries) = p.entries(&value) else {
+        let Some(entries) = p.entries(value) else {
             continue;
         };
         for (k, v) in entries {
-            let Some(k) = k.as_str() else { continue };
-            if p.entries(v).is_none() {
+            let (Some(k), Value::Ref(id)) = (k.as_str(), v) else {
+                continue;
+            };
+            if p.entries(v).is_none() || scanned.len() >= MAX_SEARCHED_DICTS || !scanned.insert(*id)
+            {
                 continue;
             }
             let key = format!("{at}['{k}']");
@@ -100,7 +100,7 @@ fn find_state_dict(p: &Pickle) -> Result<Option<(Option<String>, Tensors)>, Stri
                 best = Some((key.clone(), found));
             }
             if depth + 1 < MAX_SEARCH_DEPTH {
-                queue.push_back((v.clone(), key, depth + 1));
+                queue.push_back((v, key, depth + 1));
             }
         }
     }

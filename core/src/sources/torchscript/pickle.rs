@@ -62,8 +62,8 @@ pub enum Object {
     },
 }
 
-/// Resource bounds for one pickle. The defaults are far above what real models need (a large
-/// transformer's `data.pkl` has tens of thousands of objects) and far below what would hurt a machine.
+/// Resource bounds for one pickle. The defaults are far above what real models need (about six objects
+/// a tensor) and far below what would hurt a machine.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_stack: usize,
@@ -78,12 +78,15 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
+        // A real model needs about 6 objects and 20 elements a tensor, so these allow ~100,000 tensors.
+        // A hostile pickle can make the machine hold at most ~120 MiB of objects (120 B each), ~96 MiB of
+        // elements (24-48 B), ~24 MiB of stack and ~40 MiB of memo.
         Limits {
             max_stack: 1 << 20,
             max_marks: 1 << 16,
-            max_memo: 1 << 22,
-            max_objects: 1 << 22,
-            max_elements: 1 << 24,
+            max_memo: 1 << 20,
+            max_objects: 1 << 20,
+            max_elements: 1 << 21,
             max_line: 1 << 16,
         }
     }

@@ -4,11 +4,12 @@
 use crate::summary::{LayerKind, ModelSummary};
 use std::collections::HashMap;
 
-/// Paper names by module path (`classifier.0` → `fc6`), for models whose root class is VGG or AlexNet and
-/// whose Linear layers are exactly three.
+/// Paper names by module path (`classifier.0` → `fc6`), for models whose root class names a VGG or an
+/// AlexNet (`VGG`, `VggTiny`, `AlexNet`) and whose Linear layers are exactly three.
 pub fn paper_names(summary: &ModelSummary) -> HashMap<String, String> {
     let mut names = HashMap::new();
-    if !matches!(summary.root.type_name.as_str(), "VGG" | "AlexNet") {
+    let class = summary.root.type_name.to_ascii_lowercase();
+    if !(class.starts_with("vgg") || class.starts_with("alexnet")) {
         return names;
     }
     let linears: Vec<&str> = summary

@@ -47,7 +47,8 @@ pub struct LinearReport {
     pub weight_params: u64,
     pub bias_params: u64,
     pub total_params: u64,
-    /// Parameters counted in a real `tch::nn::linear` layer; `None` when the layer was too big to build.
+    /// Parameters counted in a real `tch::nn::linear` layer ([`LinearReport::checked_against`]); `None`
+    /// until checked, or when the layer was too big to build.
     pub tch_params: Option<u64>,
     /// Adam in the chosen dtype: weights, gradients, momentum and variance.
     pub adam: TrainingMemory,
@@ -80,19 +81,6 @@ impl LinearReport {
             return Err(too_large);
         }
 
-        let tch_params = if weight_params <= MAX_BUILT_WEIGHTS {
-            let counted = count_with_tch(in_features as i64, out_features as i64, bias);
-            if counted != total_params {
-                return Err(LinearError::Mismatch {
-                    formula: total_params,
-                    tch: counted,
-                });
-            }
-            Some(counted)
-        } else {
-            None
-        };
-
         Ok(LinearReport {
             in_features,
             out_features,
@@ -101,7 +89,7 @@ impl LinearReport {
             weight_params,
             bias_params,
             total_params,
-            tch_params,
+            tch_params: None,
             adam: memory::training(total_params, Precision::Full(dtype), Optimizer::Adam),
             adam_mixed: memory::training(
                 total_params,
@@ -109,6 +97,23 @@ impl LinearReport {
                 Optimizer::Adam,
             ),
         })
+    }
+
+    /// True when building the layer for a cross-check costs little enough memory.
+    pub fn small_enough_to_build(&self) -> bool {
+        self.weight_params <= MAX_BUILT_WEIGHTS
+    }
+
+    /// Records the parameter count of a real layer built with these sizes; it must equal the formula.
+    pub fn checked_against(mut self, counted: u64) -> Result<Self, LinearError> {
+        if counted != self.total_params {
+            return Err(LinearError::Mismatch {
+                formula: self.total_params,
+                tch: counted,
+            });
+        }
+        self.tch_params = Some(counted);
+        Ok(self)
     }
 
     /// Parameters a bias adds (with a bias) or saves (without one): always OUT.
@@ -139,19 +144,6 @@ impl LinearReport {
     }
 }
 
-/// Builds a real `tch::nn::linear` layer and counts the elements of every variable it created.
-fn count_with_tch(in_features: i64, out_features: i64, bias: bool) -> u64 {
-    let _guard = tch::no_grad_guard();
-    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-    let config = tch::nn::LinearConfig {
-        ws_init: tch::nn::Init::Const(0.0),
-        bs_init: Some(tch::nn::Init::Const(0.0)),
-        bias,
-    };
-    let _layer = tch::nn::linear(vs.root(), in_features, out_features, config);
-    vs.variables().values().map(|t| t.numel() as u64).sum()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,7 +155,6 @@ mod tests {
         assert_eq!(r.weight_params, 16_777_216);
         assert_eq!(r.bias_params, 4_096);
         assert_eq!(r.total_params, 16_781_312);
-        assert_eq!(r.tch_params, Some(16_781_312));
         assert_eq!(mib(r.adam.weights), "64.02 MiB");
         assert_eq!(mb(r.adam.weights), "67.13 MB");
         assert_eq!(mib(r.adam.without_gradients()), "192.05 MiB");
@@ -175,7 +166,6 @@ mod tests {
     fn no_bias() {
         let r = LinearReport::new(4096, 4096, false, DType::Float32).unwrap();
         assert_eq!(r.total_params, 16_777_216);
-        assert_eq!(r.tch_params, Some(16_777_216));
     }
 
     #[test]
@@ -185,9 +175,9 @@ mod tests {
     }
 
     #[test]
-    fn huge_layers_use_the_formula_only() {
+    fn huge_layers_are_not_built() {
         let r = LinearReport::new(1 << 20, 1 << 20, true, DType::Float16).unwrap();
-        assert_eq!(r.tch_params, None);
+        assert!(!r.small_enough_to_build());
         assert_eq!(r.total_params, (1 << 40) + (1 << 20));
     }
 }

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 /// What a summary built from names alone says about itself.
 pub const TYPES_INFERRED_NOTE: &str =
-    "module types were inferred from tensor names and shapes; the file stores no classes";
+    "module types were inferred from tensor names and shapes (no class names were recorded)";
 
 /// Deeper names keep their remaining segments in the tensor's own name, so hostile names cannot nest
 /// the tree without bound.

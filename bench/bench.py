@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark: tchinfo against torchinfo, whole process, median of several runs.
+
+    python3 bench/bench.py [--runs 5] [--only NAME ...] [--no-python]
+
+Creates (once) a throwaway virtual environment with torch 2.13.0, torchvision 0.28 and torchinfo 1.8.0 in
+~/.cache/tchinfo/bench-venv (about 5 GB; override with TCHINFO_BENCH_VENV), exports the large models it needs
+into models/large/ (git-ignored), builds tchinfo in release mode, then runs each case alternately
+tchinfo / Python and prints a Markdown table of median wall time and median peak RSS (the process's own
+maximum resident set, from wait4) with the ratio. Paste the table into BENCHMARKS.md.
+"""
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LARGE = ROOT / "models" / "large"
+VENV = Path(os.environ.get("TCHINFO_BENCH_VENV", Path.home() / ".cache" / "tchinfo" / "bench-venv"))
+PY = VENV / "bin" / "python"
+TCHINFO = ROOT / "target" / "release" / "tchinfo"
+PINS = ["torch==2.13.0", "torchvision==0.28.0", "torchinfo==1.8.0"]
+
+# The Python side of each case, run as `python -c`: the same table torchinfo prints.
+TORCHINFO_EAGER = """
+import sys, torch, torchvision, torchinfo
+m = getattr(torchvision.models, sys.argv[1])()
+torchinfo.summary(m, input_size=(1, 3, 224, 224), verbose=1)
+"""
+TORCHINFO_SCRIPT = """
+import sys, torch, torchinfo
+m = torch.jit.load(sys.argv[1])
+torchinfo.summary(m, input_size=(1, 3, 224, 224), verbose=1)
+"""
+TORCHINFO_SCRIPT_NO_INPUT = """
+import sys, torch, torchinfo
+m = torch.jit.load(sys.argv[1])
+torchinfo.summary(m, verbose=1)
+"""
+
+EXPORT_BIG = """
+import sys, torch
+class Big(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = torch.nn.Sequential(*[torch.nn.Linear(16384, 16384) for _ in range(3)])
+    def forward(self, x):
+        return self.layers(x)
+m = Big()
+torch.jit.save(torch.jit.script(m), sys.argv[1])
+"""
+
+
+def ensure_venv():
+    if PY.exists():
+        return
+    print(f"creating {VENV} with {' '.join(PINS)} (once, about 5 GB)", file=sys.stderr)
+    subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    subprocess.run([str(PY), "-m", "pip", "install", "--quiet", *PINS], check=True)
+
+
+def ensure_models():
+    LARGE.mkdir(parents=True, exist_ok=True)
+    if not (LARGE / "vgg16.scripted.pt").exists() or not (LARGE / "resnet50.scripted.pt").exists():
+        subprocess.run([str(PY), str(ROOT / "models" / "export.py"), "--large"], check=True, cwd=ROOT)
+    big = LARGE / "big_linear_3x16384.scripted.pt"
+    if not big.exists():
+        subprocess.run([str(PY), "-c", EXPORT_BIG, str(big)], check=True)
+
+
+def measure(cmd):
+    """Wall seconds and peak RSS (bytes) of one whole-process run."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    err = proc.stderr.read().decode(errors="replace")
+    proc.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"command failed: {' '.join(map(str, cmd))}\n{err}")
+    return wall, usage.ru_maxrss * 1024
+
+
+def cases():
+    vgg = LARGE / "vgg16.scripted.pt"
+    r50 = LARGE / "resnet50.scripted.pt"
+    big = LARGE / "big_linear_3x16384.scripted.pt"
+    return [
+        ("vgg16 summary with shapes (built-in / eager)",
+         [TCHINFO, "summary", "vgg16"], [PY, "-c", TORCHINFO_EAGER, "vgg16"]),
+        ("resnet50 summary with shapes (built-in / eager)",
+         [TCHINFO, "summary", "resnet50"], [PY, "-c", TORCHINFO_EAGER, "resnet50"]),
+        ("vgg16 TorchScript structure (553 MB file)",
+         [TCHINFO, "summary", vgg], [PY, "-c", TORCHINFO_SCRIPT_NO_INPUT, vgg]),
+        ("vgg16 TorchScript with shapes, 1x3x224x224",
+         [TCHINFO, "summary", vgg, "--input-size", "1,3,224,224"], [PY, "-c", TORCHINFO_SCRIPT, vgg]),
+        ("resnet50 TorchScript structure",
+         [TCHINFO, "summary", r50], [PY, "-c", TORCHINFO_SCRIPT_NO_INPUT, r50]),
+        ("3 x Linear(16384, 16384) TorchScript structure (3.2 GB file)",
+         [TCHINFO, "summary", big], [PY, "-c", TORCHINFO_SCRIPT_NO_INPUT, big]),
+    ]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--only", nargs="*", help="substrings of case names to run")
+    ap.add_argument("--no-python", action="store_true", help="time tchinfo only")
+    args = ap.parse_args()
+
+    subprocess.run(["make", "build"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    if not args.no_python:
+        ensure_venv()
+    ensure_models()
+    env_note = f"{os.cpu_count()} CPUs, median of {args.runs} runs"
+    print(f"| case ({env_note}) | tchinfo wall | tchinfo peak RSS | torchinfo wall | torchinfo peak RSS | wall ratio |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, ours, theirs in cases():
+        if args.only and not any(s in name for s in args.only):
+            continue
+        ours_runs, theirs_runs = [], []
+        for _ in range(args.runs):
+            ours_runs.append(measure([str(c) for c in ours]))
+            if not args.no_python:
+                theirs_runs.append(measure([str(c) for c in theirs]))
+        ow = statistics.median(r[0] for r in ours_runs)
+        orss = statistics.median(r[1] for r in ours_runs)
+        if theirs_runs:
+            tw = statistics.median(r[0] for r in theirs_runs)
+            trss = statistics.median(r[1] for r in theirs_runs)
+            print(f"| {name} | {ow:.3f} s | {orss / 2**20:.0f} MiB | {tw:.3f} s | {trss / 2**20:.0f} MiB | {tw / ow:.1f}× |")
+        else:
+            print(f"| {name} | {ow:.3f} s | {orss / 2**20:.0f} MiB | – | – | – |")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+//! Sources: everything that turns a model (a built-in name, a file, a `VarStore`) into a
+//! [`ModelSummary`](crate::summary::ModelSummary). Each source lives in its own module.
+
+pub mod torchscript;
+
+use crate::dtype::DType;
+use std::fmt;
+use std::path::PathBuf;
+
+/// What the user asked for, whatever the source.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Classes of the classifier, for built-in architectures (default: the architecture's own, 1000).
+    pub num_classes: Option<i64>,
+    /// One shape per forward input. For built-ins `C,H,W` (the batch comes from `batch_size`) or a full
+    /// `N,C,H,W`; for files the full shape of each input.
+    pub input_sizes: Vec<Vec<i64>>,
+    /// Batch size: for built-ins the N of `N,C,H,W`; for files it replaces the first dimension of every input.
+    pub batch_size: Option<i64>,
+    /// Element type of file inputs (default float32).
+    pub dtype: Option<DType>,
+    /// Run a forward pass to measure output shapes (built-ins always can; files need `input_sizes`).
+    pub forward: bool,
+}
+
+impl LoadOptions {
+    /// True when loading `model` needs libtorch: anything but an existing file read for its structure only.
+    pub fn needs_libtorch(&self, model: &str) -> bool {
+        !std::path::Path::new(model).is_file() || (self.forward && !self.input_sizes.is_empty())
+    }
+}
+
+/// Why a source could not produce a summary. Every variant renders as one line that names the model or
+/// file and the problem.
+#[derive(Debug)]
+pub enum SourceError {
+    /// Neither a built-in architecture nor an existing file.
+    UnknownModel {
+        name: String,
+        suggestion: Option<String>,
+    },
+    /// The file could not be read.
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The file was read but is not a model this tool understands, or is truncated or corrupt.
+    Format { path: PathBuf, problem: String },
+    /// The input given for the forward pass cannot work with this model (wrong rank, too small …).
+    Input { model: String, problem: String },
+    /// libtorch refused something; `context` says what we were doing.
+    Torch {
+        model: String,
+        context: String,
+        message: String,
+    },
+}
+
+impl SourceError {
+    pub fn format(path: impl Into<PathBuf>, problem: impl Into<String>) -> Self {
+        SourceError::Format {
+            path: path.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// libtorch messages carry a C++ backtrace after the first line; one line is what a user needs.
+pub fn first_line(message: &str) -> &str {
+    message
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("unknown error")
+}
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SourceError::UnknownModel { name, suggestion } => {
+                write!(f, "{name}: not a built-in architecture and no such file")?;
+                if let Some(s) = suggestion {
+                    write!(f, " (did you mean {s}?)")?;
+                }
+                write!(f, "; `tchinfo list` shows the built-in names")
+            }
+            SourceError::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            SourceError::Format { path, problem } => write!(f, "{}: {problem}", path.display()),
+            SourceError::Input { model, problem } => write!(f, "{model}: {problem}"),
+            SourceError::Torch {
+                model,
+                context,
+                message,
+            } => {
+                write!(f, "{model}: {context}: {}", first_line(message))
+            }
+        }
+    }
+}
+
+impl std::error::Error for SourceError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SourceError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
