@@ -16,7 +16,7 @@ use std::path::Path;
 
 use crate::dtype::DType;
 use crate::progress::Progress;
-use crate::sources::{SourceError, first_line};
+use crate::sources::{LoadOptions, SourceError, first_line};
 use crate::summary::macs::fill_torchinfo_mult_adds;
 use crate::summary::{DataEdge, ModelSummary, TensorValue};
 use protocol::{ErrorKind, Line};
@@ -73,6 +73,34 @@ pub fn measure(path: &Path, inputs: &[InputSpec]) -> Result<Measurement, SourceE
     .map_err(|message| shim_error(&model, message))?;
     let lines = protocol::parse(&text).map_err(|message| shim_error(&model, message))?;
     assemble(path, values, lines)
+}
+
+/// The forward inputs `--input-size`, `--batch-size` and `--dtype` ask for: each size in full, the
+/// batch size (when given) replacing every first dimension, float32 unless a dtype is given.
+pub fn input_specs(opts: &LoadOptions) -> Vec<InputSpec> {
+    let dtype = opts.dtype.unwrap_or(DType::Float32);
+    opts.input_sizes
+        .iter()
+        .map(|size| {
+            let mut shape = size.clone();
+            if let (Some(batch), Some(first)) = (opts.batch_size, shape.first_mut()) {
+                *first = batch;
+            }
+            InputSpec { shape, dtype }
+        })
+        .collect()
+}
+
+/// Measures the TorchScript file `summary` was read from on the inputs `opts` asks for, and attaches
+/// the measurement (see [`apply`]).
+pub fn measure_into(
+    summary: &mut ModelSummary,
+    path: &Path,
+    opts: &LoadOptions,
+) -> Result<(), SourceError> {
+    let measurement = measure(path, &input_specs(opts))?;
+    apply(summary, &measurement);
+    Ok(())
 }
 
 /// Attaches a measurement to a summary of the same model: output shapes, operator mult-adds,
@@ -436,6 +464,41 @@ mod tests {
             }
         );
         assert_eq!(m.modules[1].outputs, vec![v(4)]);
+    }
+
+    #[test]
+    fn options_become_inputs() {
+        let opts = LoadOptions {
+            input_sizes: vec![vec![1, 16], vec![1, 8]],
+            batch_size: Some(4),
+            dtype: Some(DType::Float16),
+            ..LoadOptions::default()
+        };
+        let specs = input_specs(&opts);
+        assert_eq!(
+            specs,
+            vec![
+                InputSpec {
+                    shape: vec![4, 16],
+                    dtype: DType::Float16
+                },
+                InputSpec {
+                    shape: vec![4, 8],
+                    dtype: DType::Float16
+                },
+            ]
+        );
+        let plain = LoadOptions {
+            input_sizes: vec![vec![1, 8]],
+            ..LoadOptions::default()
+        };
+        assert_eq!(
+            input_specs(&plain)[0],
+            InputSpec {
+                shape: vec![1, 8],
+                dtype: DType::Float32
+            }
+        );
     }
 
     #[test]
