@@ -6,6 +6,13 @@
 //! tensors and each counted operator's runtime arguments. This module turns that record into
 //! measurements keyed by module path (`features.0`, `layer1.0.conv1`) and attaches them to a
 //! [`ModelSummary`] built by the structure reader.
+//!
+//! Two choices shape what the run sees. Tensors of 64 KiB or more are not read from the file: they
+//! hold zeros, since shapes and operator counts do not depend on weight values and copying them is
+//! most of the cost of a large model (a model whose shapes depend on its weights' values would
+//! measure differently). And the graph is told gradients are enabled, so PyTorch's fused inference
+//! paths, which hide submodule calls and which eager torchinfo's hooks always disable, are not taken;
+//! the run itself records no autograd graph.
 
 mod ffi;
 mod op_macs;
@@ -34,8 +41,9 @@ pub struct InputSpec {
 pub struct ModuleMeasurement {
     /// Dotted path as in `named_modules()`; empty for the root.
     pub path: String,
-    /// The tensors its forward returned (tuples and lists flattened), from its first call; empty
-    /// when its forward was not called (its operators ran from another method of it).
+    /// The tensors its forward returned (tuples, lists and dict values flattened), from its first
+    /// call; empty when its forward was not called (its operators ran from another of its methods)
+    /// or returned no tensor.
     pub outputs: Vec<TensorValue>,
     /// Mult-adds of the counted operators that ran in its own code (children excluded), over all
     /// of its calls.
@@ -46,7 +54,8 @@ pub struct ModuleMeasurement {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Measurement {
     pub inputs: Vec<TensorValue>,
-    /// Modules in the order they finished their first call (children before their parent).
+    /// Modules in the order the run first showed them: a counted operator of theirs, or their
+    /// forward returning (children before their parent, unless the parent computed first).
     pub modules: Vec<ModuleMeasurement>,
     /// Module A's returned value consumed directly by code of module B (B's innermost module).
     pub edges: Vec<DataEdge>,
