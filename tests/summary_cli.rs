@@ -27,18 +27,30 @@ fn resnet18_table_is_golden() {
     let out = run_ok(&["summary", "resnet18"]);
     assert_golden("resnet18.out", &out);
     assert!(out.contains("Total params: 11,689,512"));
-    assert!(out.contains("39.75 MB"), "torchinfo's forward/backward size for resnet18");
+    assert!(
+        out.contains("39.75 MB"),
+        "torchinfo's forward/backward size for resnet18"
+    );
 }
 
 #[test]
 fn folded_rows_show_their_subtree() {
     let out = run_ok(&["vgg16", "--depth", "1", "--columns", "params", "--ascii"]);
-    let features = out.lines().find(|l| l.contains("Sequential: 1-1")).expect("features row");
+    let features = out
+        .lines()
+        .find(|l| l.contains("Sequential: 1-1"))
+        .expect("features row");
     assert!(features.contains("14,714,688"), "{features}");
-    let classifier = out.lines().find(|l| l.contains("Sequential: 1-3")).expect("classifier row");
+    let classifier = out
+        .lines()
+        .find(|l| l.contains("Sequential: 1-3"))
+        .expect("classifier row");
     assert!(classifier.contains("123,642,856"), "{classifier}");
     assert!(!out.contains("Conv2d: 2-1"), "depth 2 rows are folded");
-    assert!(out.starts_with("=") && out.contains("|-Sequential: 1-1"), "ascii glyphs:\n{out}");
+    assert!(
+        out.starts_with("=") && out.contains("|-Sequential: 1-1"),
+        "ascii glyphs:\n{out}"
+    );
     assert!(!out.contains("Output Shape"), "only the params column");
 }
 
@@ -67,11 +79,18 @@ fn bad_models_give_one_clean_line() {
 fn stdout_is_only_the_report_and_survives_a_closed_pipe() {
     let out = tchinfo(&["resnet18"]);
     assert!(out.status.success());
-    assert!(stderr(&out).is_empty(), "no progress or noise off a terminal: {}", stderr(&out));
+    assert!(
+        stderr(&out).is_empty(),
+        "no progress or noise off a terminal: {}",
+        stderr(&out)
+    );
     // `tchinfo vgg16 | head -1`: the reader goes away early; that is not an error.
     let status = std::process::Command::new("bash")
         .arg("-c")
-        .arg(format!("set -o pipefail; '{}' vgg16 | head -1 >/dev/null", env!("CARGO_BIN_EXE_tchinfo")))
+        .arg(format!(
+            "set -o pipefail; '{}' vgg16 | head -1 >/dev/null",
+            env!("CARGO_BIN_EXE_tchinfo")
+        ))
         .status()
         .unwrap();
     assert!(status.success());

@@ -40,7 +40,11 @@ impl Loader for TorchLoader {
     fn load(&self, model: &str, opts: &LoadOptions) -> Result<ModelSummary, SourceError> {
         let path = Path::new(model);
         if path.is_file() {
-            return torchscript::read_file(path);
+            let mut summary = torchscript::read_file(path)?;
+            if opts.forward && !opts.input_sizes.is_empty() {
+                super::jit_graph::measure_into(&mut summary, path, opts)?;
+            }
+            return Ok(summary);
         }
         if builtin::is_builtin(model) {
             return builtin::summarize(model, &builtin_options(model, opts)?);

@@ -3,6 +3,7 @@
 pub use tchinfo_core::sources::*;
 
 pub mod builtin;
+pub mod jit_graph;
 pub mod loader;
 pub mod varstore;
 

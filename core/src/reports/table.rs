@@ -144,7 +144,11 @@ pub fn format_shape(shape: &[u64]) -> String {
 }
 
 fn shapes_text(outputs: &[crate::summary::TensorValue]) -> String {
-    outputs.iter().map(|o| format_shape(&o.shape)).collect::<Vec<_>>().join(", ")
+    outputs
+        .iter()
+        .map(|o| format_shape(&o.shape))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The first call's output; a module called several times (a shared ReLU) shows `×N`, or every call's

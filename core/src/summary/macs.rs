@@ -4,8 +4,10 @@
 //! bias element × batch × the output's spatial positions (channels left out); for other layers' `weight`
 //! and `bias`, × the batch (first output dimension) only; for other tensors whose name contains
 //! "weight" or "bias" (`in_proj_weight`, `weight_ih_l0`), × the first two output dimensions. Everything
-//! else (a class token, a positional embedding) costs nothing. It is a parameter-based estimate; the
-//! operator-level count ([`ModuleNode::op_mult_adds`]) is the one that sees attention matmuls.
+//! else (a class token, a positional embedding) costs nothing. A tied weight is charged in every layer
+//! that uses it. The model's total sums leaf layers only ([`ModuleNode::subtree_mult_adds`]). It is a
+//! parameter-based estimate; the operator-level count ([`ModuleNode::op_mult_adds`]) is the one that
+//! sees attention matmuls.
 
 use super::ModuleNode;
 
@@ -25,7 +27,8 @@ pub fn torchinfo_mult_adds(node: &ModuleNode) -> Option<u64> {
     let batch = shape.first().copied().unwrap_or(1);
     let is_conv = node.type_name.contains("Conv");
     let mut total: u64 = 0;
-    for p in node.parameters.iter().filter(|p| !p.is_tied()) {
+    // A tied weight costs compute in every layer that uses it, as torchinfo charges it.
+    for p in &node.parameters {
         let count = p.numel();
         let positions = if p.name == "weight" || p.name == "bias" {
             if is_conv {

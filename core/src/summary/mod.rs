@@ -226,10 +226,15 @@ impl ModuleNode {
             .sum::<u64>()
     }
 
-    /// Sum of torchinfo-style mult-adds over the subtree; `None` when nothing in it was measured.
+    /// torchinfo-style mult-adds of the subtree, summed over its leaf layers only as torchinfo totals
+    /// them (a container's own parameters, such as MultiheadAttention's `in_proj_weight`, are left out
+    /// of totals); `None` when nothing in it was measured.
     pub fn subtree_mult_adds(&self) -> Option<u64> {
+        if self.is_leaf() {
+            return self.mult_adds;
+        }
         sum_options(
-            self.mult_adds,
+            None,
             self.children.iter().map(ModuleNode::subtree_mult_adds),
         )
     }

@@ -1,0 +1,615 @@
+// Measures a TorchScript model by running its forward once through libtorch's interpreter.
+//
+// tch exposes no TorchScript graph, so this file does the graph work and hands Rust plain text:
+//  1. Inline every method and function call of `forward` (our own walk rather than
+//     torch::jit::Inline, so that each inlined node learns the module path it came from, kept in the
+//     node's Scope, and each module call leaves two placeholders: where it starts and the values it
+//     returned). Attribute chains give the path, so `self.a.b(x)` is `a.b`; calls a module makes on
+//     itself (`self._forward_impl`) add nothing to the path.
+//  2. Replace the placeholders, and follow every operator Rust asked to count, with profiling nodes
+//     whose callbacks write what they see as text lines. The callbacks keep no tensor, so no
+//     activation lives longer than in a plain run.
+//  3. Run the graph once on tensors built from the requested shapes. Large weights are not read
+//     from the file: they hold zeros (see LargeTensorsAsZeros), as only shapes are measured.
+//
+// Request lines (tab-separated):   input <ScalarType> <d0,d1,...>   |   count <aten::op>
+// Result lines (tab-separated):
+//   schema <forward's signature without self>
+//   edge <from> <to> <1|0>                `to` consumes what `from` returned (1: its only consumer)
+//   call <module path> <tensor>...        a module's forward returned these tensors (flattened)
+//   op <module path> <aten::op> <arg>...  a counted operator ran: its inputs, then its outputs
+//   error <load|input|run|internal> <message> [<module path that was running>]
+// A tensor is <ScalarType>:<d0,d1,...>. An arg is T<tensor>, I<int>, F<float>, B<0|1>, N (None),
+// S<string>, L<d0,d1,...> (ints), Y<tensor>;<tensor>... (tensors) or ?<kind>. The root module's
+// path is empty. Strings escape backslash, tab and newline.
+
+#include "jit_graph.h"
+
+#include <ATen/ops/ones.h>
+#include <ATen/ops/zeros.h>
+#include <c10/core/InferenceMode.h>
+#include <caffe2/serialize/file_adapter.h>
+#include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/jit/api/function_impl.h>
+#include <torch/csrc/jit/api/module.h>
+#include <torch/csrc/jit/ir/ir.h>
+#include <torch/csrc/jit/runtime/interpreter.h>
+#include <torch/csrc/jit/serialization/import.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+namespace {
+
+using torch::jit::Block;
+using torch::jit::Graph;
+using torch::jit::GraphFunction;
+using torch::jit::Node;
+using torch::jit::Value;
+
+// Placeholders left while inlining; they never reach the interpreter.
+c10::Symbol enter_mark() {
+  static const c10::Symbol s = c10::Symbol::fromQualString("tchinfo::enter");
+  return s;
+}
+c10::Symbol return_mark() {
+  static const c10::Symbol s = c10::Symbol::fromQualString("tchinfo::returned");
+  return s;
+}
+
+std::string escape(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '\t': out += "\\t"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+std::string join_path(const std::string& prefix, const std::string& rest) {
+  if (prefix.empty()) return rest;
+  if (rest.empty()) return prefix;
+  return prefix + "." + rest;
+}
+
+// ---- module paths, kept in each node's Scope (copied along when a graph is cloned) ----
+
+std::string scope_of(Node* n) {
+  auto s = n->scope();
+  return (s && !s->isBlank()) ? std::string(s->name().toUnqualString()) : std::string();
+}
+
+void set_scope(Node* n, const std::string& path) {
+  auto root = c10::make_intrusive<torch::jit::Scope>();
+  n->setScope(path.empty() ? root : root->push(c10::Symbol::scope(path)));
+}
+
+void prefix_scope(Node* n, const std::string& prefix) {
+  set_scope(n, join_path(prefix, scope_of(n)));
+  for (Block* b : n->blocks()) {
+    for (Node* inner : b->nodes()) prefix_scope(inner, prefix);
+  }
+}
+
+// "layer1.0" when `module` is reached from the graph's own module by attribute lookups (as
+// `self.layer1[0]` is once scripting unrolls it); nothing when it comes from anywhere else.
+std::optional<std::string> attribute_path(Value* module) {
+  std::vector<std::string> names;
+  Value* v = module;
+  while (v->node()->kind() == c10::prim::GetAttr) {
+    names.push_back(v->node()->s(c10::attr::name));
+    v = v->node()->input();
+  }
+  const auto inputs = module->owningGraph()->inputs();
+  if (inputs.empty() || v != inputs[0]) return std::nullopt;
+  std::string path;
+  for (auto it = names.rbegin(); it != names.rend(); ++it) path = join_path(path, *it);
+  return path;
+}
+
+// `forward`, or one of its overloads (`forward__0` …), which scripting names that way.
+bool is_forward(const std::string& method) {
+  const std::string overload = "forward__";
+  if (method == "forward") return true;
+  if (!starts_with(method, overload) || method.size() == overload.size()) return false;
+  return method.find_first_not_of("0123456789", overload.size()) == std::string::npos;
+}
+
+// Inlines calls bottom-up: a function's own calls are inlined (once, memoised) before it is
+// inlined into its callers, and every node it brings along gets the call's path as a prefix.
+class Inliner {
+ public:
+  std::shared_ptr<Graph> inlined(GraphFunction& fn) {
+    auto found = done_.find(&fn);
+    if (found != done_.end()) return found->second;
+    fn.ensure_defined();
+    auto graph = fn.graph()->copy();
+    inline_block(graph->block());
+    done_.emplace(&fn, graph);
+    return graph;
+  }
+
+ private:
+  std::unordered_map<GraphFunction*, std::shared_ptr<Graph>> done_;
+
+  void inline_block(Block* block) {
+    for (auto it = block->nodes().begin(); it != block->nodes().end();) {
+      Node* n = *it++;  // inlining replaces n, so step past it first
+      if (n->kind() == c10::prim::CallMethod) {
+        inline_method(n);
+      } else if (n->kind() == c10::prim::CallFunction) {
+        inline_function(n);
+      } else {
+        for (Block* sub : n->blocks()) inline_block(sub);
+      }
+    }
+  }
+
+  void inline_method(Node* call) {
+    auto cls = call->input(0)->type()->cast<c10::ClassType>();
+    if (!cls) return;  // an interface call: it runs, unprobed
+    const std::string& method = call->s(c10::attr::name);
+    GraphFunction* fn = torch::jit::tryToGraphFunction(cls->getMethod(method));
+    if (!fn) return;
+    std::string path;
+    if (cls->is_module()) {
+      path = attribute_path(call->input(0)).value_or("");
+    }
+    splice(call, *fn, path, !path.empty() && is_forward(method));
+  }
+
+  void inline_function(Node* call) {
+    auto fn_type = call->input(0)->type()->cast<c10::FunctionType>();
+    if (!fn_type) return;
+    GraphFunction* fn = torch::jit::tryToGraphFunction(*fn_type->function());
+    if (!fn) return;
+    call->removeInput(0);  // the function constant; the callee's inputs are the rest
+    splice(call, *fn, "", false);
+  }
+
+  void splice(Node* call, GraphFunction& fn, const std::string& path, bool module_call) {
+    auto body = inlined(fn);
+    Graph& graph = *call->owningGraph();
+    Node* first = call->prev();  // the inlined nodes land strictly between first and last
+    Node* last = call->next();
+    if (module_call) {
+      first = graph.create(enter_mark(), 0)->insertBefore(call);
+      last = graph.create(return_mark(), call->outputs(), 0)->insertAfter(call);
+      set_scope(first, path);
+      set_scope(last, path);
+    }
+    torch::jit::inlineCallTo(call, &fn, body.get());
+    if (path.empty()) return;
+    for (Node* n = first->next(); n != last; n = n->next()) prefix_scope(n, path);
+  }
+};
+
+void collect(Block* block, std::vector<Node*>& out) {
+  for (Node* n : block->nodes()) {
+    out.push_back(n);
+    for (Block* sub : n->blocks()) collect(sub, out);
+  }
+}
+
+// ---- data flow between modules, read from the graph before it runs ----
+
+const std::string model_output = "\n";  // a consumer that cannot be a module path
+
+// Where `v`, returned by module `from`, is used. Tuples and lists are not consumers: whoever takes
+// the value out of one is (`x, _ = self.lstm(x)` feeds the next module).
+void add_consumers(Value* v, const std::string& from, std::set<std::string>& consumers) {
+  static const std::unordered_set<c10::Symbol> containers = {
+      c10::prim::TupleConstruct, c10::prim::TupleUnpack, c10::prim::TupleIndex,
+      c10::prim::ListConstruct, c10::prim::ListUnpack};
+  for (const auto& use : v->uses()) {
+    Node* user = use.user;
+    if (user->kind() == return_mark() || user->kind() == enter_mark()) continue;
+    if (containers.count(user->kind())) {
+      for (Value* out : user->outputs()) add_consumers(out, from, consumers);
+      continue;
+    }
+    std::string where;
+    if (user->kind() == c10::prim::Return) {
+      Block* block = user->owningBlock();
+      where = block->owningNode() ? scope_of(block->owningNode()) : model_output;
+    } else {
+      where = scope_of(user);
+    }
+    if (where == from || starts_with(where, from + ".")) continue;  // its own code
+    consumers.insert(where);
+  }
+}
+
+std::string describe_edges(Graph& graph) {
+  std::vector<Node*> nodes;
+  collect(graph.block(), nodes);
+  std::string out;
+  for (Node* returned : nodes) {
+    if (returned->kind() != return_mark()) continue;
+    const std::string from = scope_of(returned);
+    std::set<std::string> consumers;
+    for (Value* v : returned->inputs()) add_consumers(v, from, consumers);
+    for (const auto& to : consumers) {
+      // The model's output and a caller's own code (`out += identity`) are not module edges.
+      if (to == model_output || to.empty() || starts_with(from, to + ".")) continue;
+      out += "edge\t" + escape(from) + "\t" + escape(to) + "\t" + (consumers.size() == 1 ? "1" : "0") + "\n";
+    }
+  }
+  return out;
+}
+
+// PyTorch's fused inference paths (nn.MultiheadAttention, nn.TransformerEncoderLayer …) are taken only
+// when `torch.is_grad_enabled()` is false, and replace every submodule call with one operator. Eager
+// torchinfo never takes them (its hooks disable them), so the graph is told gradients are on while it
+// actually runs without autograd: every submodule is called, and measured, as torchinfo shows it.
+void pretend_grad_enabled(Graph& graph) {
+  static const c10::Symbol is_grad_enabled = c10::Symbol::fromQualString("aten::is_grad_enabled");
+  std::vector<Node*> nodes;
+  collect(graph.block(), nodes);
+  for (Node* n : nodes) {
+    if (n->kind() != is_grad_enabled) continue;
+    torch::jit::WithInsertPoint here(n);
+    n->output()->replaceAllUsesWith(graph.insertConstant(true));
+    n->destroy();
+  }
+}
+
+// ---- probes: what the interpreter hands the profiling nodes becomes text ----
+
+struct Recorder {
+  std::string lines;
+  std::vector<std::string> running;  // module calls entered and not yet returned, outermost first
+};
+
+std::string tensor_text(const at::Tensor& t) {
+  std::string s = c10::toString(t.scalar_type());
+  s += ':';
+  bool first = true;
+  for (int64_t d : t.sizes()) {
+    if (!first) s += ',';
+    s += std::to_string(d);
+    first = false;
+  }
+  return s;
+}
+
+// Every tensor in `v`: tuples, lists and dict values flattened in order, as torchinfo does.
+void append_tensors(std::string& line, const c10::IValue& v) {
+  if (v.isTensor()) {
+    if (v.toTensor().defined()) line += "\t" + tensor_text(v.toTensor());
+  } else if (v.isTuple()) {
+    for (const auto& e : v.toTupleRef().elements()) append_tensors(line, e);
+  } else if (v.isList()) {
+    for (const auto& e : v.toListRef()) append_tensors(line, e);
+  } else if (v.isGenericDict()) {
+    for (const auto& entry : v.toGenericDict()) append_tensors(line, entry.value());
+  }
+}
+
+std::string describe(const c10::IValue& v) {
+  if (v.isTensor()) return v.toTensor().defined() ? "T" + tensor_text(v.toTensor()) : "N";
+  if (v.isNone()) return "N";
+  if (v.isBool()) return v.toBool() ? "B1" : "B0";
+  if (v.isInt()) return "I" + std::to_string(v.toInt());
+  if (v.isDouble()) {
+    std::ostringstream s;
+    s.precision(17);
+    s << v.toDouble();
+    return "F" + s.str();
+  }
+  if (v.isString()) return "S" + escape(v.toStringRef());
+  if (v.isIntList()) {
+    std::string s = "L";
+    bool first = true;
+    for (int64_t i : v.toIntVector()) {
+      if (!first) s += ',';
+      s += std::to_string(i);
+      first = false;
+    }
+    return s;
+  }
+  if (v.isTensorList()) {
+    std::string s = "Y";
+    bool first = true;
+    for (const at::Tensor& t : v.toTensorVector()) {
+      if (!first) s += ';';
+      s += tensor_text(t);
+      first = false;
+    }
+    return s;
+  }
+  return "?" + v.tagKind();
+}
+
+// A node that hands the runtime values of `inputs` to `seen` when the interpreter reaches it.
+Node* make_probe(Graph& graph, at::ArrayRef<Value*> inputs,
+                 std::function<void(at::ArrayRef<c10::IValue>)> seen) {
+  const size_t count = inputs.size();
+  auto* probe = new torch::jit::ProfileIValueOp(  // owned by the graph from here on
+      &graph, [count, seen = std::move(seen)](std::vector<c10::IValue>& stack) {
+        stack.pop_back();  // the frame id the interpreter pushes for profiling nodes
+        seen(at::ArrayRef<c10::IValue>(stack).slice(stack.size() - count));
+        stack.erase(stack.end() - static_cast<std::ptrdiff_t>(count), stack.end());
+      });
+  for (Value* v : inputs) probe->addInput(v);
+  return probe;
+}
+
+void add_probes(Graph& graph, Recorder& rec, const std::unordered_set<c10::Symbol>& counted) {
+  std::vector<Node*> nodes;
+  collect(graph.block(), nodes);
+  auto record_call = [&rec](const std::string& path) {
+    return [&rec, path](at::ArrayRef<c10::IValue> values) {
+      std::string line = "call\t" + escape(path);
+      for (const auto& v : values) append_tensors(line, v);
+      rec.lines += line + "\n";
+      if (!rec.running.empty()) rec.running.pop_back();
+    };
+  };
+  for (Node* n : nodes) {
+    const std::string path = scope_of(n);
+    if (n->kind() == enter_mark()) {
+      make_probe(graph, {}, [&rec, path](at::ArrayRef<c10::IValue>) { rec.running.push_back(path); })
+          ->insertBefore(n);
+      n->destroy();
+    } else if (n->kind() == return_mark()) {
+      make_probe(graph, n->inputs(), record_call(path))->insertBefore(n);
+      n->destroy();
+    } else if (counted.count(n->kind())) {
+      std::vector<Value*> values(n->inputs().begin(), n->inputs().end());
+      values.insert(values.end(), n->outputs().begin(), n->outputs().end());
+      const std::string op = n->kind().toQualString();
+      make_probe(graph, values, [&rec, path, op](at::ArrayRef<c10::IValue> args) {
+        std::string line = "op\t" + escape(path) + "\t" + op;
+        for (const auto& a : args) line += "\t" + describe(a);
+        rec.lines += line + "\n";
+      })->insertAfter(n);
+    }
+  }
+  make_probe(graph, graph.outputs(), record_call(""))->insertBefore(graph.return_node());
+}
+
+// ---- the request, the inputs and the schema ----
+
+struct Request {
+  std::vector<std::pair<c10::ScalarType, std::vector<int64_t>>> inputs;
+  std::unordered_set<c10::Symbol> counted;
+};
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> parts;
+  std::string part;
+  std::istringstream in(s);
+  while (std::getline(in, part, sep)) parts.push_back(part);
+  if (!s.empty() && s.back() == sep) parts.emplace_back();
+  return parts;
+}
+
+Request parse_request(const std::string& text) {
+  Request req;
+  for (const auto& line : split(text, '\n')) {
+    auto f = split(line, '\t');
+    if (f.size() == 3 && f[0] == "input") {
+      std::optional<c10::ScalarType> type;
+      for (int i = 0; i < static_cast<int>(c10::ScalarType::NumOptions); ++i) {
+        if (f[1] == c10::toString(static_cast<c10::ScalarType>(i))) type = static_cast<c10::ScalarType>(i);
+      }
+      if (!type) throw std::invalid_argument("unknown scalar type " + f[1]);
+      std::vector<int64_t> dims;
+      for (const auto& d : split(f[2], ',')) {
+        if (!d.empty()) dims.push_back(std::stoll(d));
+      }
+      req.inputs.emplace_back(*type, dims);
+    } else if (f.size() == 2 && f[0] == "count") {
+      req.counted.insert(c10::Symbol::fromQualString(f[1]));
+    } else if (!line.empty()) {
+      throw std::invalid_argument("malformed request line: " + line);
+    }
+  }
+  return req;
+}
+
+// `forward(Tensor x, Tensor y) -> Tensor`: what a user must supply, so without `self`.
+std::string signature(const c10::FunctionSchema& schema) {
+  const auto& args = schema.arguments();
+  std::string s = schema.name() + "(";
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (i > 1) s += ", ";
+    s += args[i].type()->annotation_str() + " " + args[i].name();
+    if (args[i].default_value()) {
+      std::ostringstream d;
+      d << *args[i].default_value();
+      s += "=" + d.str();
+    }
+  }
+  s += ") -> ";
+  const auto& returns = schema.returns();
+  if (returns.size() == 1) return s + returns[0].type()->annotation_str();
+  s += "(";
+  for (size_t i = 0; i < returns.size(); ++i) s += (i ? ", " : "") + returns[i].type()->annotation_str();
+  return s + ")";
+}
+
+// Empty when `given` tensors can be passed to forward; otherwise what is wrong.
+std::string check_inputs(const c10::FunctionSchema& schema, size_t given) {
+  const auto& args = schema.arguments();  // args[0] is self
+  const size_t total = args.size() - 1;
+  size_t required = 0;
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (!args[i].default_value()) required = i;
+  }
+  if (given < required || given > total) {
+    std::string takes = required == total ? std::to_string(total)
+                                          : std::to_string(required) + " to " + std::to_string(total);
+    return "forward takes " + takes + (total == 1 ? " input" : " inputs") + " but " + std::to_string(given) +
+           (given == 1 ? " was" : " were") + " given";
+  }
+  for (size_t i = 1; i <= given; ++i) {
+    if (!c10::TensorType::get()->isSubtypeOf(*args[i].type())) {
+      return "forward's input '" + args[i].name() + "' is " + args[i].type()->annotation_str() +
+             ", not a tensor";
+    }
+  }
+  return "";
+}
+
+at::Tensor make_input(c10::ScalarType type, const std::vector<int64_t>& dims) {
+  auto options = at::TensorOptions().dtype(type);
+  // Ones keep normalisations and divisions finite; zeros are valid indices (token ids, classes).
+  if (c10::isFloatingType(type) || c10::isComplexType(type)) return at::ones(dims, options);
+  return at::zeros(dims, options);
+}
+
+std::string message_of(const std::exception& e) {
+  if (auto* c10_error = dynamic_cast<const c10::Error*>(&e)) return c10_error->what_without_backtrace();
+  return e.what();
+}
+
+std::string fail(const std::string& kind, const std::string& message, const std::string* where = nullptr) {
+  std::string line = "error\t" + kind + "\t" + escape(message);
+  if (where) line += "\t" + escape(*where);
+  return line + "\n";
+}
+
+// ---- loading without the weights' bytes ----
+
+// Shapes, dtypes and operator counts do not depend on weight values, and copying them is most of the
+// cost of loading a large model (553 MB for VGG-16: page faults, the copy, then freeing it all). So the
+// payload of every tensor record of 64 KiB or more reads as zeros instead, without touching the file
+// or the destination's pages. Smaller records (index tables, masks, scalars kept as buffers) are read,
+// since code may compute shapes from them. A record read differently than in one piece goes through.
+class LargeTensorsAsZeros : public caffe2::serialize::ReadAdapterInterface {
+ public:
+  explicit LargeTensorsAsZeros(const std::string& path) : file_(path) {}
+
+  // The read of `n` bytes at `pos` will produce zeros.
+  void zero(uint64_t pos, size_t n) { zeroed_.emplace(pos, n); }
+
+  size_t size() const override { return file_.size(); }
+
+  size_t read(uint64_t pos, void* buf, size_t n, const char* what) const override {
+    auto found = zeroed_.find(pos);
+    if (found == zeroed_.end() || found->second != n) return file_.read(pos, buf, n, what);
+    // The buffer is a fresh allocation: dropping its whole pages makes them read as zeros without
+    // faulting them in; the partial pages at either end are cleared by hand.
+    const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    const uintptr_t begin = reinterpret_cast<uintptr_t>(buf), end = begin + n;
+    const uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
+    if (first >= last || madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED) != 0) {
+      std::memset(buf, 0, n);
+      return n;
+    }
+    std::memset(buf, 0, first - begin);
+    std::memset(reinterpret_cast<void*>(last), 0, end - last);
+    return n;
+  }
+
+ private:
+  caffe2::serialize::FileAdapter file_;
+  std::unordered_map<uint64_t, size_t> zeroed_;  // payload offset → size
+};
+
+torch::jit::Module load_without_weights(const std::string& path) {
+  auto adapter = std::make_shared<LargeTensorsAsZeros>(path);
+  {
+    caffe2::serialize::PyTorchStreamReader directory(adapter);
+    for (const auto& name : directory.getAllRecords()) {
+      if (!starts_with(name, "data/")) continue;
+      const size_t n = directory.getRecordSize(name);
+      if (n >= 64 * 1024) adapter->zero(directory.getRecordOffset(name), n);
+    }
+  }
+  return torch::jit::load(adapter, std::nullopt, /*load_debug_files=*/false);
+}
+
+std::string measure(const std::string& path, const std::string& request_text) {
+  const Request req = parse_request(request_text);
+  torch::jit::Module module;
+  try {
+    module = load_without_weights(path);
+  } catch (const std::exception& e) {
+    return fail("load", message_of(e));
+  }
+  auto forward = module.find_method("forward");
+  if (!forward) return fail("load", "the module has no forward method");
+  GraphFunction* fn = torch::jit::tryToGraphFunction(forward->function());
+  if (!fn) return fail("load", "forward is not a TorchScript graph");
+  const auto& schema = fn->getSchema();
+  std::string out = "schema\t" + escape(signature(schema)) + "\n";
+  const std::string problem = check_inputs(schema, req.inputs.size());
+  if (!problem.empty()) return out + fail("input", problem);
+
+  module.eval();
+  Inliner inliner;
+  std::shared_ptr<Graph> graph = inliner.inlined(*fn);
+  out += describe_edges(*graph);
+  pretend_grad_enabled(*graph);
+  Recorder rec;
+  rec.running.emplace_back();  // the root: its own code runs when no child call is open
+  add_probes(*graph, rec, req.counted);
+  torch::jit::Code code(graph, "forward");
+
+  c10::InferenceMode inference;
+  torch::jit::Stack stack{module._ivalue()};
+  try {
+    for (const auto& [type, dims] : req.inputs) stack.emplace_back(make_input(type, dims));
+  } catch (const std::exception& e) {
+    return out + fail("input", message_of(e));
+  }
+  const auto& args = schema.arguments();
+  for (size_t i = stack.size(); i < args.size(); ++i) stack.push_back(*args[i].default_value());
+  try {
+    torch::jit::InterpreterState(code).run(stack);
+  } catch (const std::exception& e) {
+    const std::string where = rec.running.empty() ? "" : rec.running.back();
+    return out + fail("run", message_of(e), &where);
+  }
+  return out + rec.lines;
+}
+
+char* to_c(const std::string& text) noexcept {
+  char* out = static_cast<char*>(std::malloc(text.size() + 1));
+  if (out) std::memcpy(out, text.c_str(), text.size() + 1);
+  return out;
+}
+
+}  // namespace
+
+extern "C" char* tchinfo_jit_measure(const char* path, const char* request) {
+  try {
+    try {
+      return to_c(measure(path ? path : "", request ? request : ""));
+    } catch (const std::exception& e) {
+      return to_c(fail("internal", message_of(e)));
+    } catch (...) {
+      return to_c(fail("internal", "unknown C++ exception"));
+    }
+  } catch (...) {  // building the error text itself failed: out of memory
+    return nullptr;
+  }
+}
+
+extern "C" void tchinfo_jit_free(char* text) { std::free(text); }

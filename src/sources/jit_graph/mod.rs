@@ -1,0 +1,531 @@
+//! Output shapes, operator-level mult-adds and module data flow of a TorchScript model, measured by
+//! running its `forward` once through libtorch's TorchScript interpreter.
+//!
+//! tch does not expose TorchScript graphs, so a small C++ shim (src/shim/jit_graph.cpp) inlines
+//! `forward`, remembers which module every node came from, and records each module call's returned
+//! tensors and each counted operator's runtime arguments. This module turns that record into
+//! measurements keyed by module path (`features.0`, `layer1.0.conv1`) and attaches them to a
+//! [`ModelSummary`] built by the structure reader.
+//!
+//! Two choices shape what the run sees. Tensors of 64 KiB or more are not read from the file: they
+//! hold zeros, since shapes and operator counts do not depend on weight values and copying them is
+//! most of the cost of a large model (a model whose shapes depend on its weights' values would
+//! measure differently). And the graph is told gradients are enabled, so PyTorch's fused inference
+//! paths, which hide submodule calls and which eager torchinfo's hooks always disable, are not taken;
+//! the run itself records no autograd graph.
+
+mod ffi;
+mod op_macs;
+mod protocol;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::dtype::DType;
+use crate::progress::Progress;
+use crate::sources::{LoadOptions, SourceError, first_line};
+use crate::summary::macs::fill_torchinfo_mult_adds;
+use crate::summary::{DataEdge, ModelSummary, TensorValue};
+use protocol::{ErrorKind, Line};
+
+/// One tensor to pass to `forward`: filled with ones (floating types) or zeros (integer types, so
+/// that token ids and class indices are valid).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputSpec {
+    pub shape: Vec<i64>,
+    pub dtype: DType,
+}
+
+/// What one module did during the forward pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleMeasurement {
+    /// Dotted path as in `named_modules()`; empty for the root.
+    pub path: String,
+    /// The tensors its forward returned (tuples, lists and dict values flattened), from its first
+    /// call; empty when its forward was not called (its operators ran from another of its methods)
+    /// or returned no tensor.
+    pub outputs: Vec<TensorValue>,
+    /// Mult-adds of the counted operators that ran in its own code (children excluded), over all
+    /// of its calls.
+    pub op_mult_adds: u64,
+}
+
+/// Everything one forward pass of a TorchScript model showed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Measurement {
+    pub inputs: Vec<TensorValue>,
+    /// Modules in the order the run first showed them: a counted operator of theirs, or their
+    /// forward returning (children before their parent, unless the parent computed first).
+    pub modules: Vec<ModuleMeasurement>,
+    /// Module A's returned value consumed directly by code of module B (B's innermost module).
+    pub edges: Vec<DataEdge>,
+    /// `forward(Tensor x) -> Tensor`, without `self`.
+    pub forward_schema: String,
+}
+
+/// Runs `forward` of the TorchScript file at `path` once on `inputs` and measures every module.
+pub fn measure(path: &Path, inputs: &[InputSpec]) -> Result<Measurement, SourceError> {
+    let model = path.display().to_string();
+    std::fs::metadata(path).map_err(|source| SourceError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let values = input_values(&model, inputs)?;
+    let path_text = path
+        .to_str()
+        .ok_or_else(|| SourceError::format(path, "the path is not valid UTF-8"))?;
+    let request = protocol::request(inputs, op_macs::COUNTED_OPS);
+    let text = {
+        let _progress = Progress::spinner(format!("loading {model} and running forward once"));
+        ffi::measure(path_text, &request)
+    }
+    .map_err(|message| shim_error(&model, message))?;
+    let lines = protocol::parse(&text).map_err(|message| shim_error(&model, message))?;
+    assemble(path, values, lines)
+}
+
+/// The forward inputs `--input-size`, `--batch-size` and `--dtype` ask for: each size in full, the
+/// batch size (when given) replacing every first dimension, float32 unless a dtype is given.
+pub fn input_specs(opts: &LoadOptions) -> Vec<InputSpec> {
+    let dtype = opts.dtype.unwrap_or(DType::Float32);
+    opts.input_sizes
+        .iter()
+        .map(|size| {
+            let mut shape = size.clone();
+            if let (Some(batch), Some(first)) = (opts.batch_size, shape.first_mut()) {
+                *first = batch;
+            }
+            InputSpec { shape, dtype }
+        })
+        .collect()
+}
+
+/// Measures the TorchScript file `summary` was read from on the inputs `opts` asks for, and attaches
+/// the measurement (see [`apply`]).
+pub fn measure_into(
+    summary: &mut ModelSummary,
+    path: &Path,
+    opts: &LoadOptions,
+) -> Result<(), SourceError> {
+    let measurement = measure(path, &input_specs(opts))?;
+    apply(summary, &measurement);
+    Ok(())
+}
+
+/// Attaches a measurement to a summary of the same model: output shapes, operator mult-adds,
+/// inputs and data flow, then the torchinfo-style mult-adds those shapes allow. A module path the
+/// summary does not have gives its operator mult-adds to its nearest ancestor that it has.
+pub fn apply(summary: &mut ModelSummary, m: &Measurement) {
+    let mut op_mult_adds: HashMap<String, u64> = HashMap::new();
+    let mut outputs: HashMap<&str, &Vec<TensorValue>> = HashMap::new();
+    for module in &m.modules {
+        let owner = nearest_known(&summary.root, &module.path);
+        let total = op_mult_adds.entry(owner.to_string()).or_default();
+        *total = total.saturating_add(module.op_mult_adds);
+        if owner == module.path && !module.outputs.is_empty() {
+            outputs.insert(&module.path, &module.outputs);
+        }
+    }
+    summary.root.visit_mut(&mut |node| {
+        node.outputs = outputs.get(node.path.as_str()).map(|o| (*o).clone());
+        node.op_mult_adds = op_mult_adds.get(&node.path).copied();
+        node.mult_adds = None;
+    });
+    summary.inputs = m.inputs.clone();
+    summary.dataflow = Some(m.edges.clone());
+    fill_torchinfo_mult_adds(&mut summary.root);
+}
+
+/// `path` if the tree has it, else its closest ancestor that it has (the root at worst).
+fn nearest_known<'a>(root: &crate::summary::ModuleNode, path: &'a str) -> &'a str {
+    let mut candidate = path;
+    loop {
+        if candidate.is_empty() || root.find(candidate).is_some() {
+            return candidate;
+        }
+        candidate = candidate.rsplit_once('.').map_or("", |(parent, _)| parent);
+    }
+}
+
+/// The inputs as tensor values, once their sizes are known to be usable.
+fn input_values(model: &str, inputs: &[InputSpec]) -> Result<Vec<TensorValue>, SourceError> {
+    let mut values = Vec::with_capacity(inputs.len());
+    for (i, input) in inputs.iter().enumerate() {
+        let problem = |what: &str| SourceError::Input {
+            model: model.to_string(),
+            problem: format!("input {} {}: {what}", i + 1, shape_text(&input.shape)),
+        };
+        if input.shape.iter().any(|&d| d < 1) {
+            return Err(problem("every size must be at least 1"));
+        }
+        let shape: Vec<u64> = input.shape.iter().map(|&d| d as u64).collect();
+        let value = TensorValue {
+            shape,
+            dtype: input.dtype,
+        };
+        if value
+            .shape
+            .iter()
+            .try_fold(input.dtype.bytes(), |acc, &d| acc.checked_mul(d))
+            .is_none()
+        {
+            return Err(problem("too large to allocate"));
+        }
+        values.push(value);
+    }
+    Ok(values)
+}
+
+fn shape_text(shape: &[i64]) -> String {
+    let dims: Vec<String> = shape.iter().map(i64::to_string).collect();
+    format!("[{}]", dims.join(", "))
+}
+
+fn shim_error(model: &str, message: String) -> SourceError {
+    SourceError::Torch {
+        model: model.to_string(),
+        context: "measuring output shapes".to_string(),
+        message,
+    }
+}
+
+/// Builds the measurement from the shim's lines, or the error they report.
+fn assemble(
+    path: &Path,
+    inputs: Vec<TensorValue>,
+    lines: Vec<Line>,
+) -> Result<Measurement, SourceError> {
+    let model = path.display().to_string();
+    let mut schema = String::new();
+    let mut modules: Vec<ModuleMeasurement> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut called: Vec<bool> = Vec::new();
+    let mut edges: Vec<DataEdge> = Vec::new();
+    let mut module =
+        |path: String, modules: &mut Vec<ModuleMeasurement>, called: &mut Vec<bool>| {
+            *index.entry(path.clone()).or_insert_with(|| {
+                modules.push(ModuleMeasurement {
+                    path,
+                    outputs: Vec::new(),
+                    op_mult_adds: 0,
+                });
+                called.push(false);
+                modules.len() - 1
+            })
+        };
+    for line in lines {
+        match line {
+            Line::Schema(s) => schema = s,
+            Line::Edge {
+                from,
+                to,
+                only_consumer,
+            } => {
+                // A module called several times reports its edges once per call.
+                match edges.iter_mut().find(|e| e.from == from && e.to == to) {
+                    Some(e) => e.only_consumer &= only_consumer,
+                    None => edges.push(DataEdge {
+                        from,
+                        to,
+                        only_consumer,
+                    }),
+                }
+            }
+            Line::Call { path, outputs } => {
+                let i = module(path, &mut modules, &mut called);
+                if !called[i] {
+                    modules[i].outputs = outputs;
+                    called[i] = true;
+                }
+            }
+            Line::Op { path, op, args } => {
+                let i = module(path, &mut modules, &mut called);
+                modules[i].op_mult_adds = modules[i]
+                    .op_mult_adds
+                    .saturating_add(op_macs::mult_adds(&op, &args));
+            }
+            Line::Error {
+                kind,
+                message,
+                running,
+            } => {
+                return Err(error(
+                    path,
+                    &model,
+                    &schema,
+                    &inputs,
+                    kind,
+                    &message,
+                    running.as_deref(),
+                ));
+            }
+        }
+    }
+    Ok(Measurement {
+        inputs,
+        modules,
+        edges,
+        forward_schema: schema,
+    })
+}
+
+fn error(
+    path: &Path,
+    model: &str,
+    schema: &str,
+    inputs: &[TensorValue],
+    kind: ErrorKind,
+    message: &str,
+    running: Option<&str>,
+) -> SourceError {
+    let input = |problem: String| SourceError::Input {
+        model: model.to_string(),
+        problem,
+    };
+    match kind {
+        ErrorKind::Load => {
+            // miniz's advice about corrupted checkpoints follows the actual reason on the same line.
+            let reason = first_line(message);
+            let reason = reason
+                .split(". This is an internal miniz error")
+                .next()
+                .unwrap_or(reason);
+            SourceError::format(
+                path,
+                format!("libtorch cannot load it as TorchScript: {reason}"),
+            )
+        }
+        ErrorKind::Input => input(format!("{}; it expects {schema}", first_line(message))),
+        ErrorKind::Run => {
+            let given: Vec<String> = inputs
+                .iter()
+                .map(|v| format!("{} {:?}", v.dtype, v.shape))
+                .collect();
+            let place = match running {
+                Some(p) if !p.is_empty() => format!(" in {p}"),
+                _ => String::new(),
+            };
+            input(format!(
+                "forward failed{place} on {}: {} (it expects {schema})",
+                given.join(" and "),
+                interpreter_reason(message)
+            ))
+        }
+        ErrorKind::Internal => SourceError::Torch {
+            model: model.to_string(),
+            context: "measuring output shapes".to_string(),
+            message: message.to_string(),
+        },
+    }
+}
+
+/// The TorchScript interpreter puts the real error after a traceback of code excerpts, as a Python
+/// exception line ("RuntimeError: Given groups=1, weight of size …"); that is what a user needs.
+fn interpreter_reason(message: &str) -> &str {
+    const WRAPPED: &str = "The following operation failed in the TorchScript interpreter";
+    if !message.starts_with(WRAPPED) {
+        return first_line(message);
+    }
+    message
+        .lines()
+        .rev()
+        .find_map(exception_text)
+        .unwrap_or_else(|| first_line(message))
+}
+
+/// "RuntimeError: text" → "text"; `None` for a line that is not a Python exception line.
+fn exception_text(line: &str) -> Option<&str> {
+    let (class, rest) = line.split_once(": ")?;
+    let is_name = class
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+    (is_name && (class.ends_with("Error") || class.ends_with("Exception"))).then_some(rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::summary::{ModuleNode, SourceKind};
+
+    #[test]
+    fn the_interpreter_traceback_is_reduced_to_its_reason() {
+        let message = "The following operation failed in the TorchScript interpreter.\n\
+                       Traceback of TorchScript (most recent call last):\n  File \"code/x.py\", line 3\n    \
+                       x = conv(x)\n        ~~~~ <--- HERE\nclass Pool(Module):\n  return x\n\
+                       RuntimeError: Given groups=1, expected 3 channels\n";
+        assert_eq!(
+            interpreter_reason(message),
+            "Given groups=1, expected 3 channels"
+        );
+        assert_eq!(
+            interpreter_reason("plain message\nbacktrace"),
+            "plain message"
+        );
+    }
+
+    fn tree() -> ModelSummary {
+        let mut root = ModuleNode::new("", "", "Net");
+        let mut fc = ModuleNode::new("fc", "fc", "Linear");
+        fc.parameters = vec![crate::summary::TensorRecord::new(
+            "weight",
+            vec![10, 512],
+            DType::Float32,
+            true,
+        )];
+        root.children.push(fc);
+        ModelSummary::new("net.pt", SourceKind::TorchScript, root)
+    }
+
+    #[test]
+    fn apply_places_outputs_and_counts_by_path() {
+        let out = TensorValue {
+            shape: vec![2, 10],
+            dtype: DType::Float32,
+        };
+        let m = Measurement {
+            inputs: vec![TensorValue {
+                shape: vec![2, 512],
+                dtype: DType::Float32,
+            }],
+            modules: vec![
+                ModuleMeasurement {
+                    path: "fc".into(),
+                    outputs: vec![out.clone()],
+                    op_mult_adds: 10_240,
+                },
+                // A path the tree lacks hands its count to the nearest ancestor it has.
+                ModuleMeasurement {
+                    path: "fc.inner".into(),
+                    outputs: vec![out.clone()],
+                    op_mult_adds: 5,
+                },
+                ModuleMeasurement {
+                    path: "".into(),
+                    outputs: vec![out.clone()],
+                    op_mult_adds: 0,
+                },
+            ],
+            edges: vec![],
+            forward_schema: "forward(Tensor x) -> Tensor".into(),
+        };
+        let mut s = tree();
+        apply(&mut s, &m);
+        let fc = s.root.find("fc").unwrap();
+        assert_eq!(fc.outputs, Some(vec![out.clone()]));
+        assert_eq!(fc.op_mult_adds, Some(10_245));
+        assert_eq!(fc.mult_adds, Some(5_120 * 2));
+        assert_eq!(s.root.op_mult_adds, Some(0));
+        assert_eq!(s.root.subtree_op_mult_adds(), Some(10_245));
+        assert_eq!(s.inputs, m.inputs);
+        assert_eq!(s.dataflow, Some(vec![]));
+    }
+
+    #[test]
+    fn repeated_calls_keep_the_first_outputs_and_add_their_operators() {
+        let v = |n| TensorValue {
+            shape: vec![1, n],
+            dtype: DType::Float32,
+        };
+        let lines = vec![
+            Line::Schema("forward(Tensor x) -> Tensor".into()),
+            Line::Edge {
+                from: "act".into(),
+                to: "fc".into(),
+                only_consumer: true,
+            },
+            Line::Edge {
+                from: "act".into(),
+                to: "fc".into(),
+                only_consumer: false,
+            },
+            Line::Op {
+                path: "fc".into(),
+                op: "aten::mm".into(),
+                args: vec![
+                    protocol::Arg::Tensor(vec![1, 4]),
+                    protocol::Arg::Tensor(vec![4, 2]),
+                ],
+            },
+            Line::Call {
+                path: "act".into(),
+                outputs: vec![v(4)],
+            },
+            Line::Call {
+                path: "act".into(),
+                outputs: vec![v(2)],
+            },
+        ];
+        let m = assemble(Path::new("x.pt"), vec![], lines).unwrap();
+        assert_eq!(
+            m.edges,
+            vec![DataEdge {
+                from: "act".into(),
+                to: "fc".into(),
+                only_consumer: false
+            }]
+        );
+        assert_eq!(
+            m.modules[0],
+            ModuleMeasurement {
+                path: "fc".into(),
+                outputs: vec![],
+                op_mult_adds: 8
+            }
+        );
+        assert_eq!(m.modules[1].outputs, vec![v(4)]);
+    }
+
+    #[test]
+    fn options_become_inputs() {
+        let opts = LoadOptions {
+            input_sizes: vec![vec![1, 16], vec![1, 8]],
+            batch_size: Some(4),
+            dtype: Some(DType::Float16),
+            ..LoadOptions::default()
+        };
+        let specs = input_specs(&opts);
+        assert_eq!(
+            specs,
+            vec![
+                InputSpec {
+                    shape: vec![4, 16],
+                    dtype: DType::Float16
+                },
+                InputSpec {
+                    shape: vec![4, 8],
+                    dtype: DType::Float16
+                },
+            ]
+        );
+        let plain = LoadOptions {
+            input_sizes: vec![vec![1, 8]],
+            ..LoadOptions::default()
+        };
+        assert_eq!(
+            input_specs(&plain)[0],
+            InputSpec {
+                shape: vec![1, 8],
+                dtype: DType::Float32
+            }
+        );
+    }
+
+    #[test]
+    fn bad_sizes_are_refused_before_libtorch_sees_them() {
+        let spec = |shape: Vec<i64>| InputSpec {
+            shape,
+            dtype: DType::Float32,
+        };
+        let err = input_values("m.pt", &[spec(vec![1, 0, 4])])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "m.pt: input 1 [1, 0, 4]: every size must be at least 1"
+        );
+        let err = input_values("m.pt", &[spec(vec![1 << 40, 1 << 40])])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("too large"), "{err}");
+    }
+}

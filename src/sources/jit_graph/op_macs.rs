@@ -1,0 +1,376 @@
+//! Mult-adds per operator, counted from the shapes an operator actually ran with.
+//!
+//! One mult-add per multiply-accumulate of the product: a convolution costs its output elements ×
+//! the input channels per group × the kernel size, a matrix product (m×k)·(k×n) costs m·k·n, and
+//! attention costs its two products (scores and weighted values). Bias additions, normalisations,
+//! activations and pooling are not mult-adds and count nothing. The arguments are the operator's
+//! inputs followed by its outputs, as the shim reports them.
+
+use super::protocol::Arg;
+
+/// The operators the shim reports; every other operator counts nothing.
+pub(crate) const COUNTED_OPS: &[&str] = &[
+    "aten::_convolution",
+    "aten::convolution",
+    "aten::conv1d",
+    "aten::conv2d",
+    "aten::conv3d",
+    "aten::conv_transpose1d",
+    "aten::conv_transpose2d",
+    "aten::conv_transpose3d",
+    "aten::linear",
+    "aten::addmm",
+    "aten::mm",
+    "aten::matmul",
+    "aten::bmm",
+    "aten::baddbmm",
+    "aten::addbmm",
+    "aten::mv",
+    "aten::addmv",
+    "aten::dot",
+    "aten::einsum",
+    "aten::scaled_dot_product_attention",
+    "aten::_native_multi_head_attention",
+    "aten::_transformer_encoder_layer_fwd",
+    "aten::lstm",
+    "aten::gru",
+    "aten::rnn_tanh",
+    "aten::rnn_relu",
+];
+
+/// Mult-adds of one run of `op`; 0 when the arguments are not what the operator's schema says.
+pub(crate) fn mult_adds(op: &str, args: &[Arg]) -> u64 {
+    count(op, args).unwrap_or(0)
+}
+
+fn count(op: &str, args: &[Arg]) -> Option<u64> {
+    let shape = |i: usize| args.get(i).and_then(Arg::shape);
+    let output = || args.last().and_then(Arg::shape);
+    match op {
+        "aten::conv1d" | "aten::conv2d" | "aten::conv3d" => conv(output()?, shape(1)?),
+        "aten::conv_transpose1d" | "aten::conv_transpose2d" | "aten::conv_transpose3d" => {
+            conv(shape(0)?, shape(1)?)
+        }
+        // (input, weight, bias, stride, padding, dilation, transposed, …)
+        "aten::_convolution" | "aten::convolution" => match args.get(6)? {
+            Arg::Bool(true) => conv(shape(0)?, shape(1)?),
+            _ => conv(output()?, shape(1)?),
+        },
+        "aten::linear" => product(&[numel(output()?), *shape(1)?.last()?]),
+        "aten::mm" => matrix(shape(0)?, shape(1)?),
+        "aten::addmm" => matrix(shape(1)?, shape(2)?),
+        "aten::bmm" => batched_matrix(shape(0)?, shape(1)?),
+        "aten::baddbmm" | "aten::addbmm" => batched_matrix(shape(1)?, shape(2)?),
+        // Broadcast batches make the output the clearest count: one dot product of length k each.
+        "aten::matmul" => product(&[numel(output()?), *shape(0)?.last()?]),
+        "aten::mv" => product(shape(0)?),
+        "aten::addmv" => product(shape(1)?),
+        "aten::dot" => product(shape(0)?),
+        "aten::einsum" => match (args.first()?, args.get(1)?) {
+            (Arg::Str(equation), Arg::Tensors(operands)) => einsum(equation, operands),
+            _ => None,
+        },
+        "aten::scaled_dot_product_attention" => attention(shape(0)?, shape(1)?, shape(2)?),
+        // (src, embed_dim, num_heads, qkv_weight, qkv_bias, proj_weight, proj_bias, use_gelu, norm_first,
+        //  eps, norm_weight_1, norm_bias_1, norm_weight_2, norm_bias_2, ffn_weight_1, ffn_bias_1, ffn_weight_2, …)
+        "aten::_transformer_encoder_layer_fwd" => {
+            let src = shape(0)?;
+            let positions = numel(src) / src.last().copied().filter(|&e| e > 0)?;
+            let feed_forward = numel(shape(14)?).saturating_add(numel(shape(16)?));
+            let attention = native_multi_head_attention(src, src, src)?;
+            Some(attention.saturating_add(positions.saturating_mul(feed_forward)))
+        }
+        // (input, hx, params, has_biases, num_layers, …): every weight matrix meets every time step of
+        // every sequence once, in each layer and direction.
+        "aten::lstm" | "aten::gru" | "aten::rnn_tanh" | "aten::rnn_relu" => match args.get(2)? {
+            Arg::Tensors(params) => {
+                let input = shape(0)?;
+                let steps = numel(input) / input.last().copied().filter(|&f| f > 0)?;
+                let weights = params.iter().filter(|p| p.len() == 2).map(|p| numel(p));
+                Some(weights.fold(0u64, |acc, w| acc.saturating_add(w.saturating_mul(steps))))
+            }
+            _ => None,
+        },
+        "aten::_native_multi_head_attention" => {
+            native_multi_head_attention(shape(0)?, shape(1)?, shape(2)?)
+        }
+        _ => None,
+    }
+}
+
+fn numel(shape: &[u64]) -> u64 {
+    shape.iter().fold(1u64, |acc, &d| acc.saturating_mul(d))
+}
+
+fn product(factors: &[u64]) -> Option<u64> {
+    Some(numel(factors))
+}
+
+/// Each element of `per_element_of` (the output, or a transposed convolution's input) meets
+/// weight[1] × the kernel positions: the channels per group it sums over, or spreads to.
+fn conv(per_element_of: &[u64], weight: &[u64]) -> Option<u64> {
+    product(&[numel(per_element_of), numel(weight.get(1..)?)])
+}
+
+/// (m×k)·(k×n)
+fn matrix(a: &[u64], b: &[u64]) -> Option<u64> {
+    match (a, b) {
+        ([m, k], [_, n]) => product(&[*m, *k, *n]),
+        _ => None,
+    }
+}
+
+/// (b×m×k)·(b×k×n)
+fn batched_matrix(a: &[u64], b: &[u64]) -> Option<u64> {
+    match (a, b) {
+        ([batch, m, k], [_, _, n]) => product(&[*batch, *m, *k, *n]),
+        _ => None,
+    }
+}
+
+/// q (…, L, E), k (…, S, E), v (…, S, Ev): the scores cost L·S·E and the weighted sum L·S·Ev per
+/// batch and head. Grouped-query attention shares keys between heads, so q's leading dims count.
+fn attention(q: &[u64], k: &[u64], v: &[u64]) -> Option<u64> {
+    let [lead @ .., l, e] = q else { return None };
+    let s = *k.get(k.len().checked_sub(2)?)?;
+    let ev = *v.last()?;
+    let per_batch = product(&[*l, s, *e])?.saturating_add(product(&[*l, s, ev])?);
+    Some(numel(lead).saturating_mul(per_batch))
+}
+
+/// The fused attention of `nn.MultiheadAttention` (query (…, L, E), key (…, S, E), value): three
+/// input projections, the attention itself (heads split E, so the total is that of one head of
+/// width E) and the output projection.
+fn native_multi_head_attention(query: &[u64], key: &[u64], value: &[u64]) -> Option<u64> {
+    let e = *query.last()?;
+    let projections = [numel(query), numel(key), numel(value), numel(query)]
+        .iter()
+        .fold(0u64, |acc, &n| acc.saturating_add(n.saturating_mul(e)));
+    Some(projections.saturating_add(attention(query, key, value)?))
+}
+
+/// Contracts left to right, as `torch.einsum` does without an optimised path: each step costs the
+/// product of the sizes of every letter of the two operands; letters still needed later stay.
+fn einsum(equation: &str, operands: &[Vec<u64>]) -> Option<u64> {
+    let equation: String = equation.chars().filter(|c| !c.is_whitespace()).collect();
+    if equation.contains("...") || operands.len() < 2 {
+        return None; // broadcast ellipses are not counted; a single operand only sums or permutes
+    }
+    let (inputs, output) = match equation.split_once("->") {
+        Some((i, o)) => (i, o.to_string()),
+        None => (equation.as_str(), implicit_output(&equation)),
+    };
+    let terms: Vec<&str> = inputs.split(',').collect();
+    if terms.len() != operands.len() {
+        return None;
+    }
+    let mut size = std::collections::HashMap::new();
+    for (term, shape) in terms.iter().zip(operands) {
+        if term.chars().count() != shape.len() {
+            return None;
+        }
+        for (letter, &d) in term.chars().zip(shape) {
+            size.insert(letter, d);
+        }
+    }
+    let mut current: Vec<char> = terms[0].chars().collect();
+    let mut total = 0u64;
+    for (i, term) in terms.iter().enumerate().skip(1) {
+        let mut letters: Vec<char> = Vec::new();
+        for c in current.iter().copied().chain(term.chars()) {
+            if !letters.contains(&c) {
+                letters.push(c);
+            }
+        }
+        total = total.saturating_add(
+            letters
+                .iter()
+                .fold(1u64, |acc, c| acc.saturating_mul(size[c])),
+        );
+        let later: String = terms[i + 1..].concat() + &output;
+        current = letters.into_iter().filter(|c| later.contains(*c)).collect();
+    }
+    Some(total)
+}
+
+/// Without `->`, the output holds the letters that appear once, in alphabetical order.
+fn implicit_output(inputs: &str) -> String {
+    let mut once: Vec<char> = inputs
+        .chars()
+        .filter(|c| c.is_alphabetic() && inputs.matches(*c).count() == 1)
+        .collect();
+    once.sort_unstable();
+    once.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(shape: &[u64]) -> Arg {
+        Arg::Tensor(shape.to_vec())
+    }
+
+    #[test]
+    fn convolution_counts_output_times_kernel() {
+        // VGG-16 features.0: 64×224×224 outputs, each summing 3 channels × 3×3.
+        let args = [
+            t(&[1, 3, 224, 224]),
+            t(&[64, 3, 3, 3]),
+            t(&[64]),
+            Arg::Ints(vec![1, 1]),
+            Arg::Ints(vec![1, 1]),
+            Arg::Ints(vec![1, 1]),
+            Arg::Int(1),
+            t(&[1, 64, 224, 224]),
+        ];
+        assert_eq!(mult_adds("aten::conv2d", &args), 64 * 224 * 224 * 27);
+    }
+
+    #[test]
+    fn grouped_and_transposed_convolutions() {
+        // Depthwise: weight (32, 1, 3, 3), each output element sums 9 inputs.
+        let depthwise = [
+            t(&[1, 32, 8, 8]),
+            t(&[32, 1, 3, 3]),
+            Arg::None,
+            t(&[1, 32, 8, 8]),
+        ];
+        assert_eq!(mult_adds("aten::conv2d", &depthwise), 32 * 64 * 9);
+        // Transposed (traced form): each of 16×4×4 inputs spreads to 8 channels × 2×2.
+        let mut transposed = vec![t(&[1, 16, 4, 4]), t(&[16, 8, 2, 2]), Arg::None];
+        transposed.extend([
+            Arg::Ints(vec![2, 2]),
+            Arg::Ints(vec![0, 0]),
+            Arg::Ints(vec![1, 1]),
+        ]);
+        transposed.extend([
+            Arg::Bool(true),
+            Arg::Ints(vec![0, 0]),
+            Arg::Int(1),
+            t(&[1, 8, 8, 8]),
+        ]);
+        assert_eq!(
+            mult_adds("aten::_convolution", &transposed),
+            16 * 16 * 8 * 4
+        );
+        transposed[6] = Arg::Bool(false);
+        assert_eq!(mult_adds("aten::_convolution", &transposed), 8 * 64 * 8 * 4);
+    }
+
+    #[test]
+    fn matrix_products() {
+        assert_eq!(
+            mult_adds(
+                "aten::linear",
+                &[t(&[2, 7, 512]), t(&[10, 512]), Arg::None, t(&[2, 7, 10])]
+            ),
+            2 * 7 * 10 * 512
+        );
+        assert_eq!(
+            mult_adds(
+                "aten::addmm",
+                &[
+                    t(&[10]),
+                    t(&[4, 512]),
+                    t(&[512, 10]),
+                    Arg::Int(1),
+                    Arg::Int(1),
+                    t(&[4, 10])
+                ]
+            ),
+            4 * 512 * 10
+        );
+        assert_eq!(
+            mult_adds("aten::bmm", &[t(&[8, 5, 4]), t(&[8, 4, 6]), t(&[8, 5, 6])]),
+            8 * 5 * 4 * 6
+        );
+        assert_eq!(
+            mult_adds(
+                "aten::matmul",
+                &[t(&[2, 3, 5, 4]), t(&[4, 6]), t(&[2, 3, 5, 6])]
+            ),
+            2 * 3 * 5 * 6 * 4
+        );
+        assert_eq!(mult_adds("aten::matmul", &[t(&[4]), t(&[4]), t(&[])]), 4);
+    }
+
+    #[test]
+    fn attention_counts_both_products() {
+        let (b, h, l, s, e) = (2, 4, 8, 10, 16);
+        let args = [
+            t(&[b, h, l, e]),
+            t(&[b, h, s, e]),
+            t(&[b, h, s, e]),
+            Arg::None,
+            t(&[b, h, l, e]),
+        ];
+        assert_eq!(
+            mult_adds("aten::scaled_dot_product_attention", &args),
+            2 * b * h * l * s * e
+        );
+    }
+
+    #[test]
+    fn recurrent_layers_count_every_weight_at_every_step() {
+        // LSTM(10, 20), batch_first input (3, 5, 10): W_ih (80, 10) and W_hh (80, 20) at 15 positions.
+        let params = Arg::Tensors(vec![vec![80, 10], vec![80, 20], vec![80], vec![80]]);
+        let args = [
+            t(&[3, 5, 10]),
+            Arg::Tensors(vec![vec![1, 3, 20]; 2]),
+            params,
+            Arg::Bool(true),
+            Arg::Int(1),
+        ];
+        assert_eq!(mult_adds("aten::lstm", &args), 15 * (800 + 1600));
+    }
+
+    #[test]
+    fn einsum_contracts_left_to_right() {
+        let args = |eq: &str, ops: Vec<Vec<u64>>| {
+            [Arg::Str(eq.into()), Arg::Tensors(ops), Arg::None, t(&[1])]
+        };
+        assert_eq!(
+            mult_adds(
+                "aten::einsum",
+                &args("ij,jk->ik", vec![vec![2, 3], vec![3, 4]])
+            ),
+            24
+        );
+        assert_eq!(
+            mult_adds("aten::einsum", &args("ij,jk", vec![vec![2, 3], vec![3, 4]])),
+            24
+        );
+        assert_eq!(
+            mult_adds(
+                "aten::einsum",
+                &args(
+                    "bhqd,bhkd->bhqk",
+                    vec![vec![2, 4, 8, 16], vec![2, 4, 10, 16]]
+                )
+            ),
+            2 * 4 * 8 * 16 * 10
+        );
+        // (i,j)·(j,k) then (i,k)·(k,l): 2·3·4 + 2·4·5.
+        assert_eq!(
+            mult_adds(
+                "aten::einsum",
+                &args("ij,jk,kl->il", vec![vec![2, 3], vec![3, 4], vec![4, 5]])
+            ),
+            24 + 40
+        );
+        assert_eq!(
+            mult_adds("aten::einsum", &args("ii->i", vec![vec![3, 3]])),
+            0
+        );
+    }
+
+    #[test]
+    fn unexpected_arguments_count_nothing() {
+        assert_eq!(
+            mult_adds("aten::mm", &[t(&[2, 3, 4]), t(&[4, 5]), t(&[2, 5])]),
+            0
+        );
+        assert_eq!(mult_adds("aten::relu", &[t(&[2, 3]), t(&[2, 3])]), 0);
+    }
+}

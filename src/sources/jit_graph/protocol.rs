@@ -1,0 +1,319 @@
+//! The text the C++ shim reads and writes; the format is described at the top of
+//! src/shim/jit_graph.cpp. Lines are tab-separated; strings escape backslash, tab and newline.
+
+use super::InputSpec;
+use crate::dtype::DType;
+use crate::summary::TensorValue;
+
+/// c10's name for a dtype (`Float`, `Long` …), which is how the shim spells it.
+pub(crate) fn c10_name(dtype: DType) -> &'static str {
+    use DType::*;
+    match dtype {
+        Float64 => "Double",
+        Float32 => "Float",
+        Float16 => "Half",
+        BFloat16 => "BFloat16",
+        Float8E4M3 => "Float8_e4m3fn",
+        Float8E5M2 => "Float8_e5m2",
+        Int64 => "Long",
+        Int32 => "Int",
+        Int16 => "Short",
+        Int8 => "Char",
+        UInt8 => "Byte",
+        Bool => "Bool",
+        Complex64 => "ComplexFloat",
+        Complex128 => "ComplexDouble",
+        QInt8 => "QInt8",
+        QUInt8 => "QUInt8",
+        QInt32 => "QInt32",
+    }
+}
+
+/// The dtype c10 calls `name`; `None` for the few c10 types tchinfo has no name for (UInt16 …).
+pub(crate) fn from_c10_name(name: &str) -> Option<DType> {
+    use DType::*;
+    [
+        Float64, Float32, Float16, BFloat16, Float8E4M3, Float8E5M2, Int64, Int32, Int16, Int8,
+        UInt8, Bool, Complex64, Complex128, QInt8, QUInt8, QInt32,
+    ]
+    .into_iter()
+    .find(|d| c10_name(*d) == name)
+}
+
+/// The request: the inputs to build, then the operators whose runtime arguments to report.
+pub(crate) fn request(inputs: &[InputSpec], counted_ops: &[&str]) -> String {
+    let mut text = String::new();
+    for input in inputs {
+        let dims: Vec<String> = input.shape.iter().map(i64::to_string).collect();
+        text += &format!("input\t{}\t{}\n", c10_name(input.dtype), dims.join(","));
+    }
+    for op in counted_ops {
+        text += &format!("count\t{op}\n");
+    }
+    text
+}
+
+/// One runtime value a counted operator saw.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Arg {
+    /// A tensor's shape.
+    Tensor(Vec<u64>),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    None,
+    Str(String),
+    Ints(Vec<i64>),
+    /// A list of tensors (`einsum`'s operands), by shape.
+    Tensors(Vec<Vec<u64>>),
+    /// Anything else (a device, a generator …); never needed for counting.
+    Other,
+}
+
+impl Arg {
+    pub(crate) fn shape(&self) -> Option<&[u64]> {
+        match self {
+            Arg::Tensor(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ErrorKind {
+    /// libtorch could not load the file as TorchScript.
+    Load,
+    /// The inputs do not fit forward's signature, or could not be built.
+    Input,
+    /// forward raised while running on the inputs.
+    Run,
+    /// Anything else: a bug in the shim or an unexpected graph.
+    Internal,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Line {
+    Schema(String),
+    Edge {
+        from: String,
+        to: String,
+        only_consumer: bool,
+    },
+    Call {
+        path: String,
+        outputs: Vec<TensorValue>,
+    },
+    Op {
+        path: String,
+        op: String,
+        args: Vec<Arg>,
+    },
+    Error {
+        kind: ErrorKind,
+        message: String,
+        running: Option<String>,
+    },
+}
+
+/// Parses the shim's answer; `Err` names the first line that does not follow the format.
+pub(crate) fn parse(text: &str) -> Result<Vec<Line>, String> {
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            parse_line(l).ok_or_else(|| format!("unreadable line from the TorchScript shim: {l:?}"))
+        })
+        .collect()
+}
+
+fn parse_line(line: &str) -> Option<Line> {
+    let fields: Vec<String> = line.split('\t').map(unescape).collect();
+    let (tag, rest) = fields.split_first()?;
+    Some(match (tag.as_str(), rest) {
+        ("schema", [s]) => Line::Schema(s.clone()),
+        ("edge", [from, to, only]) => Line::Edge {
+            from: from.clone(),
+            to: to.clone(),
+            only_consumer: only == "1",
+        },
+        ("call", [path, tensors @ ..]) => Line::Call {
+            path: path.clone(),
+            // A dtype tchinfo cannot name is left out rather than guessed.
+            outputs: tensors
+                .iter()
+                .map(|t| tensor(t))
+                .collect::<Option<Vec<_>>>()?
+                .into_iter()
+                .flatten()
+                .collect(),
+        },
+        ("op", [path, op, args @ ..]) => Line::Op {
+            path: path.clone(),
+            op: op.clone(),
+            args: args.iter().map(|a| arg(a)).collect::<Option<_>>()?,
+        },
+        ("error", [kind, message, running @ ..]) => Line::Error {
+            kind: match kind.as_str() {
+                "load" => ErrorKind::Load,
+                "input" => ErrorKind::Input,
+                "run" => ErrorKind::Run,
+                _ => ErrorKind::Internal,
+            },
+            message: message.clone(),
+            running: running.first().cloned(),
+        },
+        _ => return None,
+    })
+}
+
+/// `Float:1,3,224,224` → a tensor value; `Some(None)` for a dtype tchinfo has no name for.
+fn tensor(text: &str) -> Option<Option<TensorValue>> {
+    let (dtype, dims) = text.split_once(':')?;
+    let shape = dims_of(dims)?;
+    Some(from_c10_name(dtype).map(|dtype| TensorValue { shape, dtype }))
+}
+
+fn dims_of(text: &str) -> Option<Vec<u64>> {
+    if text.is_empty() {
+        return Some(Vec::new());
+    }
+    text.split(',').map(|d| d.parse().ok()).collect()
+}
+
+fn arg(text: &str) -> Option<Arg> {
+    let mut chars = text.chars();
+    let tag = chars.next()?;
+    let body = chars.as_str();
+    Some(match tag {
+        'T' => Arg::Tensor(dims_of(body.split_once(':')?.1)?),
+        'I' => Arg::Int(body.parse().ok()?),
+        'F' => Arg::Float(body.parse().ok()?),
+        'B' => Arg::Bool(body == "1"),
+        'N' => Arg::None,
+        'S' => Arg::Str(body.to_string()),
+        'L' if body.is_empty() => Arg::Ints(Vec::new()),
+        'L' => Arg::Ints(
+            body.split(',')
+                .map(|d| d.parse().ok())
+                .collect::<Option<_>>()?,
+        ),
+        'Y' if body.is_empty() => Arg::Tensors(Vec::new()),
+        'Y' => Arg::Tensors(
+            body.split(';')
+                .map(|t| dims_of(t.split_once(':')?.1))
+                .collect::<Option<_>>()?,
+        ),
+        '?' => Arg::Other,
+        _ => return None,
+    })
+}
+
+fn unescape(field: &str) -> String {
+    let mut out = String::with_capacity(field.len());
+    let mut chars = field.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c10_names_round_trip() {
+        for d in [DType::Float32, DType::Int64, DType::BFloat16, DType::QUInt8] {
+            assert_eq!(from_c10_name(c10_name(d)), Some(d));
+        }
+        assert_eq!(from_c10_name("UInt16"), None);
+    }
+
+    #[test]
+    fn reads_every_kind_of_line() {
+        let text = "schema\tforward(Tensor x) -> Tensor\n\
+                    edge\tconv1\tbn1\t1\n\
+                    call\tlayer1.0\tFloat:1,64,56,56\tLong:\n\
+                    op\tfc\taten::linear\tTFloat:2,512\tTFloat:10,512\tN\tTFloat:2,10\n\
+                    op\t\taten::einsum\tSij,jk->ik\tYFloat:2,3;Float:3,4\tN\tL1,2\tB0\tI3\tF0.5\t?Device\n\
+                    error\trun\tExpected 4D input\\nsecond line\tfeatures.0\n";
+        let lines = parse(text).unwrap();
+        assert_eq!(lines[0], Line::Schema("forward(Tensor x) -> Tensor".into()));
+        assert_eq!(
+            lines[1],
+            Line::Edge {
+                from: "conv1".into(),
+                to: "bn1".into(),
+                only_consumer: true
+            }
+        );
+        assert_eq!(
+            lines[2],
+            Line::Call {
+                path: "layer1.0".into(),
+                outputs: vec![
+                    TensorValue {
+                        shape: vec![1, 64, 56, 56],
+                        dtype: DType::Float32
+                    },
+                    TensorValue {
+                        shape: vec![],
+                        dtype: DType::Int64
+                    },
+                ],
+            }
+        );
+        let Line::Op { path, args, .. } = &lines[4] else {
+            panic!("an op line")
+        };
+        assert_eq!(path, "");
+        assert_eq!(
+            args,
+            &vec![
+                Arg::Str("ij,jk->ik".into()),
+                Arg::Tensors(vec![vec![2, 3], vec![3, 4]]),
+                Arg::None,
+                Arg::Ints(vec![1, 2]),
+                Arg::Bool(false),
+                Arg::Int(3),
+                Arg::Float(0.5),
+                Arg::Other,
+            ]
+        );
+        assert_eq!(
+            lines[5],
+            Line::Error {
+                kind: ErrorKind::Run,
+                message: "Expected 4D input\nsecond line".into(),
+                running: Some("features.0".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn rejects_a_malformed_line() {
+        assert!(parse("call\tx\tFloat:1,a\n").is_err());
+        assert!(parse("bogus\n").is_err());
+    }
+
+    #[test]
+    fn builds_the_request() {
+        let inputs = [InputSpec {
+            shape: vec![1, 3, 32, 32],
+            dtype: DType::Float32,
+        }];
+        assert_eq!(
+            request(&inputs, &["aten::linear"]),
+            "input\tFloat\t1,3,32,32\ncount\taten::linear\n"
+        );
+    }
+}

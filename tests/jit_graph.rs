@@ -1,0 +1,371 @@
+//! Measuring TorchScript models through the C++ shim, against what eager PyTorch's forward hooks and
+//! torchinfo 1.8 recorded for the same models (`models/reference/*.json`).
+
+use serde_json::Value as Json;
+use std::path::{Path, PathBuf};
+use tchinfo::dtype::DType;
+use tchinfo::sources::SourceError;
+use tchinfo::sources::jit_graph::{InputSpec, Measurement, apply, measure};
+use tchinfo::sources::torchscript::read_file;
+use tchinfo::summary::{DataEdge, ModelSummary};
+
+const SAMPLES: &[&str] = &[
+    "vgg_tiny",
+    "resnet_tiny_scripted",
+    "resnet_tiny_traced",
+    "frozen_backbone",
+    "tied_embedding",
+    "half_mlp",
+    "nested_blocks",
+    "tiny_transformer",
+    "two_inputs",
+    "bias_before_bn",
+    "data_version_layout",
+];
+
+fn model(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models")
+        .join(format!("{name}.pt"))
+}
+
+fn reference(name: &str) -> Json {
+    // The layout copy is the same model as its source.
+    let name = if name == "data_version_layout" {
+        "resnet_tiny_scripted"
+    } else {
+        name
+    };
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models/reference")
+        .join(format!("{name}.json"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn shape(j: &Json) -> Vec<u64> {
+    j.as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_u64().unwrap())
+        .collect()
+}
+
+/// The inputs eager PyTorch ran the model on.
+fn reference_inputs(name: &str) -> Vec<InputSpec> {
+    reference(name)["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| InputSpec {
+            shape: shape(&i["shape"]).into_iter().map(|d| d as i64).collect(),
+            dtype: i["dtype"].as_str().unwrap().parse().unwrap(),
+        })
+        .collect()
+}
+
+fn measured(name: &str) -> (ModelSummary, Measurement) {
+    let path = model(name);
+    let mut summary = read_file(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let m = measure(&path, &reference_inputs(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    apply(&mut summary, &m);
+    (summary, m)
+}
+
+fn spec(shape: &[i64], dtype: DType) -> InputSpec {
+    InputSpec {
+        shape: shape.to_vec(),
+        dtype,
+    }
+}
+
+fn input_error(name: &str, inputs: &[InputSpec]) -> String {
+    match measure(&model(name), inputs) {
+        Err(e @ SourceError::Input { .. }) => e.to_string(),
+        other => panic!("{name} {inputs:?}: expected an input error, got {other:?}"),
+    }
+}
+
+#[test]
+fn output_shapes_equal_the_eager_hooks_on_every_sample() {
+    for name in SAMPLES {
+        let (summary, _) = measured(name);
+        for module in reference(name)["modules"].as_array().unwrap() {
+            let path = module["path"].as_str().unwrap();
+            let node = summary
+                .root
+                .find(path)
+                .unwrap_or_else(|| panic!("{name}: no module {path:?}"));
+            let ours: Option<Vec<Vec<u64>>> = node
+                .outputs
+                .as_ref()
+                .map(|o| o.iter().map(|t| t.shape.clone()).collect());
+            let eager: Option<Vec<Vec<u64>>> = module["output_shapes"]
+                .as_array()
+                .map(|shapes| shapes.iter().map(shape).collect());
+            assert_eq!(ours, eager, "{name}: output shapes of {path:?}");
+        }
+    }
+}
+
+#[test]
+fn outputs_keep_the_models_dtype() {
+    let (half, _) = measured("half_mlp");
+    assert!(
+        half.root
+            .walk()
+            .iter()
+            .filter_map(|(_, n)| n.outputs.as_ref())
+            .flatten()
+            .all(|t| t.dtype == DType::Float16)
+    );
+    let (tokens, m) = measured("tiny_transformer");
+    assert_eq!(m.inputs[0].dtype, DType::Int64);
+    assert_eq!(
+        tokens.root.find("embed").unwrap().outputs.as_ref().unwrap()[0].dtype,
+        DType::Float32
+    );
+}
+
+/// torchinfo sums only leaf layers and charges a tied weight again in every layer that uses it; so do
+/// we, on every sample (tied embeddings and MultiheadAttention included).
+#[test]
+fn torchinfo_style_totals_equal_torchinfo() {
+    for name in SAMPLES {
+        let (summary, _) = measured(name);
+        let expected = reference(name)["torchinfo_total_mult_adds"]
+            .as_u64()
+            .unwrap();
+        assert_eq!(summary.root.subtree_mult_adds(), Some(expected), "{name}");
+    }
+}
+
+#[test]
+fn operator_mult_adds_count_convolutions_and_matrix_products() {
+    let (vgg, _) = measured("vgg_tiny");
+    let ops = |path: &str| vgg.root.find(path).unwrap().op_mult_adds;
+    // Output elements × input channels × kernel positions; Linear: outputs × in_features.
+    assert_eq!(ops("features.0"), Some(8 * 32 * 32 * 3 * 9));
+    assert_eq!(ops("features.3"), Some(16 * 16 * 16 * 8 * 9));
+    assert_eq!(ops("classifier.fc6"), Some(64 * 64));
+    assert_eq!(ops("classifier.fc8"), Some(10 * 64));
+    assert_eq!(ops("features.1"), Some(0), "a ReLU multiplies nothing");
+    assert_eq!(
+        vgg.root.subtree_op_mult_adds(),
+        Some(221_184 + 294_912 + 4_096 + 4_096 + 640)
+    );
+}
+
+#[test]
+fn attention_matmuls_are_counted() {
+    let (summary, _) = measured("tiny_transformer");
+    let (l, e, ff, vocab) = (8u64, 32u64, 128u64, 100u64);
+    // Three input projections and the output projection (L·E·E each), scores and weighted values (L·L·E each).
+    let attention = 4 * l * e * e + 2 * l * l * e;
+    assert_eq!(
+        summary.root.find("attn").unwrap().op_mult_adds,
+        Some(attention)
+    );
+    let total = attention + l * e * ff + l * ff * e + l * e * vocab;
+    assert_eq!(summary.root.subtree_op_mult_adds(), Some(total));
+}
+
+#[test]
+fn dataflow_shows_convolutions_feeding_batchnorm() {
+    let (_, m) = measured("bias_before_bn");
+    let edge = |from: &str, to: &str| DataEdge {
+        from: from.into(),
+        to: to.into(),
+        only_consumer: true,
+    };
+    for expected in [
+        edge("conv1", "bn1"),
+        edge("conv2", "bn2"),
+        edge("conv3", "relu"),
+    ] {
+        assert!(m.edges.contains(&expected), "{expected:?} in {:?}", m.edges);
+    }
+    for name in ["resnet_tiny_scripted", "resnet_tiny_traced"] {
+        let (_, m) = measured(name);
+        assert!(
+            m.edges
+                .contains(&edge("layer2.0.downsample.0", "layer2.0.downsample.1")),
+            "{name}"
+        );
+        // The block's input feeds both its first convolution and the residual addition.
+        let into_block = m
+            .edges
+            .iter()
+            .find(|e| e.from == "layer1" && e.to == "layer2.0.conv1")
+            .unwrap();
+        assert!(!into_block.only_consumer, "{name}");
+    }
+}
+
+#[test]
+fn two_inputs_are_passed_in_order() {
+    let (summary, m) = measured("two_inputs");
+    assert_eq!(m.forward_schema, "forward(Tensor x, Tensor y) -> Tensor");
+    assert_eq!(summary.inputs.len(), 2);
+    assert_eq!(
+        summary
+            .root
+            .find("right")
+            .unwrap()
+            .outputs
+            .as_ref()
+            .unwrap()[0]
+            .shape,
+        vec![1, 8]
+    );
+}
+
+#[test]
+fn wrong_inputs_give_one_line_naming_what_forward_expects() {
+    let f32 = DType::Float32;
+    let cases = [
+        (
+            "two_inputs",
+            vec![spec(&[1, 16], f32)],
+            "forward takes 2 inputs but 1 was given",
+        ),
+        (
+            "vgg_tiny",
+            vec![spec(&[1, 3, 32, 32], f32), spec(&[1, 3], f32)],
+            "forward takes 1 input but 2 were given",
+        ),
+        (
+            "vgg_tiny",
+            vec![spec(&[1, 3, 32], f32)],
+            "forward failed in features.0 on float32 [1, 3, 32]",
+        ),
+        (
+            "vgg_tiny",
+            vec![spec(&[1, 3, 2, 2], f32)],
+            "Output size is too small",
+        ),
+        (
+            "resnet_tiny_traced",
+            vec![spec(&[1, 4, 32, 32], f32)],
+            "to have 3 channels, but got 4 channels",
+        ),
+        (
+            "tiny_transformer",
+            vec![spec(&[1, 8], f32)],
+            "forward failed in embed on float32 [1, 8]",
+        ),
+        (
+            "tiny_transformer",
+            vec![spec(&[1, 9], DType::Int64)],
+            "must match the size of tensor b (8)",
+        ),
+    ];
+    for (name, inputs, needle) in cases {
+        let message = input_error(name, &inputs);
+        assert!(message.contains(needle), "{name}: {message}");
+        assert!(
+            message.contains("forward(Tensor "),
+            "names the schema: {message}"
+        );
+        assert_eq!(message.lines().count(), 1, "{message}");
+    }
+}
+
+#[test]
+fn unusable_sizes_are_refused_before_running() {
+    let message = input_error("vgg_tiny", &[spec(&[1, 3, 0, 32], DType::Float32)]);
+    assert!(
+        message.contains("every size must be at least 1"),
+        "{message}"
+    );
+}
+
+#[test]
+fn files_libtorch_cannot_load_give_a_format_error() {
+    let inputs = [spec(&[1, 3, 32, 32], DType::Float32)];
+    match measure(&model("state_dict"), &inputs) {
+        Err(e @ SourceError::Format { .. }) => {
+            assert!(
+                e.to_string().contains("cannot load it as TorchScript"),
+                "{e}"
+            );
+            assert_eq!(e.to_string().lines().count(), 1);
+        }
+        other => panic!("a state dict is not TorchScript: {other:?}"),
+    }
+    let dir = std::env::temp_dir().join(format!("tchinfo-jit-graph-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bytes = std::fs::read(model("vgg_tiny")).unwrap();
+    let truncated = dir.join("truncated.pt");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let result = measure(&truncated, &inputs);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        matches!(result, Err(SourceError::Format { .. })),
+        "{result:?}"
+    );
+    assert!(matches!(
+        measure(Path::new("models/no_such_file.pt"), &inputs),
+        Err(SourceError::Io { .. })
+    ));
+}
+
+/// `tests/fixtures/shim/recurrent.pt` (written by export.py beside it): LSTM, a bidirectional 2-layer
+/// GRU and a TransformerEncoderLayer, scripted; the JSON holds eager PyTorch's hook shapes.
+#[test]
+fn recurrent_and_transformer_layers_are_measured_like_eager() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/shim");
+    let path = dir.join("recurrent.pt");
+    let eager: Json =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("recurrent.json")).unwrap())
+            .unwrap();
+    let mut summary = read_file(&path).unwrap();
+    let m = measure(&path, &[spec(&[2, 5], DType::Int64)]).unwrap();
+    apply(&mut summary, &m);
+    for module in eager["modules"].as_array().unwrap() {
+        let path = module["path"].as_str().unwrap();
+        let node = summary.root.find(path).unwrap();
+        let ours: Option<Vec<Vec<u64>>> = node
+            .outputs
+            .as_ref()
+            .map(|o| o.iter().map(|t| t.shape.clone()).collect());
+        let eager: Option<Vec<Vec<u64>>> = module["output_shapes"]
+            .as_array()
+            .map(|s| s.iter().map(shape).collect());
+        // The encoder's submodules too: PyTorch's fused inference path would have hidden them.
+        assert_eq!(ours, eager, "output shapes of {path:?}");
+    }
+    let ops = |path: &str| summary.root.find(path).unwrap().subtree_op_mult_adds();
+    let positions = 2 * 5;
+    // Every weight matrix at every position: LSTM 4·16×8 + 4·16×16; GRU 2 directions × (3·16×16 + 3·16×16)
+    // in layer 1 and × (3·16×32 + 3·16×16) in layer 2.
+    assert_eq!(ops("lstm"), Some(positions * (64 * 8 + 64 * 16)));
+    assert_eq!(
+        ops("gru"),
+        Some(positions * 2 * ((48 * 16 + 48 * 16) + (48 * 32 + 48 * 16)))
+    );
+    let (e, ff) = (32, 48);
+    let attention = 4 * positions * e * e + 2 * (2 * 5 * 5 * e);
+    assert_eq!(ops("encoder.self_attn"), Some(attention));
+    assert_eq!(ops("encoder"), Some(attention + 2 * positions * e * ff));
+    let lstm_to_gru = DataEdge {
+        from: "lstm".into(),
+        to: "gru".into(),
+        only_consumer: true,
+    };
+    assert!(
+        m.edges.contains(&lstm_to_gru),
+        "a tuple output still feeds the next module: {:?}",
+        m.edges
+    );
+}
+
+/// Large tensors are not read from the file (shapes do not need their values); small ones are, as
+/// code may compute shapes from them. The fixture repeats its input `repeats` (a small buffer holding
+/// 3) times, plus once more if its 64 KiB buffer of ones sums above zero: eagerly (4, 4).
+#[test]
+fn large_tensors_hold_zeros_and_small_ones_are_read() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/shim/value_dependent.pt");
+    let m = measure(&path, &[spec(&[1, 4], DType::Float32)]).unwrap();
+    let root = m.modules.iter().find(|mm| mm.path.is_empty()).unwrap();
+    assert_eq!(root.outputs[0].shape, vec![3, 4]);
+}
