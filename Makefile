@@ -12,7 +12,7 @@ build: libtorch
 	$(CARGO) build --release
 
 run: build
-	./target/release/tchinfo linear 4096 4096
+	./target/release/tchinfo summary vgg16
 
 test: libtorch
 	$(CARGO) fmt --all --check

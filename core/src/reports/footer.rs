@@ -283,8 +283,8 @@ pub fn sections(summary: &ModelSummary, totals: &Totals) -> Vec<Vec<Section>> {
         placement.push(Section {
             title: None,
             header: vec![],
-            rows: vec![vec![line]],
-            key_value: false,
+            rows: vec![vec!["Redundant bias".to_string(), line]],
+            key_value: true,
             right: vec![],
         });
     }

@@ -9,8 +9,8 @@ fn evidence_text(e: Evidence) -> &'static str {
     match e {
         Evidence::DataFlow => "found in the data flow of the forward pass",
         Evidence::ModuleOrder => {
-            "found from module order only (no forward data flow was available): a BatchNorm directly after \
-             the layer in its container"
+            "found from module order only, as no forward data flow was available: the BatchNorm comes right \
+             after the layer in its container"
         }
     }
 }
@@ -54,16 +54,20 @@ pub fn render_text(model: &str, report: &BiasReport) -> String {
     s
 }
 
-/// One line for the summary footer; `None` when nothing is wasted.
+/// The summary footer's "Redundant bias" line; `None` when nothing is wasted.
 pub fn footer_line(report: &BiasReport) -> Option<String> {
     if report.findings.is_empty() {
         return None;
     }
     Some(format!(
-        "Redundant bias: {} layer{} feed a bias straight into BatchNorm; bias=False would save {} parameters \
-         (`tchinfo lint` lists them; {}).",
+        "{} layer{} a bias straight into BatchNorm; bias=False would save {} parameters \
+         (`tchinfo lint` lists them; {})",
         report.findings.len(),
-        if report.findings.len() == 1 { "" } else { "s" },
+        if report.findings.len() == 1 {
+            " feeds"
+        } else {
+            "s feed"
+        },
         thousands(report.wasted_params()),
         match report.evidence {
             Evidence::DataFlow => "from the forward data flow",
