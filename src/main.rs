@@ -15,9 +15,14 @@ fn main() {
         let error = match std::env::current_exe() {
             Ok(me) => {
                 let torch = me.with_file_name("tchinfo-torch");
-                let e = Command::new(&torch)
-                    .args(std::env::args_os().skip(1))
-                    .exec();
+                let mut command = Command::new(&torch);
+                command.args(std::env::args_os().skip(1));
+                // libtorch's OpenMP threads otherwise spin at barriers, which on a busy 2-core machine
+                // costs more than the work; it only takes effect if set before libtorch starts.
+                if std::env::var_os("OMP_WAIT_POLICY").is_none() {
+                    command.env("OMP_WAIT_POLICY", "passive");
+                }
+                let e = command.exec();
                 format!("cannot start {}: {e}", torch.display())
             }
             Err(e) => format!("cannot find the tchinfo-torch binary: {e}"),
