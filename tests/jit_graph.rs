@@ -1,46 +1,15 @@
 //! Measuring TorchScript models through the C++ shim, against what eager PyTorch's forward hooks and
 //! torchinfo 1.8 recorded for the same models (`models/reference/*.json`).
 
+mod common;
+use common::{TORCHSCRIPT_SAMPLES as SAMPLES, model, reference};
 use serde_json::Value as Json;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tchinfo::dtype::DType;
 use tchinfo::sources::SourceError;
 use tchinfo::sources::jit_graph::{InputSpec, Measurement, apply, measure};
 use tchinfo::sources::torchscript::read_file;
 use tchinfo::summary::{DataEdge, ModelSummary};
-
-const SAMPLES: &[&str] = &[
-    "vgg_tiny",
-    "resnet_tiny_scripted",
-    "resnet_tiny_traced",
-    "frozen_backbone",
-    "tied_embedding",
-    "half_mlp",
-    "nested_blocks",
-    "tiny_transformer",
-    "two_inputs",
-    "bias_before_bn",
-    "data_version_layout",
-];
-
-fn model(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("models")
-        .join(format!("{name}.pt"))
-}
-
-fn reference(name: &str) -> Json {
-    // The layout copy is the same model as its source.
-    let name = if name == "data_version_layout" {
-        "resnet_tiny_scripted"
-    } else {
-        name
-    };
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("models/reference")
-        .join(format!("{name}.json"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
 
 fn shape(j: &Json) -> Vec<u64> {
     j.as_array()

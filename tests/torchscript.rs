@@ -1,48 +1,17 @@
 //! The TorchScript / state-dict reader against its oracles: libtorch (`CModule::load` +
 //! `named_parameters`) and the ground truth eager PyTorch wrote to `models/reference/*.json`.
 
+mod common;
+use common::{TORCHSCRIPT_SAMPLES, model, reference};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+
 use tchinfo::dtype::DType;
 use tchinfo::sources::torchscript::read_file;
 use tchinfo::summary::{LayerKind, ModelSummary, ModuleNode, SourceKind, TensorRecord};
 
-const TORCHSCRIPT_SAMPLES: &[&str] = &[
-    "vgg_tiny",
-    "resnet_tiny_scripted",
-    "resnet_tiny_traced",
-    "frozen_backbone",
-    "tied_embedding",
-    "half_mlp",
-    "nested_blocks",
-    "tiny_transformer",
-    "two_inputs",
-    "bias_before_bn",
-    "data_version_layout",
-];
-
-fn model(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("models")
-        .join(format!("{name}.pt"))
-}
-
 fn read(name: &str) -> ModelSummary {
     read_file(&model(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
-
-fn reference(name: &str) -> Json {
-    // The layout copy and the checkpoint describe the same models as their sources.
-    let name = match name {
-        "data_version_layout" => "resnet_tiny_scripted",
-        "checkpoint" => "state_dict",
-        other => other,
-    };
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("models/reference")
-        .join(format!("{name}.json"));
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
 /// Every parameter with its full path, in walk order (tied ones included).

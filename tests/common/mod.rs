@@ -74,3 +74,35 @@ pub fn assert_clean_error(out: &Output, code: i32, needle: &str) {
     assert!(!err.contains("panicked"), "no panic: {err}");
     assert!(out.stdout.is_empty(), "nothing on stdout on error");
 }
+
+/// Every TorchScript sample in `models/` (the state dict and checkpoint are not TorchScript).
+pub const TORCHSCRIPT_SAMPLES: &[&str] = &[
+    "vgg_tiny",
+    "resnet_tiny_scripted",
+    "resnet_tiny_traced",
+    "frozen_backbone",
+    "tied_embedding",
+    "half_mlp",
+    "nested_blocks",
+    "tiny_transformer",
+    "two_inputs",
+    "bias_before_bn",
+    "data_version_layout",
+];
+
+/// `models/<name>.pt`.
+pub fn model(name: &str) -> PathBuf {
+    repo_path("models").join(format!("{name}.pt"))
+}
+
+/// What eager PyTorch recorded for a sample (`models/reference/<name>.json`).
+pub fn reference(name: &str) -> serde_json::Value {
+    // The layout copy and the checkpoint describe the same models as their sources.
+    let name = match name {
+        "data_version_layout" => "resnet_tiny_scripted",
+        "checkpoint" => "state_dict",
+        other => other,
+    };
+    let path = repo_path("models/reference").join(format!("{name}.json"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}

@@ -1,6 +1,7 @@
 //! Several models side by side: where their parameters sit, their heads, and what they cost.
 
 use super::csv;
+use super::footer::shape_text;
 use super::json::{SCHEMA_VERSION, summary_json};
 use super::markdown::pipe_table;
 use super::vgg_names::paper_names;
@@ -31,14 +32,6 @@ fn layers_with_params(s: &ModelSummary) -> usize {
         .iter()
         .filter(|(_, n)| n.own_params() > 0)
         .count()
-}
-
-fn shape_text(shape: &[u64]) -> String {
-    shape
-        .iter()
-        .map(|d| d.to_string())
-        .collect::<Vec<_>>()
-        .join("×")
 }
 
 pub fn compare(summaries: &[ModelSummary]) -> Comparison {

@@ -47,12 +47,7 @@ const HEADER: [&str; 15] = [
 pub fn render(summary: &ModelSummary) -> String {
     let totals = summary.totals();
     let mut s = line(&HEADER.map(String::from));
-    let mut counters: Vec<usize> = Vec::new();
-    for (depth, node) in summary.root.walk() {
-        if counters.len() <= depth {
-            counters.resize(depth + 1, 0);
-        }
-        counters[depth] += 1;
+    for (depth, index, node) in summary.root.walk_indexed() {
         let shapes = node
             .outputs
             .as_ref()
@@ -78,7 +73,7 @@ pub fn render(summary: &ModelSummary) -> String {
             .sum();
         s += &line(&[
             depth.to_string(),
-            counters[depth].to_string(),
+            index.to_string(),
             node.path.clone(),
             node.type_name.clone(),
             node.qualified_type.clone().unwrap_or_default(),

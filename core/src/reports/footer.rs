@@ -22,7 +22,8 @@ pub struct Section {
     pub right: Vec<bool>,
 }
 
-fn shape_text(shape: &[u64]) -> String {
+/// `[1, 3, 224, 224]` → `1×3×224×224`, for inputs in prose.
+pub fn shape_text(shape: &[u64]) -> String {
     shape
         .iter()
         .map(|d| d.to_string())

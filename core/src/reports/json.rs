@@ -187,22 +187,14 @@ fn share(totals: &Totals, n: u64) -> f64 {
 
 fn modules(summary: &ModelSummary, totals: &Totals) -> Vec<ModuleJson> {
     let names = paper_names(summary);
-    let mut counters: Vec<usize> = Vec::new();
-    let mut out = Vec::new();
-    for (depth, node) in summary.root.walk() {
-        if counters.len() <= depth {
-            counters.resize(depth + 1, 0);
-        }
-        counters[depth] += 1;
-        out.push(module(
-            node,
-            depth,
-            counters[depth],
-            totals,
-            names.get(&node.path).cloned(),
-        ));
-    }
-    out
+    summary
+        .root
+        .walk_indexed()
+        .into_iter()
+        .map(|(depth, index, node)| {
+            module(node, depth, index, totals, names.get(&node.path).cloned())
+        })
+        .collect()
 }
 
 fn module(

@@ -96,24 +96,17 @@ struct RowData<'a> {
 }
 
 fn rows<'a>(root: &'a ModuleNode, max_depth: usize) -> Vec<RowData<'a>> {
-    // Indices count every module at a depth in tree order, shown or not, as torchinfo numbers them.
-    let mut counters: Vec<usize> = Vec::new();
-    let mut out = Vec::new();
-    for (depth, node) in root.walk() {
-        if counters.len() <= depth {
-            counters.resize(depth + 1, 0);
-        }
-        counters[depth] += 1;
-        if depth <= max_depth {
-            out.push(RowData {
-                depth,
-                index: counters[depth],
-                node,
-                folded: depth == max_depth && !node.is_leaf(),
-            });
-        }
-    }
-    out
+    // Indices count every module at a depth, shown or not, as torchinfo numbers them.
+    root.walk_indexed()
+        .into_iter()
+        .filter(|(depth, _, _)| *depth <= max_depth)
+        .map(|(depth, index, node)| RowData {
+            depth,
+            index,
+            node,
+            folded: depth == max_depth && !node.is_leaf(),
+        })
+        .collect()
 }
 
 fn layer_label(row: &RowData, opts: &TableOptions) -> String {

@@ -16,6 +16,14 @@ pub use kind::LayerKind;
 
 use crate::dtype::DType;
 
+/// Elements of a shape, saturating at `u64::MAX`.
+pub fn numel(shape: &[u64]) -> u64 {
+    shape
+        .iter()
+        .try_fold(1u64, |acc, &d| acc.checked_mul(d))
+        .unwrap_or(u64::MAX)
+}
+
 /// One parameter or buffer owned directly by a module.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TensorRecord {
@@ -48,10 +56,7 @@ impl TensorRecord {
 
     /// Elements, saturating at `u64::MAX` (sources reject shapes whose product overflows).
     pub fn numel(&self) -> u64 {
-        self.shape
-            .iter()
-            .try_fold(1u64, |acc, &d| acc.checked_mul(d))
-            .unwrap_or(u64::MAX)
+        numel(&self.shape)
     }
 
     pub fn bytes(&self) -> u64 {
@@ -72,10 +77,7 @@ pub struct TensorValue {
 
 impl TensorValue {
     pub fn numel(&self) -> u64 {
-        self.shape
-            .iter()
-            .try_fold(1u64, |acc, &d| acc.checked_mul(d))
-            .unwrap_or(u64::MAX)
+        numel(&self.shape)
     }
 
     pub fn bytes(&self) -> u64 {
@@ -161,6 +163,22 @@ impl ModuleNode {
         }
         go(self, 0, &mut out);
         out
+    }
+
+    /// Pre-order walk with depth and torchinfo's "depth-idx" index: modules at each depth are numbered
+    /// 1, 2, 3 … in tree order across the whole model (so `2-32` is the 32nd module at depth 2).
+    pub fn walk_indexed(&self) -> Vec<(usize, usize, &ModuleNode)> {
+        let mut counters: Vec<usize> = Vec::new();
+        self.walk()
+            .into_iter()
+            .map(|(depth, node)| {
+                if counters.len() <= depth {
+                    counters.resize(depth + 1, 0);
+                }
+                counters[depth] += 1;
+                (depth, counters[depth], node)
+            })
+            .collect()
     }
 
     /// Mutable pre-order visit.
