@@ -1,0 +1,211 @@
+//! Argument definitions (clap derive): what each command takes, with its `--help` text.
+
+use crate::dtype::DType;
+use crate::reports::Format;
+use crate::reports::table::Column;
+use crate::sources::LoadOptions;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tchinfo",
+    version,
+    about = "Show what is inside a neural network: module tree, parameters, output shapes and memory",
+    long_about = "Show what is inside a neural network: module tree, parameter counts per layer, output \
+                  shapes, where the parameters sit and how much memory weights and training state take.\n\n\
+                  `tchinfo MODEL` is short for `tchinfo summary MODEL`. MODEL is a built-in architecture \
+                  (`tchinfo list`) or a TorchScript / torch.save file.\n\n\
+                  Units: KiB, MiB, GiB are powers of 2^10 bytes; KB, MB, GB powers of 10^3. Every figure \
+                  names the unit it was computed in.",
+    after_help = "Examples:\n  tchinfo vgg16\n  tchinfo summary resnet50 --depth 2 --batch-size 8\n  \
+                  tchinfo model.pt --input-size 1,3,224,224\n  tchinfo compare vgg16 resnet50 googlenet\n  \
+                  tchinfo linear 4096 4096 --no-bias"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The layer table: module tree, output shapes, parameters, mult-adds, and a footer with totals,
+    /// where the parameters sit and memory.
+    Summary(SummaryArgs),
+    /// Several models side by side: parameters by layer kind, heads, mult-adds and memory.
+    Compare(CompareArgs),
+    /// Memory for training (or inference) at a batch size, and the largest batch that fits a budget.
+    ///
+    /// Training = weights + gradients + optimizer state + activations, plus float32 master weights under
+    /// mixed precision. Adam keeps momentum and variance (so weights + state = ×3, with gradients ×4);
+    /// mixed precision with Adam is 16 bytes per parameter (ZeRO's count). Activations are measured by
+    /// running the model at two batch sizes (the given one and one more): every leaf layer's output is
+    /// what autograd keeps for the backward pass. Inference = weights + the largest live activations
+    /// (2 × the largest layer output). KiB/MiB/GiB = 2^10/2^20/2^30 bytes, KB/MB/GB = 10^3/10^6/10^9.
+    Plan(PlanArgs),
+    /// Find convolutions and Linear layers whose bias feeds straight into a BatchNorm (wasted parameters).
+    Lint(LintArgs),
+    /// Parameters and memory of one Linear (fully connected) layer.
+    Linear(LinearArgs),
+    /// The built-in architectures: name, family, default input and parameter count.
+    List(ListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// A built-in architecture or a model file (files need --input-size).
+    pub model: String,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Optimizer: sgd (no state), momentum (1 state), adam or adamw (2 states).
+    #[arg(long, default_value = "adam")]
+    pub optimizer: crate::memory::Optimizer,
+    /// Precision: fp32, fp16-mixed or bf16-mixed.
+    #[arg(long, default_value = "fp32")]
+    pub precision: crate::memory::Precision,
+    /// Memory budget, e.g. 24GiB or 16GB: report the largest batch that fits.
+    #[arg(long, value_parser = crate::units::parse_bytes)]
+    pub budget: Option<u64>,
+    /// Plan for inference instead of training: weights + the largest live activations.
+    #[arg(long)]
+    pub inference: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// A built-in architecture or a model file (with --input-size, files are checked on their data flow).
+    pub model: String,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// Classes of the classifier for built-in architectures (default: the architecture's own, 1000).
+    #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
+    pub num_classes: Option<i64>,
+    /// Input shape: C,H,W for built-ins (batch from --batch-size), the full shape (e.g. 1,3,224,224) for
+    /// files. Repeat for a forward that takes several inputs. Giving it for a file runs the model once.
+    #[arg(long = "input-size", value_name = "DIMS", value_parser = parse_dims)]
+    pub input_sizes: Vec<Vec<i64>>,
+    /// Batch size for the forward pass (built-ins; default 1).
+    #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
+    pub batch_size: Option<i64>,
+    /// Element type of file inputs: f32 (default), f16, bf16, f64, i64 (token ids) …
+    #[arg(long)]
+    pub dtype: Option<DType>,
+    /// Do not run a forward pass: structure and parameters only.
+    #[arg(long)]
+    pub no_forward: bool,
+}
+
+impl SourceArgs {
+    pub fn load_options(&self) -> LoadOptions {
+        LoadOptions {
+            num_classes: self.num_classes,
+            input_sizes: self.input_sizes.clone(),
+            batch_size: self.batch_size,
+            dtype: self.dtype,
+            forward: !self.no_forward,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write the report to FILE (atomically) instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SummaryArgs {
+    /// A built-in architecture (see `tchinfo list`) or a TorchScript / torch.save file.
+    pub model: String,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Show modules down to this depth; deeper ones are folded into their parent row, which then shows its
+    /// whole subtree's parameters and mult-adds.
+    #[arg(long, default_value_t = 3)]
+    pub depth: usize,
+    /// Columns after the layer column, comma separated: output, params, percent, mult-adds, trainable.
+    #[arg(long, value_delimiter = ',', default_values_t = Column::DEFAULT.map(|c| c.key().to_string()))]
+    pub columns: Vec<String>,
+    /// Plain ASCII tree glyphs and bars.
+    #[arg(long)]
+    pub ascii: bool,
+    /// Show each module's name beside its type: `Conv2d (0): 2-1`.
+    #[arg(long)]
+    pub var_names: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Two or more built-in names or model files.
+    #[arg(required = true, num_args = 2..)]
+    pub models: Vec<String>,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LinearArgs {
+    /// Input features (IN).
+    #[arg(value_parser = clap::value_parser!(u64).range(1..))]
+    pub in_features: u64,
+    /// Output features (OUT).
+    #[arg(value_parser = clap::value_parser!(u64).range(1..))]
+    pub out_features: u64,
+    /// Leave out the bias (as `bias=False`), and show what that saves.
+    #[arg(long)]
+    pub no_bias: bool,
+    /// Element type of the weights: f32, f16, bf16, f64 or i8.
+    #[arg(long, default_value = "f32", value_parser = parse_linear_dtype)]
+    pub dtype: DType,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+fn parse_linear_dtype(s: &str) -> Result<DType, String> {
+    let d: DType = s.parse()?;
+    match d {
+        DType::Float32 | DType::Float16 | DType::BFloat16 | DType::Float64 | DType::Int8 => Ok(d),
+        other => Err(format!(
+            "dtype {other} is not offered here (use f32, f16, bf16, f64 or i8)"
+        )),
+    }
+}
+
+/// `3,224,224`, `1x3x224x224` or `1 3 224 224`: positive dimensions.
+pub fn parse_dims(s: &str) -> Result<Vec<i64>, String> {
+    let dims: Result<Vec<i64>, String> = s
+        .split([',', 'x', 'X', ' ', '×'])
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.trim().parse::<i64>() {
+            Ok(d) if d > 0 => Ok(d),
+            _ => Err(format!("'{p}' in '{s}' is not a positive dimension")),
+        })
+        .collect();
+    let dims = dims?;
+    if dims.is_empty() {
+        return Err(format!("'{s}' has no dimensions (example: 3,224,224)"));
+    }
+    Ok(dims)
+}

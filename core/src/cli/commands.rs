@@ -1,0 +1,214 @@
+//! One function per command: load what it names, build the report, write it.
+
+use super::args::{
+    Cli, Command, CompareArgs, LinearArgs, LintArgs, ListArgs, PlanArgs, SourceArgs, SummaryArgs,
+};
+use super::{Failure, Loader};
+use crate::linear::LinearReport;
+use crate::output::emit;
+use crate::reports::table::{Column, TableOptions};
+use crate::reports::{self, Format};
+use crate::summary::ModelSummary;
+use anyhow::anyhow;
+
+fn table_options(args: &SummaryArgs) -> Result<TableOptions, Failure> {
+    let columns = args
+        .columns
+        .iter()
+        .filter(|c| !c.trim().is_empty())
+        .map(|c| c.parse::<Column>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Failure::Usage(anyhow!(e)))?;
+    Ok(TableOptions {
+        max_depth: args.depth,
+        columns,
+        ascii: args.ascii,
+        var_names: args.var_names,
+    })
+}
+
+fn load_model(
+    loader: &dyn Loader,
+    model: &str,
+    source: &SourceArgs,
+) -> Result<ModelSummary, Failure> {
+    loader
+        .load(model, &source.load_options())
+        .map_err(|e| Failure::Run(e.into()))
+}
+
+fn summary(loader: &dyn Loader, args: SummaryArgs) -> Result<(), Failure> {
+    let opts = table_options(&args)?;
+    let summary = load_model(loader, &args.model, &args.source)?;
+    let text = match args.output.format {
+        Format::Table => reports::summary::render(&summary, &opts),
+        Format::Json => reports::json::to_string(&reports::json::summary_json(&summary)),
+        Format::Csv => reports::csv::render(&summary),
+        Format::Markdown => reports::markdown::render(&summary, &opts),
+    };
+    Ok(emit(&text, args.output.output.as_deref())?)
+}
+
+fn compare(loader: &dyn Loader, args: CompareArgs) -> Result<(), Failure> {
+    let summaries = args
+        .models
+        .iter()
+        .map(|m| load_model(loader, m, &args.source))
+        .collect::<Result<Vec<_>, _>>()?;
+    let text = match args.output.format {
+        Format::Json => reports::compare::render_json(&summaries),
+        format => {
+            let comparison = reports::compare::compare(&summaries);
+            match format {
+                Format::Csv => reports::compare::render_csv(&comparison),
+                Format::Markdown => reports::compare::render_markdown(&comparison),
+                _ => reports::compare::render_text(&comparison),
+            }
+        }
+    };
+    Ok(emit(&text, args.output.output.as_deref())?)
+}
+
+fn plan(loader: &dyn Loader, args: PlanArgs) -> Result<(), Failure> {
+    let batch = args.source.batch_size.unwrap_or(1);
+    let mut opts = args.source.load_options();
+    opts.forward = true;
+    let at = |b: i64| {
+        let mut o = opts.clone();
+        o.batch_size = Some(b);
+        loader
+            .load(&args.model, &o)
+            .map_err(|e| Failure::Run(e.into()))
+    };
+    let (first, second) = (at(batch)?, at(batch + 1)?);
+    let options = crate::plan::PlanOptions {
+        batch_size: batch as u64,
+        optimizer: args.optimizer,
+        precision: args.precision,
+        budget: args.budget,
+        inference: args.inference,
+    };
+    let plan = crate::plan::Plan::new(&first, &second, options).ok_or_else(|| {
+        Failure::Run(anyhow!(
+            "{}: no forward pass could be run to measure activations (files need --input-size)",
+            args.model
+        ))
+    })?;
+    let text = match args.output.format {
+        Format::Json => reports::plan::render_json(&plan),
+        _ => reports::plan::render_text(&plan),
+    };
+    Ok(emit(&text, args.output.output.as_deref())?)
+}
+
+fn lint(loader: &dyn Loader, args: LintArgs) -> Result<(), Failure> {
+    let summary = load_model(loader, &args.model, &args.source)?;
+    let report = crate::summary::lint::redundant_biases(&summary);
+    let text = match args.output.format {
+        Format::Json => reports::lint::render_json(&summary.name, &report),
+        _ => reports::lint::render_text(&summary.name, &report),
+    };
+    Ok(emit(&text, args.output.output.as_deref())?)
+}
+
+fn linear(loader: &dyn Loader, args: LinearArgs) -> Result<(), Failure> {
+    let mut report = LinearReport::new(
+        args.in_features,
+        args.out_features,
+        !args.no_bias,
+        args.dtype,
+    )
+    .map_err(|e| Failure::Usage(e.into()))?;
+    if report.small_enough_to_build()
+        && let Some(counted) = loader.count_linear(
+            args.in_features as i64,
+            args.out_features as i64,
+            !args.no_bias,
+        )
+    {
+        report = report
+            .checked_against(counted)
+            .map_err(|e| Failure::Run(e.into()))?;
+    }
+    let text = match args.output.format {
+        Format::Table => reports::linear::render_text(&report),
+        Format::Json => reports::linear::render_json(&report),
+        Format::Csv => reports::linear::render_csv(&report),
+        Format::Markdown => reports::linear::render_markdown(&report),
+    };
+    Ok(emit(&text, args.output.output.as_deref())?)
+}
+
+fn list(loader: &dyn Loader, args: ListArgs) -> Result<(), Failure> {
+    let rows = loader.builtins().map_err(|e| Failure::Run(e.into()))?;
+    let text = match args.output.format {
+        Format::Json => reports::json::to_string(&serde_json::json!({
+            "schema": "tchinfo/list",
+            "schema_version": reports::json::SCHEMA_VERSION,
+            "tchinfo_version": env!("CARGO_PKG_VERSION"),
+            "builtins": rows,
+        })),
+        format => {
+            let header: Vec<String> = ["Name", "Family", "Default input", "Params"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            let cells: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| {
+                    let input = r
+                        .default_input
+                        .iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>();
+                    vec![
+                        r.name.clone(),
+                        r.family.clone(),
+                        input.join("×"),
+                        crate::units::thousands(r.params),
+                    ]
+                })
+                .collect();
+            let right = [false, false, false, true];
+            match format {
+                Format::Markdown => reports::markdown::pipe_table(&header, &cells, &right),
+                Format::Csv => {
+                    let mut s = reports::csv::line(
+                        &["name", "family", "default_input", "params"].map(String::from),
+                    );
+                    for r in &rows {
+                        let input = r
+                            .default_input
+                            .iter()
+                            .map(|d| d.to_string())
+                            .collect::<Vec<_>>();
+                        s += &reports::csv::line(&[
+                            r.name.clone(),
+                            r.family.clone(),
+                            input.join("x"),
+                            r.params.to_string(),
+                        ]);
+                    }
+                    s
+                }
+                _ => {
+                    let mut all = vec![header];
+                    all.extend(cells);
+                    reports::footer::aligned(&all, &right, "")
+                }
+            }
+        }
+    };
+    Ok(emit(&text, args.output.output.as_deref())?)
+}
+
+pub fn run(cli: Cli, loader: &dyn Loader) -> Result<(), Failure> {
+    match cli.command {
+        Command::Summary(args) => summary(loader, args),
+        Command::Compare(args) => compare(loader, args),
+        Command::Plan(args) => plan(loader, args),
+        Command::Lint(args) => lint(loader, args),
+        Command::Linear(args) => linear(loader, args),
+        Command::List(args) => list(loader, args),
+    }
+}
