@@ -26,7 +26,7 @@ pub struct LayerShare {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Activations {
     /// torchinfo's "Forward/backward pass size": outputs of leaf layers that have parameters, ×2 (the
-    /// output and its gradient).
+    /// output and its gradient); a layer returning several tensors counts its first, as torchinfo does.
     pub torchinfo_bytes: u64,
     /// Outputs of every leaf module (parameter-free ones such as ReLU and MaxPool2d included), forward only:
     /// roughly what autograd keeps alive for the backward pass.
@@ -185,8 +185,9 @@ fn activations(root: &ModuleNode) -> Option<Activations> {
             a.largest_output_bytes = a.largest_output_bytes.max(bytes);
             if node.is_leaf() {
                 a.leaf_output_bytes += bytes;
+                // torchinfo sizes a tuple output (an LSTM's `out, (h, c)`) by its first tensor alone.
                 if node.own_params() > 0 {
-                    a.torchinfo_bytes += 2 * bytes;
+                    a.torchinfo_bytes += 2 * call.first().map_or(0, |o| o.bytes());
                 }
             }
         }
