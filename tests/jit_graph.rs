@@ -290,19 +290,8 @@ fn recurrent_and_transformer_layers_are_measured_like_eager() {
     let mut summary = read_file(&path).unwrap();
     let m = measure(&path, &[spec(&[2, 5], DType::Int64)]).unwrap();
     apply(&mut summary, &m);
-    for module in eager["modules"].as_array().unwrap() {
-        let path = module["path"].as_str().unwrap();
-        let node = summary.root.find(path).unwrap();
-        let ours: Option<Vec<Vec<u64>>> = node
-            .outputs
-            .as_ref()
-            .map(|o| o.iter().map(|t| t.shape.clone()).collect());
-        let eager: Option<Vec<Vec<u64>>> = module["output_shapes"]
-            .as_array()
-            .map(|s| s.iter().map(shape).collect());
-        // The encoder's submodules too: PyTorch's fused inference path would have hidden them.
-        assert_eq!(ours, eager, "output shapes of {path:?}");
-    }
+    // The encoder's submodules too: PyTorch's fused inference path would have hidden them.
+    assert_eq!(differences_from_eager(&summary, &eager), vec![]);
     let ops = |path: &str| summary.root.find(path).unwrap().subtree_op_mult_adds();
     let positions = 2 * 5;
     // Every weight matrix at every position: LSTM 4·16×8 + 4·16×16; GRU 2 directions × (3·16×16 + 3·16×16)
@@ -337,4 +326,73 @@ fn large_tensors_hold_zeros_and_small_ones_are_read() {
     let m = measure(&path, &[spec(&[1, 4], DType::Float32)]).unwrap();
     let root = m.modules.iter().find(|mm| mm.path.is_empty()).unwrap();
     assert_eq!(root.outputs[0].shape, vec![3, 4]);
+}
+
+/// Output shapes of every module of `summary` that differ from eager PyTorch's hooks in the fixture
+/// JSON `eager`: (path, ours, eager's).
+type ShapeDiff = (String, Option<Vec<Vec<u64>>>, Option<Vec<Vec<u64>>>);
+fn differences_from_eager(summary: &ModelSummary, eager: &Json) -> Vec<ShapeDiff> {
+    let mut diffs = Vec::new();
+    for module in eager["modules"].as_array().unwrap() {
+        let path = module["path"].as_str().unwrap();
+        let node = summary
+            .root
+            .find(path)
+            .unwrap_or_else(|| panic!("no module {path:?}"));
+        let ours: Option<Vec<Vec<u64>>> = node
+            .outputs
+            .as_ref()
+            .map(|o| o.iter().map(|t| t.shape.clone()).collect());
+        let theirs: Option<Vec<Vec<u64>>> = module["output_shapes"]
+            .as_array()
+            .map(|s| s.iter().map(shape).collect());
+        if ours != theirs {
+            diffs.push((path.to_string(), ours, theirs));
+        }
+    }
+    diffs
+}
+
+/// `tests/fixtures/shim/pass_through_{scripted,traced}.pt` (export.py): modules that return their
+/// input unchanged — nn.Identity, a user `return x`, a drop-path that is the identity in eval, a
+/// Sequential holding an Identity. Scripted, each returns the value itself. Traced, the call keeps
+/// neither the value nor an operator, so its output is the one tensor shape waiting across the call;
+/// `side` runs while tensors of two shapes wait (it feeds torch.cat beside a wider Linear), so its
+/// shape is not known and stays empty rather than guessed.
+#[test]
+fn modules_returning_their_input_show_its_shape_scripted_and_traced() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/shim");
+    let eager: Json =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("pass_through.json")).unwrap())
+            .unwrap();
+    let measured = |file: &str| {
+        let path = dir.join(file);
+        let mut summary = read_file(&path).unwrap();
+        let m = measure(&path, &[spec(&[1, 4], DType::Float32)]).unwrap();
+        apply(&mut summary, &m);
+        (summary, m)
+    };
+    let (scripted, _) = measured("pass_through_scripted.pt");
+    assert_eq!(differences_from_eager(&scripted, &eager), vec![]);
+    let (traced, m) = measured("pass_through_traced.pt");
+    assert_eq!(
+        differences_from_eager(&traced, &eager),
+        vec![("side".to_string(), None, Some(vec![vec![1, 8]]))]
+    );
+    // Which tensor a traced pass-through module received is not known, so it has no data-flow edge.
+    let passing = [
+        "identity",
+        "keep",
+        "block.drop_path",
+        "empty",
+        "empty.0",
+        "side",
+    ];
+    assert!(
+        m.edges
+            .iter()
+            .all(|e| !passing.contains(&e.from.as_str()) && !passing.contains(&e.to.as_str())),
+        "{:?}",
+        m.edges
+    );
 }

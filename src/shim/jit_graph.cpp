@@ -5,7 +5,9 @@
 //     torch::jit::Inline, so that each inlined node learns the module path it came from, kept in the
 //     node's Scope, and each module call leaves two placeholders: where it starts and the values it
 //     returned). Attribute chains give the path, so `self.a.b(x)` is `a.b`; calls a module makes on
-//     itself (`self._forward_impl`) add nothing to the path.
+//     itself (`self._forward_impl`) add nothing to the path. A traced module that returned a value
+//     it was given has lost that value from its call (see passes_through); its second placeholder
+//     holds every value it may have returned instead.
 //  2. Replace the placeholders, and follow every operator Rust asked to count, with profiling nodes
 //     whose callbacks write what they see as text lines. The callbacks keep no tensor, so no
 //     activation lives longer than in a plain run.
@@ -16,7 +18,8 @@
 // Result lines (tab-separated):
 //   schema <forward's signature without self>
 //   edge <from> <to> <1|0>                `to` consumes what `from` returned (1: its only consumer)
-//   call <module path> <tensor>...        a module's forward returned these tensors (flattened)
+//   call <module path> <tensor>...        a module's forward returned these tensors (flattened); none
+//                                         for a traced pass-through call whose value is not known
 //   op <module path> <aten::op> <arg>...  a counted operator ran: its inputs, then its outputs
 //   error <load|input|run|internal> <message> [<module path that was running>]
 // A tensor is <ScalarType>:<d0,d1,...>. An arg is T<tensor>, I<int>, F<float>, B<0|1>, N (None),
@@ -67,6 +70,10 @@ c10::Symbol enter_mark() {
 }
 c10::Symbol return_mark() {
   static const c10::Symbol s = c10::Symbol::fromQualString("tchinfo::returned");
+  return s;
+}
+c10::Symbol passed_mark() {  // its inputs: the values a pass-through call may have returned
+  static const c10::Symbol s = c10::Symbol::fromQualString("tchinfo::passed");
   return s;
 }
 
@@ -138,6 +145,66 @@ bool is_forward(const std::string& method) {
   return method.find_first_not_of("0123456789", overload.size()) == std::string::npos;
 }
 
+void collect(Block* block, std::vector<Node*>& out) {
+  for (Node* n : block->nodes()) {
+    out.push_back(n);
+    for (Block* sub : n->blocks()) collect(sub, out);
+  }
+}
+
+// ---- modules whose traced forward lost what it returned ----
+
+// torch.jit.trace keeps only the operators a forward ran, and gives each module's traced forward
+// the values those operators read as inputs and the values they made and the caller used as
+// outputs. A forward that returned a value it was given without running an operator on it
+// (`nn.Identity`, torchvision's `StochasticDepth` in eval, any `return x`) thus takes nothing and
+// returns None, and its caller uses the given value directly: which value the module returned is
+// not in the file. (Scripted forwards keep their signature and return the value itself.)
+bool passes_through(GraphFunction& fn) {
+  const auto& graph = *fn.graph();
+  if (graph.inputs().size() != 1) return false;  // only self
+  for (const Value* out : graph.outputs()) {
+    if (out->type()->kind() != c10::TypeKind::NoneType) return false;
+  }
+  return true;
+}
+
+// The tensors of `call`'s graph that exist before it and are used after it. If the caller used what a
+// pass-through call returned, it is one of them, as the trace made the caller use that value
+// directly (a return, too, is a use); the run tells its shape when they all have the same one.
+std::vector<Value*> live_across(Node* call) {
+  std::vector<Value*> live;
+  auto consider = [&](Value* v) {
+    if (!v->type()->cast<c10::TensorType>()) return;
+    for (const auto& use : v->uses()) {
+      if (use.user->isAfter(call)) {
+        live.push_back(v);
+        return;
+      }
+    }
+  };
+  Graph& graph = *call->owningGraph();
+  for (Value* v : graph.inputs()) consider(v);
+  std::vector<Node*> nodes;
+  collect(graph.block(), nodes);
+  for (Node* n : nodes) {
+    if (!n->isBefore(call)) continue;
+    for (Value* v : n->outputs()) consider(v);
+  }
+  return live;
+}
+
+// A pass-through module whose own pass-through children had nothing to choose from (it has no
+// tensor of its own) handed on a value from outside it: its children get its candidates.
+void hand_down(Node* n, at::ArrayRef<Value*> candidates) {
+  if (n->kind() == passed_mark() && n->inputs().empty()) {
+    for (Value* v : candidates) n->addInput(v);
+  }
+  for (Block* sub : n->blocks()) {
+    for (Node* inner : sub->nodes()) hand_down(inner, candidates);
+  }
+}
+
 // Inlines calls bottom-up: a function's own calls are inlined (once, memoised) before it is
 // inlined into its callers, and every node it brings along gets the call's path as a prefix.
 class Inliner {
@@ -195,24 +262,21 @@ class Inliner {
     Graph& graph = *call->owningGraph();
     Node* first = call->prev();  // the inlined nodes land strictly between first and last
     Node* last = call->next();
+    const bool passed = module_call && passes_through(fn);
     if (module_call) {
       first = graph.create(enter_mark(), 0)->insertBefore(call);
-      last = graph.create(return_mark(), call->outputs(), 0)->insertAfter(call);
+      last = passed ? graph.create(passed_mark(), live_across(call), 0)->insertAfter(call)
+                    : graph.create(return_mark(), call->outputs(), 0)->insertAfter(call);
       set_scope(first, path);
       set_scope(last, path);
     }
     torch::jit::inlineCallTo(call, &fn, body.get());
-    if (path.empty()) return;
-    for (Node* n = first->next(); n != last; n = n->next()) prefix_scope(n, path);
+    for (Node* n = first->next(); n != last; n = n->next()) {
+      if (passed) hand_down(n, last->inputs());
+      if (!path.empty()) prefix_scope(n, path);
+    }
   }
 };
-
-void collect(Block* block, std::vector<Node*>& out) {
-  for (Node* n : block->nodes()) {
-    out.push_back(n);
-    for (Block* sub : n->blocks()) collect(sub, out);
-  }
-}
 
 // ---- data flow between modules, read from the graph before it runs ----
 
@@ -226,7 +290,10 @@ void add_consumers(Value* v, const std::string& from, std::set<std::string>& con
       c10::prim::ListConstruct, c10::prim::ListUnpack};
   for (const auto& use : v->uses()) {
     Node* user = use.user;
-    if (user->kind() == return_mark() || user->kind() == enter_mark()) continue;
+    // A pass-through call's candidates are not known to be its input.
+    if (user->kind() == return_mark() || user->kind() == enter_mark() || user->kind() == passed_mark()) {
+      continue;
+    }
     if (containers.count(user->kind())) {
       for (Value* out : user->outputs()) add_consumers(out, from, consumers);
       continue;
@@ -369,6 +436,23 @@ void add_probes(Graph& graph, Recorder& rec, const std::unordered_set<c10::Symbo
       if (!rec.running.empty()) rec.running.pop_back();
     };
   };
+  // A pass-through call returned one of these values (see live_across): known when all look alike.
+  auto record_passed = [&rec](const std::string& path) {
+    return [&rec, path](at::ArrayRef<c10::IValue> values) {
+      std::string line = "call\t" + escape(path), seen;
+      for (const auto& v : values) {
+        const std::string text = v.isTensor() && v.toTensor().defined() ? tensor_text(v.toTensor()) : "";
+        if (text.empty() || (!seen.empty() && text != seen)) {
+          seen.clear();
+          break;
+        }
+        seen = text;
+      }
+      if (!seen.empty()) line += "\t" + seen;
+      rec.lines += line + "\n";
+      if (!rec.running.empty()) rec.running.pop_back();
+    };
+  };
   for (Node* n : nodes) {
     const std::string path = scope_of(n);
     if (n->kind() == enter_mark()) {
@@ -377,6 +461,9 @@ void add_probes(Graph& graph, Recorder& rec, const std::unordered_set<c10::Symbo
       n->destroy();
     } else if (n->kind() == return_mark()) {
       make_probe(graph, n->inputs(), record_call(path))->insertBefore(n);
+      n->destroy();
+    } else if (n->kind() == passed_mark()) {
+      make_probe(graph, n->inputs(), record_passed(path))->insertBefore(n);
       n->destroy();
     } else if (counted.count(n->kind())) {
       std::vector<Value*> values(n->inputs().begin(), n->inputs().end());

@@ -43,7 +43,8 @@ pub struct ModuleMeasurement {
     pub path: String,
     /// The tensors its forward returned (tuples, lists and dict values flattened), from its first
     /// call; empty when its forward was not called (its operators ran from another of its methods)
-    /// or returned no tensor.
+    /// or returned no tensor, or when, traced, it returned a tensor it was given and tensors of
+    /// different shapes could have been that one (a trace does not record which).
     pub outputs: Vec<TensorValue>,
     /// Mult-adds of the counted operators that ran in its own code (children excluded), over all
     /// of its calls.
