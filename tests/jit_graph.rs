@@ -396,3 +396,34 @@ fn modules_returning_their_input_show_its_shape_scripted_and_traced() {
         m.edges
     );
 }
+
+/// `tests/fixtures/shim/unused_returns_{scripted,traced}.pt` (export.py): the model keeps only part of
+/// what its LSTMs and GRU return (`y, _ = self.lstm(x)`; `_, (h, _) = self.state(y)`). A trace drops the
+/// rest from their returns; the unused results of the operator that made the kept ones stand in for it,
+/// so both files show every returned tensor, in order, as eager PyTorch's hooks do — but not the indices
+/// beside adaptive max pooling's values, which `pool` never returned.
+#[test]
+fn returned_tensors_the_caller_ignores_are_outputs_scripted_and_traced() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/shim");
+    let eager: Json =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("unused_returns.json")).unwrap())
+            .unwrap();
+    for file in ["unused_returns_scripted.pt", "unused_returns_traced.pt"] {
+        let path = dir.join(file);
+        let mut summary = read_file(&path).unwrap();
+        let m = measure(&path, &[spec(&[2, 7, 4], DType::Float32)]).unwrap();
+        apply(&mut summary, &m);
+        assert_eq!(differences_from_eager(&summary, &eager), vec![], "{file}");
+        let mut edges: Vec<(&str, &str)> = m
+            .edges
+            .iter()
+            .map(|e| (e.from.as_str(), e.to.as_str()))
+            .collect();
+        edges.sort();
+        assert_eq!(
+            edges,
+            [("gru", "state"), ("lstm", "gru"), ("state", "pool")],
+            "{file}"
+        );
+    }
+}

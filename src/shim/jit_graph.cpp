@@ -7,7 +7,9 @@
 //     returned). Attribute chains give the path, so `self.a.b(x)` is `a.b`; calls a module makes on
 //     itself (`self._forward_impl`) add nothing to the path. A traced module that returned a value
 //     it was given has lost that value from its call (see passes_through); its second placeholder
-//     holds every value it may have returned instead.
+//     holds every value it may have returned instead. A traced module's call also lost the values it
+//     returned and its caller did not use (`y, _ = self.lstm(x)`); unused tensors made beside the
+//     ones it did return stand in for them (see add_unused_returns).
 //  2. Replace the placeholders, and follow every operator Rust asked to count, with profiling nodes
 //     whose callbacks write what they see as text lines. The callbacks keep no tensor, so no
 //     activation lives longer than in a plain run.
@@ -39,6 +41,7 @@
 #include <torch/csrc/jit/runtime/interpreter.h>
 #include <torch/csrc/jit/serialization/import.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -194,6 +197,67 @@ std::vector<Value*> live_across(Node* call) {
   return live;
 }
 
+// ---- values a traced forward returned and its caller did not use ----
+
+// torch.jit.trace does not see what a module's forward returns, only which of the values it made its
+// caller went on to use: those become the traced forward's outputs, and the rest are dropped from its
+// return (an LSTM called as `y, _ = self.lstm(x)` returns `out` alone, while eager PyTorch returned
+// `out, (h, c)`, all three made by one aten::lstm). What is left to go by: an operator of the module's
+// own code that made a returned tensor may have made others that nothing uses; those are taken as
+// returned too, in the operator's order, unless they turn out not to be floating point when the model
+// runs: integer results beside a value are indices (adaptive max pooling, max or sort along a dim),
+// which modules drop far more often than they return. Such a guess is not in the file either way.
+// Scripted forwards keep their whole return, so this applies to traced files only.
+c10::Symbol guessed_attr() {  // on a return mark: the positions of its guessed inputs
+  static const c10::Symbol s = c10::Symbol::attr("tchinfo_guessed");
+  return s;
+}
+
+void open_tuples(Value* v, std::vector<Value*>& out) {
+  if (v->node()->kind() != c10::prim::TupleConstruct) {
+    out.push_back(v);
+    return;
+  }
+  for (Value* element : v->node()->inputs()) open_tuples(element, out);
+}
+
+// `returned` marks what the call inlined between `first` and it returned; the module's own code there
+// is the nodes without a path of their own (a child's leftovers are the child's). Adds the unused
+// tensors made beside a returned one, and puts every value in the order it was made.
+void add_unused_returns(Node* first, Node* returned) {
+  std::unordered_map<const Value*, size_t> made_at;
+  for (Node* n = first->next(); n != returned; n = n->next()) {
+    for (Value* v : n->outputs()) made_at.emplace(v, made_at.size() + 1);
+  }
+  std::vector<Value*> values;
+  for (Value* v : returned->inputs()) open_tuples(v, values);
+  std::unordered_set<const Node*> makers;
+  std::vector<Value*> unused;
+  for (Value* v : values) {
+    Node* maker = v->node();
+    if (!made_at.count(v) || !scope_of(maker).empty() || !makers.insert(maker).second) continue;
+    for (Value* sibling : maker->outputs()) {
+      if (sibling->uses().empty() && sibling->type()->cast<c10::TensorType>()) unused.push_back(sibling);
+    }
+  }
+  if (unused.empty()) return;
+  const std::unordered_set<const Value*> guessed(unused.begin(), unused.end());
+  values.insert(values.end(), unused.begin(), unused.end());
+  auto position = [&made_at](const Value* v) {
+    auto found = made_at.find(v);
+    return found == made_at.end() ? 0 : found->second;  // made before the call: first, as given
+  };
+  std::stable_sort(values.begin(), values.end(),
+                   [&](const Value* a, const Value* b) { return position(a) < position(b); });
+  returned->removeAllInputs();
+  std::vector<int64_t> guesses;
+  for (Value* v : values) {
+    if (guessed.count(v)) guesses.push_back(static_cast<int64_t>(returned->inputs().size()));
+    returned->addInput(v);
+  }
+  returned->is_(guessed_attr(), guesses);
+}
+
 // A pass-through module whose own pass-through children had nothing to choose from (it has no
 // tensor of its own) handed on a value from outside it: its children get its candidates.
 void hand_down(Node* n, at::ArrayRef<Value*> candidates) {
@@ -209,6 +273,8 @@ void hand_down(Node* n, at::ArrayRef<Value*> candidates) {
 // inlined into its callers, and every node it brings along gets the call's path as a prefix.
 class Inliner {
  public:
+  explicit Inliner(bool traced) : traced_(traced) {}
+
   std::shared_ptr<Graph> inlined(GraphFunction& fn) {
     auto found = done_.find(&fn);
     if (found != done_.end()) return found->second;
@@ -220,6 +286,7 @@ class Inliner {
   }
 
  private:
+  bool traced_;  // the file was written by torch.jit.trace
   std::unordered_map<GraphFunction*, std::shared_ptr<Graph>> done_;
 
   void inline_block(Block* block) {
@@ -271,6 +338,7 @@ class Inliner {
       set_scope(last, path);
     }
     torch::jit::inlineCallTo(call, &fn, body.get());
+    if (module_call && !passed && traced_) add_unused_returns(first, last);
     for (Node* n = first->next(); n != last; n = n->next()) {
       if (passed) hand_down(n, last->inputs());
       if (!path.empty()) prefix_scope(n, path);
@@ -428,10 +496,16 @@ Node* make_probe(Graph& graph, at::ArrayRef<Value*> inputs,
 void add_probes(Graph& graph, Recorder& rec, const std::unordered_set<c10::Symbol>& counted) {
   std::vector<Node*> nodes;
   collect(graph.block(), nodes);
-  auto record_call = [&rec](const std::string& path) {
-    return [&rec, path](at::ArrayRef<c10::IValue> values) {
+  // `guessed`: positions of values taken as returned only if they are floating point (see
+  // add_unused_returns).
+  auto record_call = [&rec](const std::string& path, std::vector<int64_t> guessed = {}) {
+    return [&rec, path, guessed](at::ArrayRef<c10::IValue> values) {
       std::string line = "call\t" + escape(path);
-      for (const auto& v : values) append_tensors(line, v);
+      for (size_t i = 0; i < values.size(); ++i) {
+        const bool guess = std::count(guessed.begin(), guessed.end(), static_cast<int64_t>(i)) > 0;
+        if (guess && !(values[i].isTensor() && values[i].toTensor().is_floating_point())) continue;
+        append_tensors(line, values[i]);
+      }
       rec.lines += line + "\n";
       if (!rec.running.empty()) rec.running.pop_back();
     };
@@ -460,7 +534,8 @@ void add_probes(Graph& graph, Recorder& rec, const std::unordered_set<c10::Symbo
           ->insertBefore(n);
       n->destroy();
     } else if (n->kind() == return_mark()) {
-      make_probe(graph, n->inputs(), record_call(path))->insertBefore(n);
+      auto guessed = n->hasAttribute(guessed_attr()) ? n->is(guessed_attr()) : std::vector<int64_t>{};
+      make_probe(graph, n->inputs(), record_call(path, guessed))->insertBefore(n);
       n->destroy();
     } else if (n->kind() == passed_mark()) {
       make_probe(graph, n->inputs(), record_passed(path))->insertBefore(n);
@@ -619,24 +694,34 @@ class LargeTensorsAsZeros : public caffe2::serialize::ReadAdapterInterface {
   std::unordered_map<uint64_t, size_t> zeroed_;  // payload offset → size
 };
 
-torch::jit::Module load_without_weights(const std::string& path) {
+struct Loaded {
+  torch::jit::Module module;
+  bool traced;  // torch.jit.trace keeps the inputs it traced with beside the code
+};
+
+Loaded load_without_weights(const std::string& path) {
   auto adapter = std::make_shared<LargeTensorsAsZeros>(path);
+  bool traced = false;
   {
     caffe2::serialize::PyTorchStreamReader directory(adapter);
+    traced = directory.hasRecord("traced_inputs.pkl");
     for (const auto& name : directory.getAllRecords()) {
       if (!starts_with(name, "data/")) continue;
       const size_t n = directory.getRecordSize(name);
       if (n >= 64 * 1024) adapter->zero(directory.getRecordOffset(name), n);
     }
   }
-  return torch::jit::load(adapter, std::nullopt, /*load_debug_files=*/false);
+  return {torch::jit::load(adapter, std::nullopt, /*load_debug_files=*/false), traced};
 }
 
 std::string measure(const std::string& path, const std::string& request_text) {
   const Request req = parse_request(request_text);
   torch::jit::Module module;
+  bool traced = false;
   try {
-    module = load_without_weights(path);
+    auto loaded = load_without_weights(path);
+    module = loaded.module;
+    traced = loaded.traced;
   } catch (const std::exception& e) {
     return fail("load", message_of(e));
   }
@@ -650,7 +735,7 @@ std::string measure(const std::string& path, const std::string& request_text) {
   if (!problem.empty()) return out + fail("input", problem);
 
   module.eval();
-  Inliner inliner;
+  Inliner inliner(traced);
   std::shared_ptr<Graph> graph = inliner.inlined(*fn);
   out += describe_edges(*graph);
   pretend_grad_enabled(*graph);
