@@ -10,6 +10,7 @@
 //! - [`walk`]: the TorchScript module tree; [`state_dict`]: a tree from a state dict's dotted names.
 
 pub mod archive;
+pub mod budget;
 pub mod classes;
 pub mod pickle;
 pub mod state_dict;
@@ -79,9 +80,12 @@ fn load_classes<R: Read + Seek>(
     p: &Pickle,
 ) -> Result<ClassTable, String> {
     let mut table = ClassTable::default();
+    let wanted = walk::torch_class_names(p);
     for module in walk::python_modules(p) {
         if let Some(source) = archive.read_code(&code_path(&module))? {
-            table.add_source(&module, &source);
+            table
+                .add_source(&module, &source, |class| wanted.contains(class))
+                .map_err(|e| format!("{}: {e}", code_path(&module)))?;
         }
     }
     Ok(table)
@@ -123,3 +127,4 @@ fn describe_non_zip(head: &[u8]) -> Option<String> {
     }
     Some("not a TorchScript file or torch.save checkpoint (not a zip archive)".into())
 }
+

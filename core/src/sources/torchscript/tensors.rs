@@ -236,7 +236,7 @@ fn torch_dtype(p: &Pickle, v: &Value) -> Option<DType> {
     })
 }
 
-/// A size tuple: non-negative dimensions whose product fits in 64 bits.
+/// A size tuple: non-negative dimensions whose product fits in an int64.
 fn dims(p: &Pickle, v: Option<&Value>) -> Result<Vec<u64>, String> {
     let items = v
         .and_then(|v| p.sequence(v))
@@ -254,9 +254,11 @@ fn dims(p: &Pickle, v: Option<&Value>) -> Result<Vec<u64>, String> {
             Some(d) if d >= 0 => d as u64,
             _ => return Err("tensor size with a negative or non-integer dimension".into()),
         };
+        // PyTorch counts elements in int64: a larger product is no tensor it could have saved.
         numel = numel
             .checked_mul(d)
-            .ok_or("tensor whose element count overflows 64 bits")?;
+            .filter(|&n| n <= i64::MAX as u64)
+            .ok_or("tensor whose element count exceeds 2^63 - 1")?;
         shape.push(d);
     }
     Ok(shape)
