@@ -2,10 +2,11 @@
 //! `data.pkl` or inside a training checkpoint (`{"model": state_dict, "optimizer": …, "epoch": 3}`). No
 //! classes are stored, so the tree comes from the names and the types are inferred.
 
+use super::budget::{ByteTally, TextBudget};
 use super::pickle::{ObjId, Object, Pickle, Value};
 use super::tensors::{StorageView, TensorInfo, tensor};
 use crate::summary::ModuleNode;
-use crate::summary::infer::{NamedTensor, TYPES_INFERRED_NOTE, tree_from_named_tensors};
+use crate::summary::infer::{self, NamedTensor, TYPES_INFERRED_NOTE, tree_from_named_tensors};
 use std::collections::{HashMap, HashSet, VecDeque};
 
 /// How far into a checkpoint's nested dicts to look for the state dict, and how many dicts at most.
@@ -25,7 +26,8 @@ pub struct StateDict {
 }
 
 pub fn state_dict_tree(p: &Pickle) -> Result<StateDict, String> {
-    let Some((where_, tensors)) = find_state_dict(p)? else {
+    let mut text = TextBudget::default();
+    let Some((where_, tensors)) = find_state_dict(p, &mut text)? else {
         return Err(match p.call(&p.root) {
             Some(((module, name), _)) if (module, name) != ("collections", "OrderedDict") => {
                 format!(
@@ -39,6 +41,10 @@ pub fn state_dict_tree(p: &Pickle) -> Result<StateDict, String> {
     let mut notes = vec![TYPES_INFERRED_NOTE.to_string()];
     if let Some(key) = where_ {
         notes.push(format!("the tensors are the checkpoint's entry {key}"));
+    }
+    let mut bytes = ByteTally::default();
+    for (name, t) in &tensors {
+        bytes.add(t).map_err(|e| format!("{name}: {e}"))?;
     }
     let any_recorded = tensors.iter().any(|(_, t)| t.requires_grad);
     if !any_recorded {
@@ -68,21 +74,26 @@ pub fn state_dict_tree(p: &Pickle) -> Result<StateDict, String> {
 type Tensors = Vec<(String, TensorInfo)>;
 
 /// The dict with the most tensors: the top level when it holds any, else the best nested one (with the
-/// keys that lead to it, as `['model']`).
-fn find_state_dict(p: &Pickle) -> Result<Option<(Option<String>, Tensors)>, String> {
-    let top = tensor_entries(p, &p.root)?;
+/// keys that lead to it, as `['model']`). Every tensor name looked at is charged to `text`, whichever
+/// dict it sits in.
+fn find_state_dict(
+    p: &Pickle,
+    text: &mut TextBudget,
+) -> Result<Option<(Option<String>, Tensors)>, String> {
+    let top = tensor_entries(p, &p.root, text)?;
     if !top.is_empty() {
         return Ok(Some((None, top)));
     }
-    let mut best: Option<(String, Tensors)> = None;
+    // Keys are kept as references and spelled out for the winner only: a long key shared by thousands
+    // of nested dicts must not be copied into each of their paths.
+    let mut best: Option<(Vec<&str>, Tensors)> = None;
     // Each dict is scanned once however many entries share it, so the work stays linear in the pickle.
     let mut scanned: HashSet<ObjId> = HashSet::new();
     if let Value::Ref(id) = p.root {
         scanned.insert(id);
     }
-    let mut queue: VecDeque<(&Value, String, usize)> =
-        VecDeque::from([(&p.root, String::new(), 0)]);
-    while let Some((value, at, depth)) = queue.pop_front() {
+    let mut queue: VecDeque<(&Value, Vec<&str>)> = VecDeque::from([(&p.root, Vec::new())]);
+    while let Some((value, at)) = queue.pop_front() {
         let Some(entries) = p.entries(value) else {
             continue;
         };
@@ -94,22 +105,26 @@ fn find_state_dict(p: &Pickle) -> Result<Option<(Option<String>, Tensors)>, Stri
             {
                 continue;
             }
-            let key = format!("{at}['{k}']");
-            let found = tensor_entries(p, v)?;
+            let mut keys = at.clone();
+            keys.push(k);
+            let found = tensor_entries(p, v, text)?;
             if found.len() > best.as_ref().map_or(0, |b| b.1.len()) {
-                best = Some((key.clone(), found));
+                best = Some((keys.clone(), found));
             }
-            if depth + 1 < MAX_SEARCH_DEPTH {
-                queue.push_back((v, key, depth + 1));
+            if keys.len() < MAX_SEARCH_DEPTH {
+                queue.push_back((v, keys));
             }
         }
     }
-    Ok(best.map(|(k, t)| (Some(k), t)))
+    Ok(best.map(|(keys, t)| {
+        let spelled: String = keys.iter().map(|k| format!("['{k}']")).collect();
+        (Some(spelled), t)
+    }))
 }
 
 /// The string-keyed tensor entries of a dict or `OrderedDict`; a repeated key keeps its first place and
 /// its last value, as a Python dict would.
-fn tensor_entries(p: &Pickle, value: &Value) -> Result<Tensors, String> {
+fn tensor_entries(p: &Pickle, value: &Value, text: &mut TextBudget) -> Result<Tensors, String> {
     let Some(entries) = p.entries(value) else {
         return Ok(Vec::new());
     };
@@ -125,6 +140,7 @@ fn tensor_entries(p: &Pickle, value: &Value) -> Result<Tensors, String> {
         let Some(t) = tensor(p, v).map_err(|e| format!("{name}: {e}"))? else {
             continue;
         };
+        charge_name(text, name)?;
         match index.get(name) {
             Some(&i) => out[i].1 = t,
             None => {
@@ -134,4 +150,17 @@ fn tensor_entries(p: &Pickle, value: &Value) -> Result<Tensors, String> {
         }
     }
     Ok(out)
+}
+
+/// What a tensor name costs the tree built from it: the name is scanned, hashed and kept, and each of its
+/// module segments (at most [`infer::MAX_DEPTH`]) keeps a path that is a prefix of it. The length is
+/// charged before the name is scanned, so a long name repeated through the memo is refused unread.
+fn charge_name(text: &mut TextBudget, name: &str) -> Result<(), String> {
+    text.charge(name.len())?;
+    let modules = name
+        .bytes()
+        .filter(|&b| b == b'.')
+        .count()
+        .min(infer::MAX_DEPTH);
+    text.charge(name.len().saturating_mul(modules + 1))
 }
