@@ -2,7 +2,7 @@
 //! `data.pkl` or inside a training checkpoint (`{"model": state_dict, "optimizer": …, "epoch": 3}`). No
 //! classes are stored, so the tree comes from the names and the types are inferred.
 
-use super::budget::{ByteTally, TextBudget};
+use super::budget::{ByteTally, MODULE_COST, TieCost, TreeBudget, tensor_cost};
 use super::pickle::{ObjId, Object, Pickle, Value};
 use super::tensors::{StorageView, TensorInfo, tensor};
 use crate::summary::ModuleNode;
@@ -26,8 +26,8 @@ pub struct StateDict {
 }
 
 pub fn state_dict_tree(p: &Pickle) -> Result<StateDict, String> {
-    let mut text = TextBudget::default();
-    let Some((where_, tensors)) = find_state_dict(p, &mut text)? else {
+    let mut tree = TreeBudget::default();
+    let Some((where_, tensors)) = find_state_dict(p, &mut tree)? else {
         return Err(match p.call(&p.root) {
             Some(((module, name), _)) if (module, name) != ("collections", "OrderedDict") => {
                 format!(
@@ -43,9 +43,13 @@ pub fn state_dict_tree(p: &Pickle) -> Result<StateDict, String> {
         notes.push(format!("the tensors are the checkpoint's entry {key}"));
     }
     let mut bytes = ByteTally::default();
+    let mut ties = TieCost::default();
     for (name, t) in &tensors {
         bytes.add(t).map_err(|e| format!("{name}: {e}"))?;
+        ties.add(&t.view, name.len());
     }
+    ties.charge(&mut tree)?;
+    tree.charge(module_count(&tensors).saturating_mul(MODULE_COST))?;
     let any_recorded = tensors.iter().any(|(_, t)| t.requires_grad);
     if !any_recorded {
         notes.push(TRAINABLE_ASSUMED_NOTE.to_string());
@@ -74,13 +78,13 @@ pub fn state_dict_tree(p: &Pickle) -> Result<StateDict, String> {
 type Tensors = Vec<(String, TensorInfo)>;
 
 /// The dict with the most tensors: the top level when it holds any, else the best nested one (with the
-/// keys that lead to it, as `['model']`). Every tensor name looked at is charged to `text`, whichever
+/// keys that lead to it, as `['model']`). Every tensor name looked at is charged to `tree`, whichever
 /// dict it sits in.
 fn find_state_dict(
     p: &Pickle,
-    text: &mut TextBudget,
+    tree: &mut TreeBudget,
 ) -> Result<Option<(Option<String>, Tensors)>, String> {
-    let top = tensor_entries(p, &p.root, text)?;
+    let top = tensor_entries(p, &p.root, tree)?;
     if !top.is_empty() {
         return Ok(Some((None, top)));
     }
@@ -107,7 +111,7 @@ fn find_state_dict(
             }
             let mut keys = at.clone();
             keys.push(k);
-            let found = tensor_entries(p, v, text)?;
+            let found = tensor_entries(p, v, tree)?;
             if found.len() > best.as_ref().map_or(0, |b| b.1.len()) {
                 best = Some((keys.clone(), found));
             }
@@ -124,7 +128,7 @@ fn find_state_dict(
 
 /// The string-keyed tensor entries of a dict or `OrderedDict`; a repeated key keeps its first place and
 /// its last value, as a Python dict would.
-fn tensor_entries(p: &Pickle, value: &Value, text: &mut TextBudget) -> Result<Tensors, String> {
+fn tensor_entries(p: &Pickle, value: &Value, tree: &mut TreeBudget) -> Result<Tensors, String> {
     let Some(entries) = p.entries(value) else {
         return Ok(Vec::new());
     };
@@ -140,7 +144,9 @@ fn tensor_entries(p: &Pickle, value: &Value, text: &mut TextBudget) -> Result<Te
         let Some(t) = tensor(p, v).map_err(|e| format!("{name}: {e}"))? else {
             continue;
         };
-        charge_name(text, name)?;
+        charge_name(tree, name)?;
+        // Charged per entry of every dict scanned, before the entry is kept.
+        tree.charge(tensor_cost(t.shape.len()))?;
         match index.get(name) {
             Some(&i) => out[i].1 = t,
             None => {
@@ -155,12 +161,24 @@ fn tensor_entries(p: &Pickle, value: &Value, text: &mut TextBudget) -> Result<Te
 /// What a tensor name costs the tree built from it: the name is scanned, hashed and kept, and each of its
 /// module segments (at most [`infer::MAX_DEPTH`]) keeps a path that is a prefix of it. The length is
 /// charged before the name is scanned, so a long name repeated through the memo is refused unread.
-fn charge_name(text: &mut TextBudget, name: &str) -> Result<(), String> {
-    text.charge(name.len())?;
+fn charge_name(tree: &mut TreeBudget, name: &str) -> Result<(), String> {
+    tree.charge(name.len())?;
     let modules = name
         .bytes()
         .filter(|&b| b == b'.')
         .count()
         .min(infer::MAX_DEPTH);
-    text.charge(name.len().saturating_mul(modules + 1))
+    tree.charge(name.len().saturating_mul(modules + 1))
+}
+
+/// The modules the tree will have: the distinct dotted prefixes of the names, as far as the tree nests.
+/// Hashing them costs what [`charge_name`] charged.
+fn module_count(tensors: &Tensors) -> usize {
+    let mut prefixes: HashSet<&str> = HashSet::new();
+    for (name, _) in tensors {
+        for (at, _) in name.match_indices('.').take(infer::MAX_DEPTH) {
+            prefixes.insert(&name[..at]);
+        }
+    }
+    prefixes.len()
 }

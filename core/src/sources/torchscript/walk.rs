@@ -5,7 +5,7 @@
 //! buffer when the class's `__parameters__` / `__buffers__` list names it, a child when its value is an
 //! object of a module class, and otherwise plain state (`training`, constants) that is left out.
 
-use super::budget::{ByteTally, MAX_TEXT_BYTES, TextBudget};
+use super::budget::{ByteTally, MAX_TREE_BYTES, MODULE_COST, TieCost, TreeBudget, tensor_cost};
 use super::classes::{ClassInfo, ClassTable, display_name};
 use super::pickle::{ObjId, Object, Pickle, Value};
 use super::tensors::{StorageView, tensor};
@@ -22,8 +22,8 @@ pub struct WalkLimits {
     pub max_tensors: usize,
     /// Attributes looked at in total: bounds the work when shared modules are revisited.
     pub max_attributes: usize,
-    /// Bytes of paths, names and class names in the tree (see [`super::budget`]).
-    pub max_text_bytes: usize,
+    /// Memory the tree may take: modules, tensors and their text (see [`super::budget`]).
+    pub max_tree_bytes: usize,
 }
 
 impl Default for WalkLimits {
@@ -35,7 +35,7 @@ impl Default for WalkLimits {
             max_modules: 1 << 18,
             max_tensors: 1 << 22,
             max_attributes: 1 << 22,
-            max_text_bytes: MAX_TEXT_BYTES,
+            max_tree_bytes: MAX_TREE_BYTES,
         }
     }
 }
@@ -91,7 +91,8 @@ pub fn module_tree(p: &Pickle, classes: &ClassTable, limits: WalkLimits) -> Resu
         attributes: 0,
         on_path: Vec::new(),
         views: HashMap::new(),
-        text: TextBudget::new(limits.max_text_bytes),
+        tree: TreeBudget::new(limits.max_tree_bytes),
+        ties: TieCost::default(),
         bytes: ByteTally::default(),
         class_of_global: HashMap::new(),
         declared: HashMap::new(),
@@ -100,6 +101,7 @@ pub fn module_tree(p: &Pickle, classes: &ClassTable, limits: WalkLimits) -> Resu
         return Err("data.pkl does not hold a TorchScript module".into());
     };
     let mut root = w.module(id, class, "", "")?;
+    w.ties.charge(&mut w.tree)?;
     settle_container_kinds(&mut root);
     Ok(Walked {
         root,
@@ -117,7 +119,8 @@ struct Walker<'a> {
     /// Modules between the root and the one being read, to refuse cycles.
     on_path: Vec<ObjId>,
     views: HashMap<String, StorageView>,
-    text: TextBudget,
+    tree: TreeBudget,
+    ties: TieCost,
     bytes: ByteTally,
     /// Each global a module instance is made from, resolved once: a file may instantiate one class a
     /// million times (and shared modules are revisited), so per attribute only a lookup is paid.
@@ -181,7 +184,7 @@ impl<'a> Walker<'a> {
             return Ok(None);
         }
         // Charged once per distinct global object, which the pickle's object bound limits in number.
-        self.text.charge(module.len() + 1 + name.len())?;
+        self.tree.charge(module.len() + 1 + name.len())?;
         let qualified: Rc<str> = Rc::from(format!("{module}.{name}"));
         if let Some(known) = self.declared.get(&qualified) {
             return Ok(Some(known.clone()));
@@ -238,8 +241,8 @@ impl<'a> Walker<'a> {
             .ok_or_else(|| format!("{} ({qualified}): attributes are not a dict", at()))?;
 
         let type_name = display_name(qualified);
-        self.text
-            .charge(name.len() + path.len() + type_name.len() + qualified.len())?;
+        self.tree
+            .charge(MODULE_COST + name.len() + path.len() + type_name.len() + qualified.len())?;
         let mut node = ModuleNode::new(name, path, type_name);
         node.qualified_type = Some(qualified.to_string());
         self.attributes = self.attributes.saturating_add(entries.len());
@@ -261,7 +264,7 @@ impl<'a> Walker<'a> {
             let is_buffer = !is_param && class.buffers.contains(attr);
             if is_param || is_buffer {
                 // The full path (kept for tied tensors) and the tensor's own name.
-                self.text.charge(node.path.len() + 1 + attr.len() * 2)?;
+                self.tree.charge(node.path.len() + 1 + attr.len() * 2)?;
                 let full = node.child_path(attr);
                 let Some(t) = tensor(self.p, value).map_err(|e| format!("{full}: {e}"))? else {
                     // An optional tensor left unset (`bias=False`) is not a parameter libtorch reports.
@@ -275,6 +278,8 @@ impl<'a> Walker<'a> {
                     return Err(format!("more than {} tensors", self.limits.max_tensors));
                 }
                 self.bytes.add(&t).map_err(|e| format!("{full}: {e}"))?;
+                self.tree.charge(tensor_cost(t.shape.len()))?;
+                self.ties.add(&t.view, full.len());
                 self.views.insert(full, t.view);
                 let record = TensorRecord::new(attr, t.shape, t.dtype, t.requires_grad && is_param);
                 if is_param {
@@ -284,7 +289,7 @@ impl<'a> Walker<'a> {
                 }
             } else if let Some((child_id, child_class)) = self.module_class(value)? {
                 // The child charges its own path when it is built; this is the copy made here.
-                self.text.charge(node.path.len() + 1 + attr.len())?;
+                self.tree.charge(node.path.len() + 1 + attr.len())?;
                 let child_path = node.child_path(attr);
                 let child = self.module(child_id, child_class, attr, &child_path)?;
                 node.children.push(child);
