@@ -10,6 +10,10 @@ use std::rc::Rc;
 /// The most dimensions a tensor may have (PyTorch's own limit is 64).
 const MAX_DIMS: usize = 64;
 
+/// The longest storage key accepted. PyTorch writes decimal numbers; every tensor's key is hashed to find
+/// tied tensors, so a megabyte key shared by a million tensors must not be.
+const MAX_STORAGE_KEY_BYTES: usize = 256;
+
 /// Which storage region a tensor views: two tensors with equal keys are one tensor, tied.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct StorageView {
@@ -163,6 +167,12 @@ fn from_storage(
         Some(Value::Int(i)) => Rc::from(i.to_string().as_str()),
         _ => return Err("storage without a key".into()),
     };
+    if key.len() > MAX_STORAGE_KEY_BYTES {
+        return Err(format!(
+            "storage key of {} bytes (at most {MAX_STORAGE_KEY_BYTES})",
+            key.len()
+        ));
+    }
     let dtype = match dtype_override {
         Some(d) => d,
         None => storage_dtype(class)
