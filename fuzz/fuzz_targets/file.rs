@@ -7,7 +7,5 @@ use std::path::Path;
 use tchinfo_core::sources::torchscript::read_from;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(summary) = read_from(Path::new("fuzz.pt"), Cursor::new(data)) {
-        tchinfo_fuzz::consume(&summary);
-    }
+    tchinfo_fuzz::check(read_from(Path::new("fuzz.pt"), Cursor::new(data)));
 });

@@ -9,7 +9,5 @@ use tchinfo_core::sources::torchscript::read_from;
 
 fuzz_target!(|data: &[u8]| {
     let zip = tchinfo_fuzz::zip_records(&tchinfo_fuzz::records(data));
-    if let Ok(summary) = read_from(Path::new("fuzz.pt"), Cursor::new(zip)) {
-        tchinfo_fuzz::consume(&summary);
-    }
+    tchinfo_fuzz::check(read_from(Path::new("fuzz.pt"), Cursor::new(zip)));
 });

@@ -4,6 +4,7 @@
 
 use std::io::{Cursor, Write};
 use tchinfo_core::reports::{compare, csv, json, lint, markdown, summary, table::TableOptions};
+use tchinfo_core::sources::SourceError;
 use tchinfo_core::summary::ModelSummary;
 use tchinfo_core::summary::lint::redundant_biases;
 use zip::write::FileOptions;
@@ -68,6 +69,21 @@ pub fn zip_records(records: &[(String, &[u8])]) -> Vec<u8> {
         w.write_all(data).expect("writing to memory");
     }
     w.finish().expect("writing to memory").into_inner()
+}
+
+/// What the whole-file targets require of the reader: a summary, which every report must then digest, or
+/// one error line that names the file.
+pub fn check(read: Result<ModelSummary, SourceError>) {
+    match read {
+        Ok(summary) => consume(&summary),
+        Err(e) => {
+            let line = e.to_string();
+            assert!(
+                line.starts_with("fuzz.pt: ") && !line.contains('\n'),
+                "not one error line naming the file: {line:?}"
+            );
+        }
+    }
 }
 
 /// Everything a user can ask of a summary read from a file: totals, every report, the lint, a comparison.
