@@ -1,10 +1,13 @@
 //! Damaged files: every sample in `models/`, truncated at many offsets and with bytes flipped — in the
-//! archive as a whole and inside its `data.pkl` (re-zipped so the damage reaches the pickle machine rather
-//! than stopping at the zip CRC) — must give a correct summary or one clean error line, never a panic.
-//! A hang would show as this test never finishing: every loop in the reader is bounded.
+//! archive as a whole, inside its `data.pkl` and inside its `code/` files (re-zipped so the damage reaches
+//! the pickle machine and the class parser rather than stopping at the zip CRC) — must give a correct
+//! summary or one clean error line, never a panic. Each sample's cases run against a deadline of a
+//! minute (they take well under a second), so a hang fails the test instead of stalling it.
 
 use std::io::{Cursor, Read, Write};
 use std::path::Path;
+use std::sync::mpsc;
+use std::time::Duration;
 use tchinfo::sources::torchscript::read_from;
 use tchinfo::summary::ModelSummary;
 use zip::write::FileOptions;
@@ -28,6 +31,24 @@ fn samples() -> Vec<(String, Vec<u8>)> {
     out.sort();
     assert!(out.len() >= 12, "the samples are in models/");
     out
+}
+
+/// Runs one sample's cases on a thread: a panic fails with its message, a hang fails at the deadline.
+fn within_deadline(sample: &str, cases: impl FnOnce() + Send + 'static) {
+    let (done, finished) = mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        cases();
+        let _ = done.send(());
+    });
+    match finished.recv_timeout(Duration::from_secs(60)) {
+        Ok(()) => {}
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{sample}: no answer within a minute"),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            if let Err(panic) = worker.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
 }
 
 fn read(bytes: Vec<u8>) -> Result<ModelSummary, String> {
@@ -59,27 +80,31 @@ fn offsets(len: usize, spread: usize, tail: usize) -> Vec<usize> {
 #[test]
 fn truncated_and_flipped_archives_give_the_summary_or_a_clean_error() {
     for (name, bytes) in samples() {
-        let original = read(bytes.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
-        // Any cut loses the end-of-directory record, so a few dozen cuts say as much as thousands.
-        for cut in offsets(bytes.len(), 40, 64) {
-            match read(bytes[..cut].to_vec()) {
-                Ok(s) => assert_eq!(s, original, "{name} cut at {cut}: a different summary"),
-                Err(e) => assert_clean(&name, &format!("cut at {cut}"), &e),
-            }
+        within_deadline(&name.clone(), move || damage_archive(name, bytes));
+    }
+}
+
+fn damage_archive(name: String, bytes: Vec<u8>) {
+    let original = read(bytes.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
+    // Any cut loses the end-of-directory record, so a few dozen cuts say as much as thousands.
+    for cut in offsets(bytes.len(), 40, 64) {
+        match read(bytes[..cut].to_vec()) {
+            Ok(s) => assert_eq!(s, original, "{name} cut at {cut}: a different summary"),
+            Err(e) => assert_clean(&name, &format!("cut at {cut}"), &e),
         }
-        for at in flip_positions(&bytes) {
-            for mask in [0xff, 0x01] {
-                let mut damaged = bytes.clone();
-                damaged[at] ^= mask;
-                // Tensor bytes are never read and the CRC guards the records that are, so a file that
-                // still reads must read as the original.
-                match read(damaged) {
-                    Ok(s) => assert_eq!(
-                        s, original,
-                        "{name} byte {at} ^ {mask:#x}: a different summary"
-                    ),
-                    Err(e) => assert_clean(&name, &format!("byte {at} ^ {mask:#x}"), &e),
-                }
+    }
+    for at in flip_positions(&bytes) {
+        for mask in [0xff, 0x01] {
+            let mut damaged = bytes.clone();
+            damaged[at] ^= mask;
+            // Tensor bytes are never read and the CRC guards the records that are, so a file that
+            // still reads must read as the original.
+            match read(damaged) {
+                Ok(s) => assert_eq!(
+                    s, original,
+                    "{name} byte {at} ^ {mask:#x}: a different summary"
+                ),
+                Err(e) => assert_clean(&name, &format!("byte {at} ^ {mask:#x}"), &e),
             }
         }
     }
@@ -116,9 +141,19 @@ fn records(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-/// The records again, all stored: compressing the code files anew for every case would dominate the
-/// test's time, and the untouched samples already cover compressed records.
+/// The records again with `data.pkl` replaced.
 fn rezip(records: &[(String, Vec<u8>)], pickle: &[u8]) -> Vec<u8> {
+    rezip_replacing(records, |name| name.ends_with("/data.pkl"), pickle)
+}
+
+/// The records again, all stored, the one `is_target` picks holding `replacement`: compressing the code
+/// files anew for every case would dominate the test's time, and the untouched samples already cover
+/// compressed records.
+fn rezip_replacing(
+    records: &[(String, Vec<u8>)],
+    is_target: impl Fn(&str) -> bool,
+    replacement: &[u8],
+) -> Vec<u8> {
     let mut w = ZipWriter::new(Cursor::new(Vec::new()));
     for (name, data) in records {
         w.start_file(
@@ -126,12 +161,8 @@ fn rezip(records: &[(String, Vec<u8>)], pickle: &[u8]) -> Vec<u8> {
             FileOptions::default().compression_method(CompressionMethod::Stored),
         )
         .unwrap();
-        w.write_all(if name.ends_with("/data.pkl") {
-            pickle
-        } else {
-            data
-        })
-        .unwrap();
+        w.write_all(if is_target(name) { replacement } else { data })
+            .unwrap();
     }
     w.finish().unwrap().into_inner()
 }
@@ -139,34 +170,80 @@ fn rezip(records: &[(String, Vec<u8>)], pickle: &[u8]) -> Vec<u8> {
 #[test]
 fn damaged_pickles_give_a_summary_or_a_clean_error() {
     for (name, bytes) in samples() {
-        let recs = records(&bytes);
-        let pickle = recs
-            .iter()
-            .find(|r| r.0.ends_with("/data.pkl"))
-            .unwrap()
-            .1
-            .clone();
-        // The rebuilt archive with the pickle untouched reads as the original does.
-        assert_eq!(
-            read(rezip(&recs, &pickle)).unwrap(),
-            read(bytes.clone()).unwrap(),
-            "{name}: rezip"
-        );
-        let mut cases: Vec<(String, Vec<u8>)> = Vec::new();
-        for cut in offsets(pickle.len(), 150, 0) {
-            cases.push((format!("pickle cut at {cut}"), pickle[..cut].to_vec()));
+        within_deadline(&name.clone(), move || damage_pickle(name, bytes));
+    }
+}
+
+fn damage_pickle(name: String, bytes: Vec<u8>) {
+    let recs = records(&bytes);
+    let pickle = recs
+        .iter()
+        .find(|r| r.0.ends_with("/data.pkl"))
+        .unwrap()
+        .1
+        .clone();
+    // The rebuilt archive with the pickle untouched reads as the original does.
+    assert_eq!(
+        read(rezip(&recs, &pickle)).unwrap(),
+        read(bytes.clone()).unwrap(),
+        "{name}: rezip"
+    );
+    let mut cases: Vec<(String, Vec<u8>)> = Vec::new();
+    for cut in offsets(pickle.len(), 150, 0) {
+        cases.push((format!("pickle cut at {cut}"), pickle[..cut].to_vec()));
+    }
+    for at in offsets(pickle.len(), 400, 0) {
+        let mut flipped = pickle.clone();
+        flipped[at] ^= 0xff;
+        cases.push((format!("pickle byte {at} ^ 0xff"), flipped));
+        let mut replaced = pickle.clone();
+        replaced[at] = (at as u8).wrapping_mul(131).wrapping_add(7);
+        cases.push((format!("pickle byte {at} replaced"), replaced));
+    }
+    for (what, damaged) in cases {
+        match read(rezip(&recs, &damaged)) {
+            // The pickle may now describe another valid model; it must still add up.
+            Ok(s) => {
+                let _ = s.totals();
+            }
+            Err(e) => assert_clean(&name, &what, &e),
         }
-        for at in offsets(pickle.len(), 400, 0) {
-            let mut flipped = pickle.clone();
-            flipped[at] ^= 0xff;
-            cases.push((format!("pickle byte {at} ^ 0xff"), flipped));
-            let mut replaced = pickle.clone();
-            replaced[at] = (at as u8).wrapping_mul(131).wrapping_add(7);
-            cases.push((format!("pickle byte {at} replaced"), replaced));
+    }
+}
+
+/// Every class declaration file of every TorchScript sample, cut and with bytes changed: the class parser
+/// sees broken headers, lists and names, and the walk sees classes that lost their parameters.
+#[test]
+fn damaged_code_files_give_a_summary_or_a_clean_error() {
+    let mut code_files = 0;
+    for (name, bytes) in samples() {
+        let recs = records(&bytes);
+        code_files += recs.iter().filter(|r| is_code(&r.0)).count();
+        within_deadline(&name.clone(), move || damage_code(name, recs));
+    }
+    assert!(code_files >= 30, "the TorchScript samples have code files");
+}
+
+fn is_code(record: &str) -> bool {
+    record.contains("/code/") && record.ends_with(".py")
+}
+
+fn damage_code(name: String, recs: Vec<(String, Vec<u8>)>) {
+    for (file, code) in recs.iter().filter(|r| is_code(&r.0)) {
+        let mut cases: Vec<(String, Vec<u8>)> = Vec::new();
+        for cut in offsets(code.len(), 12, 0) {
+            cases.push((format!("{file} cut at {cut}"), code[..cut].to_vec()));
+        }
+        for at in offsets(code.len(), 24, 0) {
+            // A byte that breaks UTF-8, and characters the parser splits on.
+            for replacement in [0xff, b'\n', b'"', b' ', b'('] {
+                let mut changed = code.clone();
+                changed[at] = replacement;
+                cases.push((format!("{file} byte {at} = {replacement:#x}"), changed));
+            }
         }
         for (what, damaged) in cases {
-            match read(rezip(&recs, &damaged)) {
-                // The pickle may now describe another valid model; it must still add up.
+            match read(rezip_replacing(&recs, |n| n == file, &damaged)) {
                 Ok(s) => {
                     let _ = s.totals();
                 }

@@ -17,7 +17,7 @@ pub const TYPES_INFERRED_NOTE: &str =
 
 /// Deeper names keep their remaining segments in the tensor's own name, so hostile names cannot nest
 /// the tree without bound.
-const MAX_DEPTH: usize = 64;
+pub const MAX_DEPTH: usize = 64;
 
 /// A tensor known by its full dotted name.
 #[derive(Debug, Clone, PartialEq)]

@@ -3,8 +3,12 @@
 //! Only the central directory and the few small records that describe the model are read (`data.pkl`,
 //! `code/**/*.py`). The tensor records (`data/<key>`) are never opened, so the cost does not grow with the
 //! weights. Record sizes declared in the directory are checked against limits and never used to allocate.
+//! The directory itself is read through a meter: the zip reader keeps every entry in memory (about six
+//! times its size on disk), so a directory of a gigabyte is refused after [`MAX_DIRECTORY_BYTES`].
 
-use std::io::{Read, Seek};
+use std::cell::Cell;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::rc::Rc;
 use zip::ZipArchive;
 use zip::result::ZipError;
 
@@ -13,9 +17,12 @@ pub const MAX_PICKLE_BYTES: u64 = 64 << 20;
 /// The largest single `code/` file accepted, and the most code read in total.
 pub const MAX_CODE_FILE_BYTES: u64 = 16 << 20;
 pub const MAX_CODE_TOTAL_BYTES: u64 = 64 << 20;
+/// The most the zip reader may read to open the archive (the end record and the central directory).
+/// Real directories take about 100 bytes a record: 32 MiB is over 300,000 tensors.
+pub const MAX_DIRECTORY_BYTES: u64 = 32 << 20;
 
 pub struct Archive<R: Read + Seek> {
-    zip: ZipArchive<R>,
+    zip: ZipArchive<Metered<R>>,
     /// The folder every record sits in, with its slash (`vgg16/`, `archive/`), or empty.
     root: String,
     code_bytes_read: u64,
@@ -33,12 +40,27 @@ pub enum Layout {
 impl<R: Read + Seek> Archive<R> {
     /// Reads the central directory and finds the root folder holding `data.pkl`.
     pub fn open(reader: R) -> Result<Archive<R>, String> {
-        let zip = ZipArchive::new(reader).map_err(|e| match e {
+        Archive::open_limited(reader, MAX_DIRECTORY_BYTES)
+    }
+
+    /// [`Archive::open`] reading at most `max_directory_bytes` to find and parse the directory.
+    pub fn open_limited(reader: R, max_directory_bytes: u64) -> Result<Archive<R>, String> {
+        let left = Rc::new(Cell::new(max_directory_bytes));
+        let metered = Metered {
+            inner: reader,
+            left: left.clone(),
+        };
+        let zip = ZipArchive::new(metered).map_err(|e| match e {
+            _ if left.get() == 0 => format!(
+                "the zip directory is larger than {max_directory_bytes} bytes: a damaged or hostile file"
+            ),
             ZipError::InvalidArchive(_) | ZipError::UnsupportedArchive(_) => {
                 format!("not a zip archive or a damaged one ({e})")
             }
             other => format!("cannot read the zip directory: {other}"),
         })?;
+        // Records are read with their own limits from here on.
+        left.set(u64::MAX);
         let root = find_root(zip.file_names()).ok_or(
             "a zip archive without data.pkl: not a TorchScript file or torch.save checkpoint"
                 .to_string(),
@@ -113,6 +135,31 @@ impl<R: Read + Seek> Archive<R> {
     }
 }
 
+/// A reader that fails once it has delivered the bytes `left` allows.
+struct Metered<R> {
+    inner: R,
+    left: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for Metered<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.left.get();
+        if left == 0 && !buf.is_empty() {
+            return Err(io::Error::other("read limit reached"));
+        }
+        let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let got = self.inner.read(&mut buf[..n])?;
+        self.left.set(left - got as u64);
+        Ok(got)
+    }
+}
+
+impl<R: Seek> Seek for Metered<R> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        self.inner.seek(to)
+    }
+}
+
 /// The folder holding `data.pkl`: `<name>/data.pkl` (PyTorch names the folder after the file, or
 /// `archive` when it saved to a buffer), or a bare `data.pkl`.
 fn find_root<'a>(names: impl Iterator<Item = &'a str>) -> Option<String> {
@@ -134,6 +181,29 @@ fn find_root<'a>(names: impl Iterator<Item = &'a str>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Cursor, Write};
+    use zip::ZipWriter;
+    use zip::write::FileOptions;
+
+    #[test]
+    fn a_directory_past_the_limit_is_refused_before_it_is_held() {
+        let mut w = ZipWriter::new(Cursor::new(Vec::new()));
+        w.start_file("archive/data.pkl", FileOptions::default())
+            .unwrap();
+        w.write_all(b"\x80\x02}.").unwrap();
+        for i in 0..2000 {
+            w.start_file(format!("archive/data/{i}"), FileOptions::default())
+                .unwrap();
+        }
+        let bytes = w.finish().unwrap().into_inner();
+        // About 60 bytes a record: 2,000 records need more than 64 KiB.
+        let e = Archive::open_limited(Cursor::new(&bytes), 64 << 10)
+            .err()
+            .unwrap();
+        assert!(e.contains("larger than 65536 bytes"), "{e}");
+        let mut a = Archive::open_limited(Cursor::new(&bytes), 1 << 20).unwrap();
+        assert_eq!(a.read_pickle().unwrap(), b"\x80\x02}.");
+    }
 
     #[test]
     fn roots() {

@@ -26,30 +26,56 @@ pub struct ClassInfo {
     pub attributes: Vec<(String, String)>,
 }
 
-/// Classes by fully qualified name (`__torch__.torch.nn.modules.conv.___torch_mangle_3.Conv2d`).
+/// Classes by Python module and class name (`__torch__.torch.nn.modules.conv.___torch_mangle_3` and
+/// `Conv2d`). The module name is stored once per file, not once per class: a code file may declare a
+/// million classes under a 64 KiB module name.
 #[derive(Debug, Default)]
 pub struct ClassTable {
-    classes: HashMap<String, ClassInfo>,
+    modules: HashMap<String, HashMap<String, ClassInfo>>,
+    /// Names declared so far (parameters, buffers, attributes), against [`MAX_DECLARED_NAMES`].
+    names: usize,
 }
 
+/// The most parameter, buffer and attribute names a table holds. Each costs about 50 bytes however short
+/// it is written, so this bounds the table near 25 MiB; real models declare a few thousand.
+pub const MAX_DECLARED_NAMES: usize = 1 << 19;
+
 impl ClassTable {
+    /// A class by its fully qualified name (`__torch__.torch.nn.modules.conv.___torch_mangle_3.Conv2d`).
     pub fn get(&self, qualified: &str) -> Option<&ClassInfo> {
-        self.classes.get(qualified)
+        let (module, name) = qualified.rsplit_once('.')?;
+        self.get_in(module, name)
+    }
+
+    /// A class by the module and the name a pickle's global gives.
+    pub fn get_in(&self, python_module: &str, name: &str) -> Option<&ClassInfo> {
+        self.modules.get(python_module)?.get(name)
     }
 
     pub fn len(&self) -> usize {
-        self.classes.len()
+        self.modules.values().map(HashMap::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.classes.is_empty()
+        self.len() == 0
     }
 
-    /// Adds the classes of one code file; `python_module` is its dotted path (`__torch__.torchvision.models.resnet`).
-    pub fn add_source(&mut self, python_module: &str, source: &str) {
-        for (name, info) in parse_classes(source) {
-            self.classes.insert(format!("{python_module}.{name}"), info);
+    /// Adds the classes of one code file for which `keep(class name)` holds (the ones a pickle
+    /// instantiates); `python_module` is its dotted path (`__torch__.torchvision.models.resnet`).
+    pub fn add_source(
+        &mut self,
+        python_module: &str,
+        source: &str,
+        keep: impl Fn(&str) -> bool,
+    ) -> Result<(), String> {
+        let left = MAX_DECLARED_NAMES - self.names;
+        let (parsed, names) = parse_some_classes(source, keep, left)?;
+        self.names += names;
+        let classes = self.modules.entry(python_module.to_string()).or_default();
+        for (name, info) in parsed {
+            classes.insert(name, info);
         }
+        Ok(())
     }
 }
 
@@ -58,22 +84,52 @@ pub fn code_path(python_module: &str) -> String {
     format!("{}.py", python_module.replace('.', "/"))
 }
 
-/// Classes declared in one file, in order.
-pub fn parse_classes(source: &str) -> Vec<(String, ClassInfo)> {
+/// Classes declared in one file, in order; an error when they declare more than
+/// [`MAX_DECLARED_NAMES`] names.
+pub fn parse_classes(source: &str) -> Result<Vec<(String, ClassInfo)>, String> {
+    parse_some_classes(source, |_| true, MAX_DECLARED_NAMES).map(|(classes, _)| classes)
+}
+
+/// The classes `keep` accepts, and how many names they declare (at most `max_names`). The classes left
+/// out cost nothing but the scan: their lines are skipped.
+fn parse_some_classes(
+    source: &str,
+    keep: impl Fn(&str) -> bool,
+    max_names: usize,
+) -> Result<(Vec<(String, ClassInfo)>, usize), String> {
     let mut out: Vec<(String, ClassInfo)> = Vec::new();
     let mut in_header = false;
+    let mut skipping = false;
+    let mut names = 0usize;
+    let mut count = |n: usize| {
+        names += n;
+        if names > max_names {
+            Err(format!(
+                "the code declares more than {MAX_DECLARED_NAMES} parameter, buffer and attribute names"
+            ))
+        } else {
+            Ok(())
+        }
+    };
     for line in source.lines() {
         if let Some(rest) = line.strip_prefix("class ") {
             let (name, base) = match rest.find('(') {
                 Some(i) => (&rest[..i], rest[i + 1..].split(')').next().unwrap_or("")),
                 None => (rest.trim_end_matches(':'), ""),
             };
-            let info = ClassInfo {
-                is_module: base.trim() == "Module",
-                ..ClassInfo::default()
-            };
-            out.push((name.trim().to_string(), info));
+            let name = name.trim();
+            skipping = !keep(name);
+            if !skipping {
+                let info = ClassInfo {
+                    is_module: base.trim() == "Module",
+                    ..ClassInfo::default()
+                };
+                out.push((name.to_string(), info));
+            }
             in_header = true;
+            continue;
+        }
+        if skipping {
             continue;
         }
         let Some((_, info)) = out.last_mut() else {
@@ -95,21 +151,25 @@ pub fn parse_classes(source: &str) -> Vec<(String, ClassInfo)> {
         }
         if let Some(list) = body.strip_prefix("__parameters__ = ") {
             info.parameters = string_literals(list);
+            count(info.parameters.len())?;
         } else if let Some(list) = body.strip_prefix("__buffers__ = ") {
             info.buffers = string_literals(list);
+            count(info.buffers.len())?;
         } else if let Some(rest) = body.strip_prefix("__annotations__[") {
             // __annotations__["0"] = __torch__.….Linear   (ModuleList / Sequential children)
-            let mut names = string_literals(rest);
-            if let (Some(name), Some((_, ty))) = (names.pop(), rest.split_once("] = ")) {
+            let mut literals = string_literals(rest);
+            count(literals.len().max(1))?;
+            if let (Some(name), Some((_, ty))) = (literals.pop(), rest.split_once("] = ")) {
                 info.attributes.push((name, ty.trim().to_string()));
             }
         } else if let Some((name, ty)) = body.split_once(" : ") {
+            count(1)?;
             let ty = ty.split(" = ").next().unwrap_or(ty);
             info.attributes
                 .push((name.trim().to_string(), ty.trim().to_string()));
         }
     }
-    out
+    Ok((out, names))
 }
 
 /// The double-quoted strings in `["weight", "bias", ]`.
@@ -170,7 +230,7 @@ class Point(NamedTuple):
 
     #[test]
     fn reads_headers_only() {
-        let classes = parse_classes(CONV);
+        let classes = parse_classes(CONV).unwrap();
         assert_eq!(classes.len(), 3);
         let (name, conv) = &classes[0];
         assert_eq!(name, "Conv2d");
@@ -185,6 +245,24 @@ class Point(NamedTuple):
             [("0".to_string(), "__torch__.MyBlock".to_string())]
         );
         assert!(!classes[2].1.is_module);
+    }
+
+    #[test]
+    fn only_wanted_classes_are_kept_and_names_are_bounded() {
+        let mut table = ClassTable::default();
+        table
+            .add_source("__torch__.m", CONV, |name| name == "ModuleList")
+            .unwrap();
+        assert_eq!(table.len(), 1);
+        assert!(table.get("__torch__.m.ModuleList").is_some());
+        assert!(table.get_in("__torch__.m", "Conv2d").is_none());
+
+        let list = vec!["\"p\""; MAX_DECLARED_NAMES + 1].join(", ");
+        let huge = format!("class M(Module):\n  __parameters__ = [{list}]\n");
+        let e = table.add_source("__torch__", &huge, |_| true).unwrap_err();
+        assert!(e.contains("more than"), "{e}");
+        // A class nobody wants costs nothing.
+        assert!(table.add_source("__torch__", &huge, |_| false).is_ok());
     }
 
     #[test]

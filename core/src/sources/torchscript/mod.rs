@@ -10,6 +10,7 @@
 //! - [`walk`]: the TorchScript module tree; [`state_dict`]: a tree from a state dict's dotted names.
 
 pub mod archive;
+pub mod budget;
 pub mod classes;
 pub mod pickle;
 pub mod state_dict;
@@ -38,7 +39,7 @@ pub fn read_file(path: &Path) -> Result<ModelSummary, SourceError> {
 /// [`read_file`] on any seekable reader (an in-memory copy, a fuzzer's bytes); `path` names the model in
 /// the summary and in errors.
 pub fn read_from<R: Read + Seek>(path: &Path, mut reader: R) -> Result<ModelSummary, SourceError> {
-    let fail = |problem: String| SourceError::format(path, problem);
+    let fail = |problem: String| SourceError::format(path, one_line(&problem));
     let head = sniff(&mut reader).map_err(|e| fail(format!("cannot read the file: {e}")))?;
     let mut archive = match Archive::open(reader) {
         Ok(a) => a,
@@ -79,12 +80,43 @@ fn load_classes<R: Read + Seek>(
     p: &Pickle,
 ) -> Result<ClassTable, String> {
     let mut table = ClassTable::default();
+    let wanted = walk::torch_class_names(p);
     for module in walk::python_modules(p) {
         if let Some(source) = archive.read_code(&code_path(&module))? {
-            table.add_source(&module, &source);
+            table
+                .add_source(&module, &source, |class| wanted.contains(class))
+                .map_err(|e| format!("{}: {e}", code_path(&module)))?;
         }
     }
     Ok(table)
+}
+
+/// Problems quote names from the file, which may hold newlines, control characters or a megabyte of
+/// text: the error stays one readable line. A long one keeps its start (what) and its end (why).
+fn one_line(problem: &str) -> String {
+    const KEEP: usize = 250;
+    let chars = problem.chars().count();
+    if chars <= 2 * KEEP {
+        return escape_controls(problem);
+    }
+    let at = |n: usize| problem.char_indices().nth(n).map_or(0, |(i, _)| i);
+    format!(
+        "{} … {}",
+        escape_controls(&problem[..at(KEEP)]),
+        escape_controls(&problem[at(chars - KEEP)..])
+    )
+}
+
+fn escape_controls(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The first bytes, to name a file that is not a zip archive; the reader is rewound.
@@ -122,4 +154,20 @@ fn describe_non_zip(head: &[u8]) -> Option<String> {
         return Some("a NumPy array file, not a TorchScript file or torch.save checkpoint".into());
     }
     Some("not a TorchScript file or torch.save checkpoint (not a zip archive)".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problems_stay_one_readable_line() {
+        assert_eq!(one_line("module a\nb: bad"), "module a\\nb: bad");
+        let long = format!("class __torch__.{}: no declaration", "m".repeat(100_000));
+        let line = one_line(&long);
+        assert!(line.starts_with("class __torch__.mmm"), "{line}");
+        assert!(line.ends_with("mmm: no declaration"), "{line}");
+        assert!(line.chars().count() < 510, "{}", line.len());
+        assert_eq!(one_line("é\u{7}"), "é\\u{7}");
+    }
 }

@@ -446,11 +446,10 @@ impl<'a> Machine<'a> {
         self.push(v)
     }
 
-    fn global(&mut self, module: &str, name: &str) -> Step<Value> {
-        self.alloc(Object::Global {
-            module: Rc::from(module),
-            name: Rc::from(name),
-        })
+    /// The strings are shared, not copied: a memoized name used by a million `STACK_GLOBAL`s must not
+    /// cost a million copies.
+    fn global(&mut self, module: Rc<str>, name: Rc<str>) -> Step<Value> {
+        self.alloc(Object::Global { module, name })
     }
 
     fn int_from_le(&self, bytes: &[u8]) -> Value {
@@ -765,15 +764,15 @@ impl<'a> Machine<'a> {
 
                 // ---- globals, calls and objects: recorded, never executed
                 b'c' => {
-                    let module = self.line()?;
-                    let name = self.line()?;
+                    let module = Rc::from(self.line()?);
+                    let name = Rc::from(self.line()?);
                     let v = self.global(module, name)?;
                     self.push(v)?
                 }
                 0x93 => {
                     let name = self.pop()?;
                     let module = self.pop()?;
-                    let (Some(module), Some(name)) = (module.as_str(), name.as_str()) else {
+                    let (Value::Str(module), Value::Str(name)) = (module, name) else {
                         return self.fail("STACK_GLOBAL with a non-string module or name");
                     };
                     let v = self.global(module, name)?;
@@ -796,8 +795,8 @@ impl<'a> Machine<'a> {
                     self.call(cls, args)?
                 }
                 b'i' => {
-                    let module = self.line()?;
-                    let name = self.line()?;
+                    let module = Rc::from(self.line()?);
+                    let name = Rc::from(self.line()?);
                     let items = self.pop_mark()?;
                     let n = items.len();
                     self.count_elements(n)?;
@@ -941,6 +940,18 @@ mod tests {
         assert_eq!(items[3].as_str(), Some("abc"));
         assert_eq!(pk.global(&items[4]), Some(("collections", "OrderedDict")));
         assert_eq!(items[4], items[5]);
+    }
+
+    #[test]
+    fn globals_share_their_memoized_names() {
+        // Two STACK_GLOBALs from one memoized module and name: one copy of each string.
+        let p = b"\x80\x04(\x8c\x01m\x94\x8c\x01n\x94\x93h\x00h\x01\x93l.";
+        let pk = Pickle::parse(p).unwrap();
+        let items = pk.sequence(&pk.root).unwrap();
+        let (a, b) = (pk.global(&items[0]).unwrap(), pk.global(&items[1]).unwrap());
+        assert_eq!(a, ("m", "n"));
+        assert_eq!(a.0.as_ptr(), b.0.as_ptr());
+        assert_eq!(a.1.as_ptr(), b.1.as_ptr());
     }
 
     #[test]

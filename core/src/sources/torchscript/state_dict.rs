@@ -2,10 +2,11 @@
 //! `data.pkl` or inside a training checkpoint (`{"model": state_dict, "optimizer": …, "epoch": 3}`). No
 //! classes are stored, so the tree comes from the names and the types are inferred.
 
+use super::budget::{ByteTally, MODULE_COST, TieCost, TreeBudget, tensor_cost};
 use super::pickle::{ObjId, Object, Pickle, Value};
 use super::tensors::{StorageView, TensorInfo, tensor};
 use crate::summary::ModuleNode;
-use crate::summary::infer::{NamedTensor, TYPES_INFERRED_NOTE, tree_from_named_tensors};
+use crate::summary::infer::{self, NamedTensor, TYPES_INFERRED_NOTE, tree_from_named_tensors};
 use std::collections::{HashMap, HashSet, VecDeque};
 
 /// How far into a checkpoint's nested dicts to look for the state dict, and how many dicts at most.
@@ -25,7 +26,8 @@ pub struct StateDict {
 }
 
 pub fn state_dict_tree(p: &Pickle) -> Result<StateDict, String> {
-    let Some((where_, tensors)) = find_state_dict(p)? else {
+    let mut tree = TreeBudget::default();
+    let Some((where_, tensors)) = find_state_dict(p, &mut tree)? else {
         return Err(match p.call(&p.root) {
             Some(((module, name), _)) if (module, name) != ("collections", "OrderedDict") => {
                 format!(
@@ -40,6 +42,14 @@ pub fn state_dict_tree(p: &Pickle) -> Result<StateDict, String> {
     if let Some(key) = where_ {
         notes.push(format!("the tensors are the checkpoint's entry {key}"));
     }
+    let mut bytes = ByteTally::default();
+    let mut ties = TieCost::default();
+    for (name, t) in &tensors {
+        bytes.add(t).map_err(|e| format!("{name}: {e}"))?;
+        ties.add(&t.view, name.len());
+    }
+    ties.charge(&mut tree)?;
+    tree.charge(module_count(&tensors).saturating_mul(MODULE_COST))?;
     let any_recorded = tensors.iter().any(|(_, t)| t.requires_grad);
     if !any_recorded {
         notes.push(TRAINABLE_ASSUMED_NOTE.to_string());
@@ -68,21 +78,26 @@ pub fn state_dict_tree(p: &Pickle) -> Result<StateDict, String> {
 type Tensors = Vec<(String, TensorInfo)>;
 
 /// The dict with the most tensors: the top level when it holds any, else the best nested one (with the
-/// keys that lead to it, as `['model']`).
-fn find_state_dict(p: &Pickle) -> Result<Option<(Option<String>, Tensors)>, String> {
-    let top = tensor_entries(p, &p.root)?;
+/// keys that lead to it, as `['model']`). Every tensor name looked at is charged to `tree`, whichever
+/// dict it sits in.
+fn find_state_dict(
+    p: &Pickle,
+    tree: &mut TreeBudget,
+) -> Result<Option<(Option<String>, Tensors)>, String> {
+    let top = tensor_entries(p, &p.root, tree)?;
     if !top.is_empty() {
         return Ok(Some((None, top)));
     }
-    let mut best: Option<(String, Tensors)> = None;
+    // Keys are kept as references and spelled out for the winner only: a long key shared by thousands
+    // of nested dicts must not be copied into each of their paths.
+    let mut best: Option<(Vec<&str>, Tensors)> = None;
     // Each dict is scanned once however many entries share it, so the work stays linear in the pickle.
     let mut scanned: HashSet<ObjId> = HashSet::new();
     if let Value::Ref(id) = p.root {
         scanned.insert(id);
     }
-    let mut queue: VecDeque<(&Value, String, usize)> =
-        VecDeque::from([(&p.root, String::new(), 0)]);
-    while let Some((value, at, depth)) = queue.pop_front() {
+    let mut queue: VecDeque<(&Value, Vec<&str>)> = VecDeque::from([(&p.root, Vec::new())]);
+    while let Some((value, at)) = queue.pop_front() {
         let Some(entries) = p.entries(value) else {
             continue;
         };
@@ -94,22 +109,26 @@ fn find_state_dict(p: &Pickle) -> Result<Option<(Option<String>, Tensors)>, Stri
             {
                 continue;
             }
-            let key = format!("{at}['{k}']");
-            let found = tensor_entries(p, v)?;
+            let mut keys = at.clone();
+            keys.push(k);
+            let found = tensor_entries(p, v, tree)?;
             if found.len() > best.as_ref().map_or(0, |b| b.1.len()) {
-                best = Some((key.clone(), found));
+                best = Some((keys.clone(), found));
             }
-            if depth + 1 < MAX_SEARCH_DEPTH {
-                queue.push_back((v, key, depth + 1));
+            if keys.len() < MAX_SEARCH_DEPTH {
+                queue.push_back((v, keys));
             }
         }
     }
-    Ok(best.map(|(k, t)| (Some(k), t)))
+    Ok(best.map(|(keys, t)| {
+        let spelled: String = keys.iter().map(|k| format!("['{k}']")).collect();
+        (Some(spelled), t)
+    }))
 }
 
 /// The string-keyed tensor entries of a dict or `OrderedDict`; a repeated key keeps its first place and
 /// its last value, as a Python dict would.
-fn tensor_entries(p: &Pickle, value: &Value) -> Result<Tensors, String> {
+fn tensor_entries(p: &Pickle, value: &Value, tree: &mut TreeBudget) -> Result<Tensors, String> {
     let Some(entries) = p.entries(value) else {
         return Ok(Vec::new());
     };
@@ -125,6 +144,9 @@ fn tensor_entries(p: &Pickle, value: &Value) -> Result<Tensors, String> {
         let Some(t) = tensor(p, v).map_err(|e| format!("{name}: {e}"))? else {
             continue;
         };
+        charge_name(tree, name)?;
+        // Charged per entry of every dict scanned, before the entry is kept.
+        tree.charge(tensor_cost(t.shape.len()))?;
         match index.get(name) {
             Some(&i) => out[i].1 = t,
             None => {
@@ -134,4 +156,29 @@ fn tensor_entries(p: &Pickle, value: &Value) -> Result<Tensors, String> {
         }
     }
     Ok(out)
+}
+
+/// What a tensor name costs the tree built from it: the name is scanned, hashed and kept, and each of its
+/// module segments (at most [`infer::MAX_DEPTH`]) keeps a path that is a prefix of it. The length is
+/// charged before the name is scanned, so a long name repeated through the memo is refused unread.
+fn charge_name(tree: &mut TreeBudget, name: &str) -> Result<(), String> {
+    tree.charge(name.len())?;
+    let modules = name
+        .bytes()
+        .filter(|&b| b == b'.')
+        .count()
+        .min(infer::MAX_DEPTH);
+    tree.charge(name.len().saturating_mul(modules + 1))
+}
+
+/// The modules the tree will have: the distinct dotted prefixes of the names, as far as the tree nests.
+/// Hashing them costs what [`charge_name`] charged.
+fn module_count(tensors: &Tensors) -> usize {
+    let mut prefixes: HashSet<&str> = HashSet::new();
+    for (name, _) in tensors {
+        for (at, _) in name.match_indices('.').take(infer::MAX_DEPTH) {
+            prefixes.insert(&name[..at]);
+        }
+    }
+    prefixes.len()
 }

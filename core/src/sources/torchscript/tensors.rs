@@ -10,6 +10,10 @@ use std::rc::Rc;
 /// The most dimensions a tensor may have (PyTorch's own limit is 64).
 const MAX_DIMS: usize = 64;
 
+/// The longest storage key accepted. PyTorch writes decimal numbers; every tensor's key is hashed to find
+/// tied tensors, so a megabyte key shared by a million tensors must not be.
+const MAX_STORAGE_KEY_BYTES: usize = 256;
+
 /// Which storage region a tensor views: two tensors with equal keys are one tensor, tied.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct StorageView {
@@ -163,6 +167,12 @@ fn from_storage(
         Some(Value::Int(i)) => Rc::from(i.to_string().as_str()),
         _ => return Err("storage without a key".into()),
     };
+    if key.len() > MAX_STORAGE_KEY_BYTES {
+        return Err(format!(
+            "storage key of {} bytes (at most {MAX_STORAGE_KEY_BYTES})",
+            key.len()
+        ));
+    }
     let dtype = match dtype_override {
         Some(d) => d,
         None => storage_dtype(class)
@@ -236,7 +246,7 @@ fn torch_dtype(p: &Pickle, v: &Value) -> Option<DType> {
     })
 }
 
-/// A size tuple: non-negative dimensions whose product fits in 64 bits.
+/// A size tuple: non-negative dimensions whose product fits in an int64.
 fn dims(p: &Pickle, v: Option<&Value>) -> Result<Vec<u64>, String> {
     let items = v
         .and_then(|v| p.sequence(v))
@@ -254,9 +264,11 @@ fn dims(p: &Pickle, v: Option<&Value>) -> Result<Vec<u64>, String> {
             Some(d) if d >= 0 => d as u64,
             _ => return Err("tensor size with a negative or non-integer dimension".into()),
         };
+        // PyTorch counts elements in int64: a larger product is no tensor it could have saved.
         numel = numel
             .checked_mul(d)
-            .ok_or("tensor whose element count overflows 64 bits")?;
+            .filter(|&n| n <= i64::MAX as u64)
+            .ok_or("tensor whose element count exceeds 2^63 - 1")?;
         shape.push(d);
     }
     Ok(shape)

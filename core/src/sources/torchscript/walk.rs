@@ -5,12 +5,14 @@
 //! buffer when the class's `__parameters__` / `__buffers__` list names it, a child when its value is an
 //! object of a module class, and otherwise plain state (`training`, constants) that is left out.
 
-use super::classes::{ClassTable, display_name};
+use super::budget::{ByteTally, MAX_TREE_BYTES, MODULE_COST, TieCost, TreeBudget, tensor_cost};
+use super::classes::{ClassInfo, ClassTable, display_name};
 use super::pickle::{ObjId, Object, Pickle, Value};
 use super::tensors::{StorageView, tensor};
 use crate::summary::infer::settle_container_kinds;
 use crate::summary::{ModuleNode, TensorRecord};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::rc::Rc;
 
 /// Bounds on the walk: pickles can share and even cycle objects, so a tree drawn from them must stop.
 #[derive(Debug, Clone, Copy)]
@@ -20,6 +22,8 @@ pub struct WalkLimits {
     pub max_tensors: usize,
     /// Attributes looked at in total: bounds the work when shared modules are revisited.
     pub max_attributes: usize,
+    /// Memory the tree may take: modules, tensors and their text (see [`super::budget`]).
+    pub max_tree_bytes: usize,
 }
 
 impl Default for WalkLimits {
@@ -31,6 +35,7 @@ impl Default for WalkLimits {
             max_modules: 1 << 18,
             max_tensors: 1 << 22,
             max_attributes: 1 << 22,
+            max_tree_bytes: MAX_TREE_BYTES,
         }
     }
 }
@@ -44,16 +49,36 @@ pub struct Walked {
 /// The Python modules (`__torch__.torch.nn.modules.conv`) whose classes the pickle instantiates: the code
 /// files to read.
 pub fn python_modules(p: &Pickle) -> BTreeSet<String> {
-    p.objects()
-        .filter_map(|o| match o {
-            Object::Global { module, .. }
-                if module.as_ref() == "__torch__" || module.starts_with("__torch__.") =>
-            {
-                Some(module.to_string())
-            }
-            _ => None,
-        })
-        .collect()
+    // Globals made from one memoized name share its string: each string is looked at once, so a name
+    // repeated a million times costs one copy, not a million.
+    let mut seen: HashSet<*const u8> = HashSet::new();
+    let mut out = BTreeSet::new();
+    for o in p.objects() {
+        if let Object::Global { module, .. } = o
+            && (module.as_ref() == "__torch__" || module.starts_with("__torch__."))
+            && seen.insert(module.as_ptr())
+            && !out.contains(module.as_ref())
+        {
+            out.insert(module.to_string());
+        }
+    }
+    out
+}
+
+/// The names of the `__torch__` classes the pickle names, whatever their module: the only classes worth
+/// keeping from the code files. Each shared name string is hashed once.
+pub fn torch_class_names(p: &Pickle) -> HashSet<&str> {
+    let mut seen: HashSet<*const u8> = HashSet::new();
+    let mut out = HashSet::new();
+    for o in p.objects() {
+        if let Object::Global { module, name } = o
+            && (module.as_ref() == "__torch__" || module.starts_with("__torch__."))
+            && seen.insert(name.as_ptr())
+        {
+            out.insert(name.as_ref());
+        }
+    }
+    out
 }
 
 pub fn module_tree(p: &Pickle, classes: &ClassTable, limits: WalkLimits) -> Result<Walked, String> {
@@ -66,11 +91,17 @@ pub fn module_tree(p: &Pickle, classes: &ClassTable, limits: WalkLimits) -> Resu
         attributes: 0,
         on_path: Vec::new(),
         views: HashMap::new(),
+        tree: TreeBudget::new(limits.max_tree_bytes),
+        ties: TieCost::default(),
+        bytes: ByteTally::default(),
+        class_of_global: HashMap::new(),
+        declared: HashMap::new(),
     };
     let Some((id, class)) = w.module_class(&p.root)? else {
         return Err("data.pkl does not hold a TorchScript module".into());
     };
     let mut root = w.module(id, class, "", "")?;
+    w.ties.charge(&mut w.tree)?;
     settle_container_kinds(&mut root);
     Ok(Walked {
         root,
@@ -88,26 +119,83 @@ struct Walker<'a> {
     /// Modules between the root and the one being read, to refuse cycles.
     on_path: Vec<ObjId>,
     views: HashMap<String, StorageView>,
+    tree: TreeBudget,
+    ties: TieCost,
+    bytes: ByteTally,
+    /// Each global a module instance is made from, resolved once: a file may instantiate one class a
+    /// million times (and shared modules are revisited), so per attribute only a lookup is paid.
+    class_of_global: HashMap<ObjId, Option<Rc<Declared<'a>>>>,
+    /// Each declared module class with its parameter and buffer names hashed, built once per class.
+    declared: HashMap<Rc<str>, Rc<Declared<'a>>>,
 }
 
+/// A module class as the walk needs it.
+struct Declared<'a> {
+    qualified: Rc<str>,
+    parameters: HashSet<&'a str>,
+    buffers: HashSet<&'a str>,
+}
+
+impl<'a> Declared<'a> {
+    fn new(qualified: Rc<str>, info: &'a ClassInfo) -> Self {
+        Declared {
+            qualified,
+            parameters: info.parameters.iter().map(String::as_str).collect(),
+            buffers: info.buffers.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+type ModuleClass<'a> = Option<(ObjId, Rc<Declared<'a>>)>;
+
 impl<'a> Walker<'a> {
-    /// `Some((object, qualified class))` when `value` is an instance of a TorchScript module class.
-    fn module_class(&self, value: &Value) -> Result<Option<(ObjId, String)>, String> {
+    /// `Some((object, its class))` when `value` is an instance of a TorchScript module class.
+    fn module_class(&mut self, value: &Value) -> Result<ModuleClass<'a>, String> {
         let Value::Ref(id) = value else {
             return Ok(None);
         };
-        let Some(Object::Instance { callable, .. }) = self.p.object(value) else {
+        let Some(Object::Instance {
+            callable: Value::Ref(global),
+            ..
+        }) = self.p.object(value)
+        else {
             return Ok(None);
         };
-        let Some((module, name)) = self.p.global(callable) else {
+        let class = match self.class_of_global.get(global) {
+            Some(known) => known.clone(),
+            None => {
+                let class = self.resolve(callable_global(self.p, *global))?;
+                self.class_of_global.insert(*global, class.clone());
+                class
+            }
+        };
+        Ok(class.map(|c| (*id, c)))
+    }
+
+    /// The declared module class a global names, `None` for anything but a `__torch__` module class.
+    fn resolve(
+        &mut self,
+        global: Option<(&str, &str)>,
+    ) -> Result<Option<Rc<Declared<'a>>>, String> {
+        let Some((module, name)) = global else {
             return Ok(None);
         };
         if module != "__torch__" && !module.starts_with("__torch__.") {
             return Ok(None);
         }
-        let qualified = format!("{module}.{name}");
-        match self.classes.get(&qualified) {
-            Some(info) if info.is_module => Ok(Some((*id, qualified))),
+        // Charged once per distinct global object, which the pickle's object bound limits in number.
+        self.tree.charge(module.len() + 1 + name.len())?;
+        let qualified: Rc<str> = Rc::from(format!("{module}.{name}"));
+        if let Some(known) = self.declared.get(&qualified) {
+            return Ok(Some(known.clone()));
+        }
+        let classes: &'a ClassTable = self.classes;
+        match classes.get_in(module, name) {
+            Some(info) if info.is_module => {
+                let declared = Rc::new(Declared::new(qualified.clone(), info));
+                self.declared.insert(qualified, declared.clone());
+                Ok(Some(declared))
+            }
             Some(_) => Ok(None),
             None => Err(format!("class {qualified} has no declaration under code/")),
         }
@@ -116,10 +204,11 @@ impl<'a> Walker<'a> {
     fn module(
         &mut self,
         id: ObjId,
-        qualified: String,
+        class: Rc<Declared<'a>>,
         name: &str,
         path: &str,
     ) -> Result<ModuleNode, String> {
+        let qualified: &str = &class.qualified;
         let at = || {
             if path.is_empty() {
                 "the root module".to_string()
@@ -140,10 +229,6 @@ impl<'a> Walker<'a> {
         if self.modules > self.limits.max_modules {
             return Err(format!("more than {} modules", self.limits.max_modules));
         }
-        let info = self
-            .classes
-            .get(&qualified)
-            .expect("checked by module_class");
         let Some(Object::Instance {
             state: Some(state), ..
         }) = self.p.object(&Value::Ref(id))
@@ -155,8 +240,11 @@ impl<'a> Walker<'a> {
             .entries(state)
             .ok_or_else(|| format!("{} ({qualified}): attributes are not a dict", at()))?;
 
-        let mut node = ModuleNode::new(name, path, display_name(&qualified));
-        node.qualified_type = Some(qualified.clone());
+        let type_name = display_name(qualified);
+        self.tree
+            .charge(MODULE_COST + name.len() + path.len() + type_name.len() + qualified.len())?;
+        let mut node = ModuleNode::new(name, path, type_name);
+        node.qualified_type = Some(qualified.to_string());
         self.attributes = self.attributes.saturating_add(entries.len());
         if self.attributes > self.limits.max_attributes {
             return Err(format!(
@@ -172,9 +260,11 @@ impl<'a> Walker<'a> {
                     at()
                 ));
             };
-            let is_param = info.parameters.iter().any(|n| n == attr);
-            let is_buffer = !is_param && info.buffers.iter().any(|n| n == attr);
+            let is_param = class.parameters.contains(attr);
+            let is_buffer = !is_param && class.buffers.contains(attr);
             if is_param || is_buffer {
+                // The full path (kept for tied tensors) and the tensor's own name.
+                self.tree.charge(node.path.len() + 1 + attr.len() * 2)?;
                 let full = node.child_path(attr);
                 let Some(t) = tensor(self.p, value).map_err(|e| format!("{full}: {e}"))? else {
                     // An optional tensor left unset (`bias=False`) is not a parameter libtorch reports.
@@ -187,6 +277,9 @@ impl<'a> Walker<'a> {
                 if self.tensors > self.limits.max_tensors {
                     return Err(format!("more than {} tensors", self.limits.max_tensors));
                 }
+                self.bytes.add(&t).map_err(|e| format!("{full}: {e}"))?;
+                self.tree.charge(tensor_cost(t.shape.len()))?;
+                self.ties.add(&t.view, full.len());
                 self.views.insert(full, t.view);
                 let record = TensorRecord::new(attr, t.shape, t.dtype, t.requires_grad && is_param);
                 if is_param {
@@ -195,6 +288,8 @@ impl<'a> Walker<'a> {
                     node.buffers.push(record)
                 }
             } else if let Some((child_id, child_class)) = self.module_class(value)? {
+                // The child charges its own path when it is built; this is the copy made here.
+                self.tree.charge(node.path.len() + 1 + attr.len())?;
                 let child_path = node.child_path(attr);
                 let child = self.module(child_id, child_class, attr, &child_path)?;
                 node.children.push(child);
@@ -203,6 +298,11 @@ impl<'a> Walker<'a> {
         self.on_path.pop();
         Ok(node)
     }
+}
+
+/// `(module, name)` of the global object `id`.
+fn callable_global(p: &Pickle, id: ObjId) -> Option<(&str, &str)> {
+    p.global(&Value::Ref(id))
 }
 
 #[cfg(test)]
@@ -218,7 +318,7 @@ mod tests {
 
     fn classes() -> ClassTable {
         let mut t = ClassTable::default();
-        t.add_source("__torch__", CLASS);
+        t.add_source("__torch__", CLASS, |_| true).unwrap();
         t
     }
 
