@@ -30,9 +30,11 @@ point_link_at() {
     ln -sfn "$1" "$link.tmp" && mv -T "$link.tmp" "$link"
 }
 
-if [ -n "${LIBTORCH:-}" ] && [ "$(readlink -f "$LIBTORCH")" != "$(readlink -f "$link" 2>/dev/null || true)" ]; then
-    [ -d "$LIBTORCH/lib" ] || die "LIBTORCH=$LIBTORCH has no lib/ folder"
-    point_link_at "$LIBTORCH"
+# A user's own libtorch always wins, on every run: resolved to an absolute path, since a relative one would
+# otherwise be read from the link's folder.
+if [ -n "${LIBTORCH:-}" ]; then
+    own=$(readlink -f "$LIBTORCH") && [ -d "$own/lib" ] || die "LIBTORCH=$LIBTORCH has no lib/ folder"
+    [ "$own" = "$(readlink -f "$link" 2>/dev/null || true)" ] || point_link_at "$own"
     exit 0
 fi
 
@@ -41,6 +43,8 @@ if [ -f "$target/build-version" ] && [ "$(cat "$target/build-version")" = "$TORC
     exit 0
 fi
 
+# The wheels below are Linux x86-64 builds; anywhere else they would fail later and obscurely.
+[ "$(uname -sm)" = "Linux x86_64" ] || die "the PyPI libtorch wheels are for Linux x86_64, not $(uname -sm); set LIBTORCH to a libtorch $TORCH_VERSION for this machine"
 command -v python3 >/dev/null 2>&1 || die "python3 is required to download libtorch from PyPI but was not found"
 python3 -m pip --version >/dev/null 2>&1 || die "pip for python3 is required to download libtorch from PyPI but was not found"
 command -v g++ >/dev/null 2>&1 || die "g++ is required to build the CPU-only libtorch.so stub but was not found"
@@ -115,9 +119,10 @@ echo '' | g++ -x c++ -shared -fPIC -o "$stage/lib/libtorch.so" - \
 ln -s libgomp.so.1 "$stage/lib/libgomp.so"
 echo "$TORCH_VERSION" > "$stage/build-version"
 
+# -T: should another run have created $target meanwhile, fail instead of moving the stage inside it.
 rm -rf "$target.old"
-[ -e "$target" ] && mv "$target" "$target.old"
-mv "$stage" "$target"
+if [ -e "$target" ]; then mv -T "$target" "$target.old"; fi
+mv -T "$stage" "$target"
 rm -rf "$target.old"
 point_link_at "$target"
 echo "fetch-libtorch: libtorch $TORCH_VERSION ready in $target" >&2

@@ -23,7 +23,10 @@ fn main() {
                     command.env("OMP_WAIT_POLICY", "passive");
                 }
                 let e = command.exec();
-                format!("cannot start {}: {e}", torch.display())
+                format!(
+                    "cannot start {} ({e}); it is built and installed beside tchinfo by `cargo build` / `cargo install`",
+                    torch.display()
+                )
             }
             Err(e) => format!("cannot find the tchinfo-torch binary: {e}"),
         };
