@@ -217,13 +217,7 @@ mod tests {
     #[test]
     fn frozen_parameters_get_no_gradients_or_optimizer_state() {
         // models/frozen_backbone.pt: 2,117 parameters, 709 trainable.
-        let m = training_of(
-            2_117,
-            709,
-            Precision::Full(DType::Float32),
-            Optimizer::Adam,
-        )
-        .unwrap();
+        let m = training_of(2_117, 709, Precision::Full(DType::Float32), Optimizer::Adam).unwrap();
         assert_eq!(m.weights, 2_117 * 4);
         assert_eq!(m.gradients, 709 * 4);
         assert_eq!(m.optimizer_state, 709 * 8);
@@ -247,7 +241,10 @@ mod tests {
         let n = 1u64 << 60;
         let full = Precision::Full(DType::Float32);
         assert_eq!(training_of(n, n, full, Optimizer::Adam), None);
-        assert_eq!(training_of(n, 0, full, Optimizer::Adam).unwrap().total(), 1 << 62);
+        assert_eq!(
+            training_of(n, 0, full, Optimizer::Adam).unwrap().total(),
+            1 << 62
+        );
         assert_eq!(training_of(u64::MAX, 0, full, Optimizer::Sgd), None);
     }
 
