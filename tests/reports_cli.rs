@@ -237,3 +237,154 @@ fn lint_reads_the_data_flow_or_says_it_could_not() {
     let resnet = run_ok(&["lint", "resnet50"]);
     assert!(resnet.contains("no bias feeds a BatchNorm"), "{resnet}");
 }
+
+fn plan_json(model: &str, input: &str, extra: &[&str]) -> Json {
+    let base = ["plan", model, "--input-size", input, "--format", "json"];
+    json(&with(&base, extra))
+}
+
+#[test]
+fn plan_gives_frozen_parameters_no_gradients_or_optimizer_state() {
+    let reference = reference("frozen_backbone");
+    let params = reference["total_params"].as_u64().unwrap();
+    let trainable = reference["trainable_params"].as_u64().unwrap();
+    assert!(trainable < params, "the sample has frozen parameters");
+    let model = "models/frozen_backbone.pt";
+    let doc = plan_json(model, "1,3,32,32", &[]);
+    assert_eq!(doc["params"], params);
+    assert_eq!(doc["trainable_params"], trainable);
+    assert_eq!(doc["weights_bytes"], 4 * params);
+    assert_eq!(doc["gradients_bytes"], 4 * trainable);
+    assert_eq!(doc["optimizer_state_bytes"], 8 * trainable);
+    let mixed = plan_json(model, "1,3,32,32", &["--precision", "bf16-mixed"]);
+    assert_eq!(mixed["weights_bytes"], 2 * params);
+    assert_eq!(mixed["gradients_bytes"], 2 * trainable);
+    assert_eq!(mixed["optimizer_state_bytes"], 8 * trainable);
+    assert_eq!(mixed["master_weights_bytes"], 4 * trainable);
+    let text = run_ok(&["plan", model, "--input-size", "1,3,32,32"]);
+    assert!(
+        text.contains(&format!("gradients ({} trainable params)", trainable)),
+        "{text}"
+    );
+}
+
+/// Elements of every leaf module's outputs, as eager PyTorch recorded them.
+fn leaf_output_elements(reference: &Json) -> u64 {
+    let modules = reference["modules"].as_array().unwrap();
+    let paths: Vec<&str> = modules
+        .iter()
+        .map(|m| m["path"].as_str().unwrap())
+        .collect();
+    modules
+        .iter()
+        .filter(|m| {
+            let path = m["path"].as_str().unwrap();
+            !paths
+                .iter()
+                .any(|p| p.starts_with(&format!("{path}.")) || (path.is_empty() && !p.is_empty()))
+        })
+        .flat_map(|m| m["output_shapes"].as_array().unwrap())
+        .map(|shape| {
+            shape
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d.as_u64().unwrap())
+                .product::<u64>()
+        })
+        .sum()
+}
+
+#[test]
+fn plan_counts_activations_at_its_precision_whatever_dtype_the_run_used() {
+    let elements = leaf_output_elements(&reference("half_mlp"));
+    assert!(elements > 0);
+    let half = ["--dtype", "f16"];
+    let fp32 = plan_json("models/half_mlp.pt", "1,16", &half);
+    assert_eq!(fp32["activations_bytes"], 4 * elements, "{fp32}");
+    assert_eq!(fp32["activations_per_sample_bytes"], 4 * elements);
+    assert_eq!(
+        fp32["measured"][0]["activations_as_run_bytes"],
+        2 * elements
+    );
+    let mixed = plan_json(
+        "models/half_mlp.pt",
+        "1,16",
+        &["--dtype", "f16", "--precision", "fp16-mixed"],
+    );
+    assert_eq!(mixed["activations_bytes"], 2 * elements, "{mixed}");
+    let text = run_ok(&[
+        "plan",
+        "models/half_mlp.pt",
+        "--input-size",
+        "1,16",
+        "--dtype",
+        "f16",
+    ]);
+    assert!(
+        text.contains(&format!(
+            "Activations measured at batch 1 ({} B) and 2 ({} B) as run in float16; counted in float32",
+            2 * elements,
+            4 * elements
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn plan_takes_the_batch_of_the_input_size_unless_given_one() {
+    let doc = plan_json("models/vgg_tiny.pt", "4,3,32,32", &[]);
+    assert_eq!(doc["batch_size"], 4);
+    assert_eq!(doc["measured"][0]["batch"], 4);
+    assert_eq!(doc["measured"][1]["batch"], 5);
+    let at_one = plan_json("models/vgg_tiny.pt", "1,3,32,32", &[]);
+    assert_eq!(
+        doc["activations_bytes"].as_u64().unwrap(),
+        4 * at_one["activations_bytes"].as_u64().unwrap()
+    );
+    let given = plan_json("models/vgg_tiny.pt", "4,3,32,32", &["--batch-size", "2"]);
+    assert_eq!(given["batch_size"], 2);
+}
+
+#[test]
+fn plan_and_lint_take_every_format() {
+    let plan = ["plan", "models/vgg_tiny.pt", "--input-size", "1,3,32,32"];
+    let md = run_strings(&with(&plan, &["--format", "markdown"]));
+    assert!(
+        md.starts_with("## Memory plan for models/vgg_tiny.pt"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| total | 271.70 KiB | 278.22 KB | 278,216 |"),
+        "{md}"
+    );
+    let csv = run_strings(&with(&plan, &["--format", "csv"]));
+    assert!(csv.starts_with("quantity,value\n"), "{csv}");
+    assert!(csv.contains("\ntotal_bytes,278216\n"), "{csv}");
+    let lint = [
+        "lint",
+        "models/bias_before_bn.pt",
+        "--input-size",
+        "1,3,32,32",
+    ];
+    let md = run_strings(&with(&lint, &["--format", "markdown"]));
+    assert!(
+        md.contains("| conv1 (Conv2d) | bn1 (BatchNorm2d) | 8 | 32 B |"),
+        "{md}"
+    );
+    let csv = run_strings(&with(&lint, &["--format", "csv"]));
+    assert_eq!(
+        csv.lines().nth(1),
+        Some("conv1,Conv2d,bn1,BatchNorm2d,8,32,data_flow"),
+        "{csv}"
+    );
+}
+
+#[test]
+fn budget_takes_scientific_notation_and_is_echoed_in_both_units() {
+    let plan = ["plan", "models/vgg_tiny.pt", "--input-size", "1,3,32,32"];
+    let text = run_strings(&with(&plan, &["--budget", "1e9"]));
+    assert!(text.contains("Budget 953.67 MiB (1.00 GB): "), "{text}");
+    let doc = json(&with(&plan, &["--budget", "1e9", "--format", "json"]));
+    assert_eq!(doc["budget_bytes"], 1_000_000_000);
+}

@@ -95,3 +95,31 @@ fn stdout_is_only_the_report_and_survives_a_closed_pipe() {
         .unwrap();
     assert!(status.success());
 }
+
+#[test]
+fn the_shorthand_takes_options_before_the_model() {
+    let after = run_ok(&["models/vgg_tiny.pt", "--depth", "1"]);
+    assert_eq!(run_ok(&["--depth", "1", "models/vgg_tiny.pt"]), after);
+    assert_eq!(
+        run_ok(&["--depth=1", "--ascii", "models/vgg_tiny.pt"]),
+        run_ok(&["models/vgg_tiny.pt", "--depth", "1", "--ascii"])
+    );
+}
+
+#[test]
+fn usage_errors_read_like_every_other_error() {
+    for args in [
+        &["models/vgg_tiny.pt", "--depth", "deep"][..],
+        &["plan", "vgg16", "--budget", "lots"],
+        &["--no-such-option", "models/vgg_tiny.pt"],
+    ] {
+        let out = tchinfo(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.starts_with("tchinfo: error: "), "{args:?}: {err}");
+        assert!(out.stdout.is_empty());
+    }
+    // Help and version are not errors: stdout, exit 0.
+    let out = tchinfo(&["--version"]);
+    assert!(out.status.success() && stdout(&out).starts_with("tchinfo "));
+}

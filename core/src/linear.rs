@@ -121,23 +121,18 @@ impl LinearReport {
         self.out_features
     }
 
-    /// (label, bytes) for each memory figure, in the order they are printed.
+    /// (label, bytes) for each memory figure, in the order they are printed; the labels are the memory
+    /// model's own, so the summary footer and this report name the same figure the same way.
     pub fn memory_rows(&self) -> Vec<(String, u64)> {
         vec![
             ("weights".to_string(), self.adam.weights),
             (
-                "Adam: weights + momentum + variance (×3)".to_string(),
+                memory::ADAM_LABEL.to_string(),
                 self.adam.without_gradients(),
             ),
+            (memory::FULL_TRAINING_LABEL.to_string(), self.adam.total()),
             (
-                "Adam + gradients, full training (×4)".to_string(),
-                self.adam.total(),
-            ),
-            (
-                format!(
-                    "Adam, mixed precision ({} B/param)",
-                    memory::bytes_per_param(Precision::Mixed(DType::Float16), Optimizer::Adam)
-                ),
+                memory::MIXED_ADAM_LABEL.to_string(),
                 self.adam_mixed.total(),
             ),
         ]
@@ -147,7 +142,7 @@ impl LinearReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::units::{mb, mib};
+    use crate::units::{binary, decimal};
 
     #[test]
     fn linear_4096_matches_the_seed() {
@@ -155,10 +150,10 @@ mod tests {
         assert_eq!(r.weight_params, 16_777_216);
         assert_eq!(r.bias_params, 4_096);
         assert_eq!(r.total_params, 16_781_312);
-        assert_eq!(mib(r.adam.weights), "64.02 MiB");
-        assert_eq!(mb(r.adam.weights), "67.13 MB");
-        assert_eq!(mib(r.adam.without_gradients()), "192.05 MiB");
-        assert_eq!(mib(r.adam.total()), "256.06 MiB");
+        assert_eq!(binary(r.adam.weights), "64.02 MiB");
+        assert_eq!(decimal(r.adam.weights), "67.13 MB");
+        assert_eq!(binary(r.adam.without_gradients()), "192.05 MiB");
+        assert_eq!(binary(r.adam.total()), "256.06 MiB");
         assert_eq!(r.adam_mixed.total(), 16 * 16_781_312);
     }
 

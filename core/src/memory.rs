@@ -119,6 +119,7 @@ pub struct TrainingMemory {
 }
 
 impl TrainingMemory {
+    /// Exact for anything [`training_of`] returns (it checks that the total fits).
     pub fn total(&self) -> u64 {
         self.weights
             .saturating_add(self.gradients)
@@ -128,38 +129,69 @@ impl TrainingMemory {
 
     /// Everything but the gradients: what the "×3" figure for Adam counts.
     pub fn without_gradients(&self) -> u64 {
-        self.total().saturating_sub(self.gradients)
+        self.weights
+            .saturating_add(self.optimizer_state)
+            .saturating_add(self.master_weights)
     }
 }
 
-/// Bytes for `params` parameters trained with `optimizer` at `precision`.
+/// The labels every report prints beside these figures, so the same figure reads the same everywhere.
+pub const ADAM_LABEL: &str = "Adam: weights + momentum + variance (×3)";
+pub const FULL_TRAINING_LABEL: &str = "full training: Adam + gradients (×4)";
+pub const MIXED_ADAM_LABEL: &str = "mixed precision Adam (16 B/param)";
+
+/// Bytes for `params` parameters of which `trainable` are trained with `optimizer` at `precision`.
+///
+/// Every parameter is stored, but only trainable ones get gradients, optimizer state and (under mixed
+/// precision) float32 master weights: a frozen backbone costs its weights and nothing more. `None` when a
+/// figure or their total does not fit in 64 bits, so no report prints a saturated number as if exact.
+pub fn training_of(
+    params: u64,
+    trainable: u64,
+    precision: Precision,
+    optimizer: Optimizer,
+) -> Option<TrainingMemory> {
+    let states = optimizer.states_per_param();
+    let fp32 = DType::Float32.bytes();
+    let (stored, state_bytes, master) = match precision {
+        Precision::Full(dtype) => (dtype.bytes(), dtype.bytes(), 0),
+        Precision::Mixed(half) => (half.bytes(), fp32, fp32),
+    };
+    let m = TrainingMemory {
+        weights: params.checked_mul(stored)?,
+        gradients: trainable.checked_mul(stored)?,
+        optimizer_state: trainable.checked_mul(state_bytes)?.checked_mul(states)?,
+        master_weights: trainable.checked_mul(master)?,
+    };
+    m.weights
+        .checked_add(m.gradients)?
+        .checked_add(m.optimizer_state)?
+        .checked_add(m.master_weights)?;
+    Some(m)
+}
+
+/// Bytes for `params` parameters, all trained, saturating at `u64::MAX`.
+///
+/// Kept for the summary footer, JSON and compare until they move to [`training_of`], which counts only
+/// trainable parameters for gradients and optimizer state and reports overflow instead of saturating.
 pub fn training(params: u64, precision: Precision, optimizer: Optimizer) -> TrainingMemory {
     let states = optimizer.states_per_param();
-    match precision {
-        Precision::Full(dtype) => {
-            let per = dtype.bytes();
-            TrainingMemory {
-                weights: params.saturating_mul(per),
-                gradients: params.saturating_mul(per),
-                optimizer_state: params.saturating_mul(per).saturating_mul(states),
-                master_weights: 0,
-            }
-        }
-        Precision::Mixed(half) => {
-            let fp32 = DType::Float32.bytes();
-            TrainingMemory {
-                weights: params.saturating_mul(half.bytes()),
-                gradients: params.saturating_mul(half.bytes()),
-                optimizer_state: params.saturating_mul(fp32).saturating_mul(states),
-                master_weights: params.saturating_mul(fp32),
-            }
-        }
+    let fp32 = DType::Float32.bytes();
+    let (stored, state_bytes, master) = match precision {
+        Precision::Full(dtype) => (dtype.bytes(), dtype.bytes(), 0),
+        Precision::Mixed(half) => (half.bytes(), fp32, fp32),
+    };
+    TrainingMemory {
+        weights: params.saturating_mul(stored),
+        gradients: params.saturating_mul(stored),
+        optimizer_state: params.saturating_mul(state_bytes).saturating_mul(states),
+        master_weights: params.saturating_mul(master),
     }
 }
 
 /// Bytes per parameter for a training set-up: 16 for Adam under mixed precision, 16 for Adam in fp32.
 pub fn bytes_per_param(precision: Precision, optimizer: Optimizer) -> u64 {
-    training(1, precision, optimizer).total()
+    training_of(1, 1, precision, optimizer).map_or(u64::MAX, |m| m.total())
 }
 
 #[cfg(test)]
@@ -178,8 +210,51 @@ mod tests {
         assert_eq!(m.weights, 67_125_248);
         assert_eq!(m.without_gradients(), 3 * 67_125_248);
         assert_eq!(m.total(), 4 * 67_125_248);
-        assert_eq!(crate::units::mib(m.without_gradients()), "192.05 MiB");
-        assert_eq!(crate::units::mib(m.total()), "256.06 MiB");
+        assert_eq!(crate::units::binary(m.without_gradients()), "192.05 MiB");
+        assert_eq!(crate::units::binary(m.total()), "256.06 MiB");
+    }
+
+    #[test]
+    fn frozen_parameters_get_no_gradients_or_optimizer_state() {
+        // models/frozen_backbone.pt: 2,117 parameters, 709 trainable.
+        let m = training_of(2_117, 709, Precision::Full(DType::Float32), Optimizer::Adam).unwrap();
+        assert_eq!(m.weights, 2_117 * 4);
+        assert_eq!(m.gradients, 709 * 4);
+        assert_eq!(m.optimizer_state, 709 * 8);
+        assert_eq!(m.master_weights, 0);
+        let mixed = training_of(
+            2_117,
+            709,
+            Precision::Mixed(DType::BFloat16),
+            Optimizer::AdamW,
+        )
+        .unwrap();
+        assert_eq!(mixed.weights, 2_117 * 2);
+        assert_eq!(mixed.gradients, 709 * 2);
+        assert_eq!(mixed.optimizer_state, 709 * 8);
+        assert_eq!(mixed.master_weights, 709 * 4);
+    }
+
+    #[test]
+    fn overflow_is_reported_not_saturated() {
+        // 2^60 parameters take 2^62 bytes of weights, but ×4 for Adam is 2^64: one past u64::MAX.
+        let n = 1u64 << 60;
+        let full = Precision::Full(DType::Float32);
+        assert_eq!(training_of(n, n, full, Optimizer::Adam), None);
+        assert_eq!(
+            training_of(n, 0, full, Optimizer::Adam).unwrap().total(),
+            1 << 62
+        );
+        assert_eq!(training_of(u64::MAX, 0, full, Optimizer::Sgd), None);
+    }
+
+    #[test]
+    fn labels_match_the_figures() {
+        assert!(MIXED_ADAM_LABEL.contains(&format!(
+            "{} B/param",
+            bytes_per_param(Precision::Mixed(DType::Float16), Optimizer::Adam)
+        )));
+        assert!(ADAM_LABEL.contains("×3") && FULL_TRAINING_LABEL.contains("×4"));
     }
 
     #[test]

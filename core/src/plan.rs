@@ -3,29 +3,72 @@
 //!
 //! Activations are measured, not assumed: the model runs at two batch sizes, and the difference gives the
 //! bytes each extra sample costs. Conventions:
-//! - training keeps every leaf layer's output for the backward pass (what autograd saves), plus
-//!   weights, gradients, optimizer state and, under mixed precision, float32 master weights;
+//! - every parameter is stored; only trainable ones get gradients, optimizer state and, under mixed
+//!   precision, float32 master weights (a frozen backbone costs its weights alone);
+//! - training keeps every leaf layer's output for the backward pass (what autograd saves);
 //! - inference keeps the weights and the largest live activations: a layer's input and output together,
 //!   taken as twice the largest module output;
-//! - activations are measured in float32; under mixed precision they are counted at 2 bytes per element.
+//! - floating-point activations are counted at the plan's precision (4 bytes per element in float32, 2
+//!   under mixed precision), whatever dtype the measuring run used; integer outputs (token ids, masks)
+//!   keep their own size.
 
 use crate::dtype::DType;
 use crate::memory::{self, Optimizer, Precision, TrainingMemory};
-use crate::summary::{ModelSummary, Totals};
+use crate::summary::{ModelSummary, ModuleNode, TensorValue};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PlanOptions {
-    pub batch_size: u64,
     pub optimizer: Optimizer,
     pub precision: Precision,
     pub budget: Option<u64>,
     pub inference: bool,
 }
 
-/// Activation bytes measured at one batch size.
+impl PlanOptions {
+    /// Bytes per floating-point activation element: 2 under mixed precision, the dtype's size otherwise.
+    pub fn activation_dtype(&self) -> DType {
+        match self.precision {
+            Precision::Full(d) | Precision::Mixed(d) => d,
+        }
+    }
+}
+
+/// Why no plan could be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanError {
+    /// A summary carries no measured outputs or no input batch.
+    NoForwardPass,
+    /// Both summaries ran at the same batch, so the cost per sample cannot be told from the fixed part.
+    SameBatch(u64),
+    /// The activations of a forward pass add up to more than 64 bits of bytes.
+    Overflow,
+}
+
+impl std::fmt::Display for PlanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PlanError::NoForwardPass => write!(
+                f,
+                "no forward pass could be run to measure activations (files need --input-size)"
+            ),
+            PlanError::SameBatch(b) => write!(
+                f,
+                "both forward passes ran at batch {b}, so activations per sample cannot be measured"
+            ),
+            PlanError::Overflow => write!(f, "the activations' size in bytes overflows 64 bits"),
+        }
+    }
+}
+
+impl std::error::Error for PlanError {}
+
+/// Activations of one forward pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Measured {
     pub batch: u64,
+    /// Bytes as the run produced them, each output in its own dtype.
+    pub as_run: u64,
+    /// The same elements counted at the plan's precision: what the plan adds up.
     pub bytes: u64,
 }
 
@@ -44,18 +87,15 @@ impl Linear {
             per_sample,
         }
     }
-
-    pub fn at(&self, batch: u64) -> u64 {
-        (self.fixed + self.per_sample * batch as i128).max(0) as u64
-    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fit {
     /// The largest batch that fits, and what it needs.
     Largest { batch: u64, total: u64 },
-    /// Even batch 1 does not fit: the fixed part alone is over budget.
-    NotEvenOne { needed_at_one: u64 },
+    /// Even batch 1 does not fit: the fixed part alone is over budget. `None` when what batch 1 needs
+    /// overflows 64 bits.
+    NotEvenOne { needed_at_one: Option<u64> },
     /// Activations do not grow with the batch (they never run out).
     Unbounded,
 }
@@ -65,90 +105,172 @@ pub struct Plan {
     pub model: String,
     pub options: PlanOptions,
     pub params: u64,
-    /// Weights, gradients, optimizer state, master weights. Inference keeps only the weights.
-    pub state: TrainingMemory,
+    pub trainable: u64,
+    /// Weights, gradients, optimizer state, master weights (inference keeps only the weights); `None`
+    /// when they overflow 64 bits.
+    pub state: Option<TrainingMemory>,
     pub measured: [Measured; 2],
+    /// Floating-point dtypes the measuring run produced, to say when they differ from the plan's.
+    pub run_dtypes: Vec<DType>,
     pub activations: Linear,
-    pub activations_at_batch: u64,
-    pub total: u64,
+    /// State plus activations at the plan's batch; `None` when it overflows 64 bits.
+    pub total: Option<u64>,
     pub fit: Option<Fit>,
 }
 
-fn activation_bytes(totals: &Totals, options: &PlanOptions) -> Option<u64> {
-    let a = totals.activations?;
-    let bytes = if options.inference {
-        2 * a.largest_output_bytes
-    } else {
-        a.leaf_output_bytes
+/// Bytes of one output: floating-point elements at `width` bytes, anything else at its own size.
+fn counted_bytes(v: &TensorValue, width: Option<u64>) -> Option<u64> {
+    let elements = v
+        .shape
+        .iter()
+        .try_fold(1u64, |acc, &d| acc.checked_mul(d))?;
+    let per = match width {
+        Some(w) if v.dtype.is_floating_point() => w,
+        _ => v.dtype.bytes(),
     };
-    Some(match options.precision {
-        Precision::Mixed(half) => bytes / DType::Float32.bytes() * half.bytes(),
-        Precision::Full(d) => bytes / DType::Float32.bytes() * d.bytes(),
+    elements.checked_mul(per)
+}
+
+/// Training: every leaf module's outputs (every call of a module called more than once). Inference:
+/// twice the largest single module output. `None` on overflow.
+fn activation_bytes(root: &ModuleNode, inference: bool, width: Option<u64>) -> Option<u64> {
+    let (mut leaves, mut largest) = (0u64, 0u64);
+    for (_, node) in root.walk() {
+        let Some(first) = &node.outputs else {
+            continue;
+        };
+        for call in std::iter::once(first).chain(&node.repeat_outputs) {
+            let bytes = call
+                .iter()
+                .try_fold(0u64, |acc, v| acc.checked_add(counted_bytes(v, width)?))?;
+            largest = largest.max(bytes);
+            if node.is_leaf() {
+                leaves = leaves.checked_add(bytes)?;
+            }
+        }
+    }
+    if inference {
+        largest.checked_mul(2)
+    } else {
+        Some(leaves)
+    }
+}
+
+fn measure(summary: &ModelSummary, options: &PlanOptions) -> Result<Measured, PlanError> {
+    let batch = summary
+        .inputs
+        .first()
+        .and_then(|i| i.shape.first())
+        .copied()
+        .ok_or(PlanError::NoForwardPass)?;
+    if summary.root.walk().iter().all(|(_, n)| n.outputs.is_none()) {
+        return Err(PlanError::NoForwardPass);
+    }
+    let width = options.activation_dtype().bytes();
+    let at = |w| activation_bytes(&summary.root, options.inference, w).ok_or(PlanError::Overflow);
+    Ok(Measured {
+        batch,
+        as_run: at(None)?,
+        bytes: at(Some(width))?,
     })
 }
 
+fn floating_output_dtypes(summary: &ModelSummary) -> Vec<DType> {
+    let mut dtypes: Vec<DType> = summary
+        .root
+        .walk()
+        .iter()
+        .filter_map(|(_, n)| n.outputs.as_ref())
+        .flatten()
+        .map(|v| v.dtype)
+        .filter(|d| d.is_floating_point())
+        .collect();
+    dtypes.sort();
+    dtypes.dedup();
+    dtypes
+}
+
 impl Plan {
-    /// `first` and `second` are the same model run at two different batch sizes, `first` at the plan's.
-    pub fn new(first: &ModelSummary, second: &ModelSummary, options: PlanOptions) -> Option<Plan> {
-        let (t1, t2) = (first.totals(), second.totals());
-        let batch_of = |s: &ModelSummary| s.inputs.first().and_then(|i| i.shape.first()).copied();
-        let m1 = Measured {
-            batch: batch_of(first)?,
-            bytes: activation_bytes(&t1, &options)?,
-        };
-        let m2 = Measured {
-            batch: batch_of(second)?,
-            bytes: activation_bytes(&t2, &options)?,
-        };
+    /// `first` and `second` are the same model run at two different batch sizes; the plan is for
+    /// `first`'s batch.
+    pub fn new(
+        first: &ModelSummary,
+        second: &ModelSummary,
+        options: PlanOptions,
+    ) -> Result<Plan, PlanError> {
+        let (m1, m2) = (measure(first, &options)?, measure(second, &options)?);
         if m1.batch == m2.batch {
-            return None;
+            return Err(PlanError::SameBatch(m1.batch));
         }
         let activations = Linear::through(m1, m2);
-        let mut state = memory::training(t1.params, options.precision, options.optimizer);
-        if options.inference {
-            state = TrainingMemory {
-                weights: state.weights,
-                ..TrainingMemory::default()
-            };
-        }
-        let total = state.total() + m1.bytes;
+        let totals = first.totals();
+        // Inference has no update step: no gradients, optimizer state or master weights.
+        let trained = if options.inference {
+            0
+        } else {
+            totals.trainable
+        };
+        let state =
+            memory::training_of(totals.params, trained, options.precision, options.optimizer);
+        let total = state.and_then(|s| s.total().checked_add(m1.bytes));
         let fit = options
             .budget
-            .map(|budget| largest_batch(state.total(), activations, budget));
-        Some(Plan {
+            .map(|budget| largest_batch(state.map(|s| s.total()), activations, budget));
+        Ok(Plan {
             model: first.name.clone(),
             options,
-            params: t1.params,
+            params: totals.params,
+            trainable: totals.trainable,
             state,
             measured: [m1, m2],
+            run_dtypes: floating_output_dtypes(first),
             activations,
-            activations_at_batch: m1.bytes,
             total,
             fit,
         })
     }
 
-    /// The biggest part of the total, for "what dominates".
-    pub fn dominant(&self) -> (&'static str, u64) {
+    /// The batch the plan is for.
+    pub fn batch(&self) -> u64 {
+        self.measured[0].batch
+    }
+
+    /// Activation bytes at the plan's batch, at its precision.
+    pub fn activations_at_batch(&self) -> u64 {
+        self.measured[0].bytes
+    }
+
+    /// True when the measuring run produced floating-point outputs of another width than the plan counts.
+    pub fn rescaled(&self) -> bool {
+        self.measured.iter().any(|m| m.as_run != m.bytes)
+    }
+
+    /// The biggest part of the total, for "what dominates"; `None` when the total overflows.
+    pub fn dominant(&self) -> Option<(&'static str, u64)> {
+        let state = self.state?;
+        self.total?;
         let parts = [
-            ("weights", self.state.weights),
-            ("gradients", self.state.gradients),
-            ("optimizer state", self.state.optimizer_state),
-            ("float32 master weights", self.state.master_weights),
-            ("activations", self.activations_at_batch),
+            ("weights", state.weights),
+            ("gradients", state.gradients),
+            ("optimizer state", state.optimizer_state),
+            ("float32 master weights", state.master_weights),
+            ("activations", self.activations_at_batch()),
         ];
-        parts
-            .into_iter()
-            .max_by_key(|p| p.1)
-            .unwrap_or(("weights", 0))
+        parts.into_iter().max_by_key(|p| p.1)
     }
 }
 
-fn largest_batch(fixed_state: u64, act: Linear, budget: u64) -> Fit {
+/// `fixed_state` is `None` when the state alone overflows 64 bits (so nothing fits).
+fn largest_batch(fixed_state: Option<u64>, act: Linear, budget: u64) -> Fit {
+    let Some(fixed_state) = fixed_state else {
+        return Fit::NotEvenOne {
+            needed_at_one: None,
+        };
+    };
     let needed = |b: u64| fixed_state as i128 + act.fixed + act.per_sample * b as i128;
     if needed(1) > budget as i128 {
         return Fit::NotEvenOne {
-            needed_at_one: needed(1).max(0) as u64,
+            needed_at_one: u64::try_from(needed(1)).ok(),
         };
     }
     if act.per_sample <= 0 {
@@ -164,19 +286,19 @@ fn largest_batch(fixed_state: u64, act: Linear, budget: u64) -> Fit {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::summary::SourceKind;
+
+    fn measured(batch: u64, bytes: u64) -> Measured {
+        Measured {
+            batch,
+            as_run: bytes,
+            bytes,
+        }
+    }
 
     #[test]
     fn linear_fit_through_two_points() {
-        let l = Linear::through(
-            Measured {
-                batch: 1,
-                bytes: 150,
-            },
-            Measured {
-                batch: 2,
-                bytes: 250,
-            },
-        );
+        let l = Linear::through(measured(1, 150), measured(2, 250));
         assert_eq!(
             l,
             Linear {
@@ -184,7 +306,7 @@ mod tests {
                 per_sample: 100
             }
         );
-        assert_eq!(l.at(10), 1050);
+        assert_eq!(l.fixed + l.per_sample * 10, 1050);
     }
 
     #[test]
@@ -194,17 +316,117 @@ mod tests {
             per_sample: 100,
         };
         assert_eq!(
-            largest_batch(1000, act, 1000 + 50 + 100 * 7 + 99),
+            largest_batch(Some(1000), act, 1000 + 50 + 100 * 7 + 99),
             Fit::Largest {
                 batch: 7,
                 total: 1750
             }
         );
         assert_eq!(
-            largest_batch(1000, act, 1100),
+            largest_batch(Some(1000), act, 1100),
             Fit::NotEvenOne {
-                needed_at_one: 1150
+                needed_at_one: Some(1150)
             }
         );
+        assert_eq!(
+            largest_batch(None, act, u64::MAX),
+            Fit::NotEvenOne {
+                needed_at_one: None
+            }
+        );
+    }
+
+    /// A root with one Linear leaf holding `params` parameters (`trainable` of them trainable, as two
+    /// tensors), which returned `out` for an input of batch `batch`.
+    fn model(batch: u64, out: Vec<u64>, dtype: DType, params: u64, trainable: u64) -> ModelSummary {
+        use crate::summary::TensorRecord;
+        let mut fc = ModuleNode::new("fc", "fc", "Linear");
+        fc.parameters = vec![
+            TensorRecord::new("weight", vec![params - trainable], dtype, false),
+            TensorRecord::new("bias", vec![trainable], dtype, true),
+        ];
+        fc.outputs = Some(vec![TensorValue { shape: out, dtype }]);
+        let mut root = ModuleNode::new("", "", "Net");
+        root.children.push(fc);
+        let mut s = ModelSummary::new("net", SourceKind::TorchScript, root);
+        s.inputs = vec![TensorValue {
+            shape: vec![batch, 16],
+            dtype,
+        }];
+        s
+    }
+
+    fn options(precision: Precision) -> PlanOptions {
+        PlanOptions {
+            optimizer: Optimizer::Adam,
+            precision,
+            budget: None,
+            inference: false,
+        }
+    }
+
+    #[test]
+    fn frozen_parameters_cost_their_weights_only() {
+        let a = model(1, vec![1, 8], DType::Float32, 2_117, 709);
+        let b = model(2, vec![2, 8], DType::Float32, 2_117, 709);
+        let p = Plan::new(&a, &b, options(Precision::Full(DType::Float32))).unwrap();
+        let s = p.state.unwrap();
+        assert_eq!(s.weights, 2_117 * 4);
+        assert_eq!(s.gradients, 709 * 4);
+        assert_eq!(s.optimizer_state, 709 * 8);
+        assert_eq!(p.total, Some(2_117 * 4 + 709 * 12 + 32));
+    }
+
+    #[test]
+    fn half_precision_activations_are_counted_at_the_plans_width() {
+        // A float16 run: 8 elements per sample, 16 bytes as run.
+        let a = model(1, vec![1, 8], DType::Float16, 10, 10);
+        let b = model(2, vec![2, 8], DType::Float16, 10, 10);
+        let fp32 = Plan::new(&a, &b, options(Precision::Full(DType::Float32))).unwrap();
+        assert_eq!(fp32.measured[0].as_run, 16);
+        assert_eq!(fp32.activations_at_batch(), 32);
+        assert_eq!(fp32.activations.per_sample, 32);
+        assert!(fp32.rescaled());
+        assert_eq!(fp32.run_dtypes, [DType::Float16]);
+        let mixed = Plan::new(&a, &b, options(Precision::Mixed(DType::Float16))).unwrap();
+        assert_eq!(mixed.activations_at_batch(), 16);
+        assert!(!mixed.rescaled());
+        // Integer outputs (token ids) keep their size whatever the precision.
+        let ids = |n| model(n, vec![n, 8], DType::Int64, 10, 10);
+        let p = Plan::new(&ids(1), &ids(2), options(Precision::Mixed(DType::Float16))).unwrap();
+        assert_eq!(p.activations_at_batch(), 64);
+    }
+
+    #[test]
+    fn overflow_is_an_error_or_marked_not_a_saturated_number() {
+        let huge = |n| model(n, vec![n, 1 << 62], DType::Float32, 10, 10);
+        assert_eq!(
+            Plan::new(&huge(1), &huge(2), options(Precision::Full(DType::Float32))),
+            Err(PlanError::Overflow)
+        );
+        let a = model(1, vec![1, 8], DType::Float32, 1 << 61, 1 << 61);
+        let b = model(2, vec![2, 8], DType::Float32, 1 << 61, 1 << 61);
+        let mut o = options(Precision::Full(DType::Float32));
+        o.budget = Some(u64::MAX);
+        let p = Plan::new(&a, &b, o).unwrap();
+        assert_eq!(p.state, None);
+        assert_eq!(p.total, None);
+        assert_eq!(p.dominant(), None);
+        assert_eq!(
+            p.fit,
+            Some(Fit::NotEvenOne {
+                needed_at_one: None
+            })
+        );
+    }
+
+    #[test]
+    fn no_forward_pass_or_one_batch_is_an_error() {
+        let a = model(1, vec![1, 8], DType::Float32, 10, 10);
+        let mut bare = a.clone();
+        bare.inputs.clear();
+        let o = options(Precision::Full(DType::Float32));
+        assert_eq!(Plan::new(&bare, &a, o), Err(PlanError::NoForwardPass));
+        assert_eq!(Plan::new(&a, &a, o), Err(PlanError::SameBatch(1)));
     }
 }

@@ -69,34 +69,43 @@ fn compare(loader: &dyn Loader, args: CompareArgs) -> Result<(), Failure> {
     Ok(emit(&text, args.output.output.as_deref())?)
 }
 
+/// Runs the model twice: at the batch asked for (`--batch-size`, else the batch of `--input-size`, else 1)
+/// and at one more, so activations per sample are measured.
 fn plan(loader: &dyn Loader, args: PlanArgs) -> Result<(), Failure> {
-    let batch = args.source.batch_size.unwrap_or(1);
     let mut opts = args.source.load_options();
     opts.forward = true;
-    let at = |b: i64| {
-        let mut o = opts.clone();
-        o.batch_size = Some(b);
+    let load = |o: &crate::sources::LoadOptions| {
         loader
-            .load(&args.model, &o)
+            .load(&args.model, o)
             .map_err(|e| Failure::Run(e.into()))
     };
-    let (first, second) = (at(batch)?, at(batch + 1)?);
+    let first = load(&opts)?;
+    let model_error = |e: crate::plan::PlanError| Failure::Run(anyhow!("{}: {e}", args.model));
+    // The batch the first run used, which the loader took from --batch-size or from the input size.
+    let batch = first
+        .inputs
+        .first()
+        .and_then(|i| i.shape.first())
+        .ok_or_else(|| model_error(crate::plan::PlanError::NoForwardPass))?;
+    opts.batch_size = Some(
+        i64::try_from(*batch)
+            .ok()
+            .and_then(|b| b.checked_add(1))
+            .ok_or_else(|| Failure::Run(anyhow!("{}: batch {batch} is too large", args.model)))?,
+    );
+    let second = load(&opts)?;
     let options = crate::plan::PlanOptions {
-        batch_size: batch as u64,
         optimizer: args.optimizer,
         precision: args.precision,
         budget: args.budget,
         inference: args.inference,
     };
-    let plan = crate::plan::Plan::new(&first, &second, options).ok_or_else(|| {
-        Failure::Run(anyhow!(
-            "{}: no forward pass could be run to measure activations (files need --input-size)",
-            args.model
-        ))
-    })?;
+    let plan = crate::plan::Plan::new(&first, &second, options).map_err(model_error)?;
     let text = match args.output.format {
+        Format::Table => reports::plan::render_text(&plan),
         Format::Json => reports::plan::render_json(&plan),
-        _ => reports::plan::render_text(&plan),
+        Format::Csv => reports::plan::render_csv(&plan),
+        Format::Markdown => reports::plan::render_markdown(&plan),
     };
     Ok(emit(&text, args.output.output.as_deref())?)
 }
@@ -105,8 +114,10 @@ fn lint(loader: &dyn Loader, args: LintArgs) -> Result<(), Failure> {
     let summary = load_model(loader, &args.model, &args.source)?;
     let report = crate::summary::lint::redundant_biases(&summary);
     let text = match args.output.format {
+        Format::Table => reports::lint::render_text(&summary.name, &report),
         Format::Json => reports::lint::render_json(&summary.name, &report),
-        _ => reports::lint::render_text(&summary.name, &report),
+        Format::Csv => reports::lint::render_csv(&report),
+        Format::Markdown => reports::lint::render_markdown(&summary.name, &report),
     };
     Ok(emit(&text, args.output.output.as_deref())?)
 }

@@ -3,7 +3,7 @@
 use super::csv;
 use super::markdown::pipe_table;
 use crate::linear::LinearReport;
-use crate::units::{mb, mib, thousands};
+use crate::units::{binary, decimal, thousands};
 use serde_json::json;
 use std::fmt::Write as _;
 
@@ -99,12 +99,17 @@ pub fn render_text(r: &LinearReport) -> String {
     let rows = r.memory_rows();
     let label_width = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
     let bytes_width = rows.iter().map(|r| thousands(r.1).len()).max().unwrap_or(0);
-    let mib_width = rows.iter().map(|r| mib(r.1).len()).max().unwrap_or(0);
-    let mb_width = rows.iter().map(|r| mb(r.1).len() + 2).max().unwrap_or(0);
+    let binary_width = rows.iter().map(|r| binary(r.1).len()).max().unwrap_or(0);
+    let decimal_width = rows
+        .iter()
+        .map(|r| decimal(r.1).len() + 2)
+        .max()
+        .unwrap_or(0);
     w(
         &mut s,
         format!(
-            "Memory ({}, {} bytes per parameter; MiB = 2^20 bytes, MB = 10^6 bytes)",
+            "Memory ({}, {} bytes per parameter; KiB, MiB, GiB: powers of 2^10 bytes; KB, MB, GB: powers \
+             of 10^3 bytes)",
             r.dtype,
             r.dtype.bytes()
         ),
@@ -113,11 +118,11 @@ pub fn render_text(r: &LinearReport) -> String {
         let pad = label_width - label.chars().count();
         let _ = writeln!(
             s,
-            "  {label}{:pad$}  {:>bytes_width$} B  {:>mib_width$}  {:>mb_width$}",
+            "  {label}{:pad$}  {:>bytes_width$} B  {:>binary_width$}  {:>decimal_width$}",
             "",
             thousands(bytes),
-            mib(bytes),
-            format!("({})", mb(bytes))
+            binary(bytes),
+            format!("({})", decimal(bytes))
         );
     }
     s.push_str(
@@ -204,17 +209,37 @@ pub fn render_markdown(r: &LinearReport) -> String {
     let memory: Vec<Vec<String>> = r
         .memory_rows()
         .into_iter()
-        .map(|(label, bytes)| vec![label, thousands(bytes), mib(bytes), mb(bytes)])
+        .map(|(label, bytes)| vec![label, thousands(bytes), binary(bytes), decimal(bytes)])
         .collect();
     s += &pipe_table(
         &[
             format!("Memory ({})", r.dtype),
             "Bytes".to_string(),
-            "MiB (2^20 B)".to_string(),
-            "MB (10^6 B)".to_string(),
+            "Binary (2^10)".to_string(),
+            "Decimal (10^3)".to_string(),
         ],
         &memory,
         &[false, true, true, true],
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dtype::DType;
+
+    #[test]
+    fn huge_layers_read_in_large_units_with_separators() {
+        let r = LinearReport::new(1_000_000, 1_000_000, true, DType::Float16).unwrap();
+        let text = render_text(&r);
+        // 1,000,001,000,000 parameters × 2 bytes: 1.82 TiB, not millions of MiB.
+        assert!(text.contains("2,000,002,000,000 B"), "{text}");
+        assert!(
+            text.contains("1.82 TiB") && text.contains("(2.00 TB)"),
+            "{text}"
+        );
+        assert!(!text.contains("MiB  ("), "{text}");
+        assert!(text.contains(crate::memory::FULL_TRAINING_LABEL));
+    }
 }

@@ -1,6 +1,8 @@
 //! The redundant-bias findings as text, and the one-line mention under the summary.
 
+use super::csv;
 use super::json::SCHEMA_VERSION;
+use super::markdown::pipe_table;
 use crate::summary::lint::{BiasReport, Evidence};
 use crate::units::{binary, thousands};
 use serde_json::json;
@@ -15,23 +17,37 @@ fn evidence_text(e: Evidence) -> &'static str {
     }
 }
 
-pub fn render_text(model: &str, report: &BiasReport) -> String {
-    let mut s = String::new();
+/// The verdict in one sentence (no line break).
+fn verdict(model: &str, report: &BiasReport) -> String {
     if report.findings.is_empty() {
-        s += &format!(
-            "{model}: no bias feeds a BatchNorm directly ({}).\n",
+        format!(
+            "{model}: no bias feeds a BatchNorm directly ({}).",
             evidence_text(report.evidence)
-        );
+        )
+    } else {
+        format!(
+            "{model}: {} layer{} with a bias feeding straight into BatchNorm ({}).",
+            report.findings.len(),
+            if report.findings.len() == 1 { "" } else { "s" },
+            evidence_text(report.evidence)
+        )
+    }
+}
+
+const WHY: &str = "BatchNorm subtracts the batch mean and adds its own shift, so these biases learn nothing: \
+                   build the layers with bias=False.";
+
+fn wasted_bytes(report: &BiasReport) -> u64 {
+    report.findings.iter().map(|f| f.wasted_bytes).sum()
+}
+
+pub fn render_text(model: &str, report: &BiasReport) -> String {
+    let mut s = verdict(model, report) + "\n";
+    if report.findings.is_empty() {
         return s;
     }
-    s += &format!(
-        "{model}: {} layer{} with a bias feeding straight into BatchNorm ({}).\n",
-        report.findings.len(),
-        if report.findings.len() == 1 { "" } else { "s" },
-        evidence_text(report.evidence)
-    );
-    s += "BatchNorm subtracts the batch mean and adds its own shift, so these biases learn nothing: \
-          build the layers with bias=False.\n\n";
+    s += WHY;
+    s += "\n\n";
     let rows: Vec<Vec<String>> = report
         .findings
         .iter()
@@ -45,13 +61,81 @@ pub fn render_text(model: &str, report: &BiasReport) -> String {
         })
         .collect();
     s += &super::footer::aligned(&rows, &[false, false, true, true], "  ");
-    let bytes: u64 = report.findings.iter().map(|f| f.wasted_bytes).sum();
     s += &format!(
         "\nTotal saved with bias=False: {} parameters ({}).\n",
         thousands(report.wasted_params()),
-        binary(bytes)
+        binary(wasted_bytes(report))
     );
     s
+}
+
+pub fn render_markdown(model: &str, report: &BiasReport) -> String {
+    let mut s = format!(
+        "## Redundant biases in {model}\n\n{}\n\n",
+        verdict(model, report)
+    );
+    if report.findings.is_empty() {
+        return s;
+    }
+    s += &format!("{WHY}\n\n");
+    let rows: Vec<Vec<String>> = report
+        .findings
+        .iter()
+        .map(|f| {
+            vec![
+                format!("{} ({})", f.layer, f.layer_type),
+                format!("{} ({})", f.norm, f.norm_type),
+                thousands(f.wasted_params),
+                binary(f.wasted_bytes),
+            ]
+        })
+        .collect();
+    s += &pipe_table(
+        &["Layer", "Feeds", "Bias params", "Bias size"].map(String::from),
+        &rows,
+        &[false, false, true, true],
+    );
+    s += &format!(
+        "\nTotal saved with bias=False: {} parameters ({}).\n",
+        thousands(report.wasted_params()),
+        binary(wasted_bytes(report))
+    );
+    s
+}
+
+/// One row per redundant bias, raw numbers; only the header when there is none.
+pub fn render_csv(report: &BiasReport) -> String {
+    let mut s = csv::line(
+        &[
+            "layer",
+            "layer_type",
+            "norm",
+            "norm_type",
+            "wasted_params",
+            "wasted_bytes",
+            "evidence",
+        ]
+        .map(String::from),
+    );
+    for f in &report.findings {
+        s += &csv::line(&[
+            f.layer.clone(),
+            f.layer_type.clone(),
+            f.norm.clone(),
+            f.norm_type.clone(),
+            f.wasted_params.to_string(),
+            f.wasted_bytes.to_string(),
+            evidence_key(report.evidence).to_string(),
+        ]);
+    }
+    s
+}
+
+fn evidence_key(e: Evidence) -> &'static str {
+    match e {
+        Evidence::DataFlow => "data_flow",
+        Evidence::ModuleOrder => "module_order",
+    }
 }
 
 /// The summary footer's "Redundant bias" line; `None` when nothing is wasted.
@@ -82,7 +166,7 @@ pub fn render_json(model: &str, report: &BiasReport) -> String {
         "schema_version": SCHEMA_VERSION,
         "tchinfo_version": env!("CARGO_PKG_VERSION"),
         "model": model,
-        "evidence": match report.evidence { Evidence::DataFlow => "data_flow", Evidence::ModuleOrder => "module_order" },
+        "evidence": evidence_key(report.evidence),
         "redundant_biases": report.findings.iter().map(|f| json!({
             "layer": f.layer, "layer_type": f.layer_type, "norm": f.norm, "norm_type": f.norm_type,
             "wasted_params": f.wasted_params, "wasted_bytes": f.wasted_bytes,
@@ -90,4 +174,47 @@ pub fn render_json(model: &str, report: &BiasReport) -> String {
         "wasted_params": report.wasted_params(),
     });
     super::json::to_string(&doc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::summary::lint::RedundantBias;
+
+    fn report() -> BiasReport {
+        BiasReport {
+            evidence: Evidence::DataFlow,
+            findings: vec![RedundantBias {
+                layer: "conv1".into(),
+                layer_type: "Conv2d".into(),
+                norm: "bn1".into(),
+                norm_type: "BatchNorm2d".into(),
+                wasted_params: 8,
+                wasted_bytes: 32,
+            }],
+        }
+    }
+
+    #[test]
+    fn markdown_and_csv_carry_the_findings() {
+        let md = render_markdown("net", &report());
+        assert!(md.starts_with("## Redundant biases in net\n"), "{md}");
+        assert!(
+            md.contains("| conv1 (Conv2d) | bn1 (BatchNorm2d) | 8 | 32 B |"),
+            "{md}"
+        );
+        assert!(md.contains("Total saved with bias=False: 8 parameters (32 B)."));
+        let csv = render_csv(&report());
+        assert_eq!(
+            csv,
+            "layer,layer_type,norm,norm_type,wasted_params,wasted_bytes,evidence\n\
+             conv1,Conv2d,bn1,BatchNorm2d,8,32,data_flow\n"
+        );
+        let none = BiasReport {
+            evidence: Evidence::ModuleOrder,
+            findings: vec![],
+        };
+        assert_eq!(render_csv(&none).lines().count(), 1);
+        assert!(render_markdown("net", &none).contains("no bias feeds a BatchNorm directly"));
+    }
 }

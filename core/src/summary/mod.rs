@@ -199,18 +199,6 @@ impl ModuleNode {
             .find_map(|c| c.find(path))
     }
 
-    pub fn find_mut(&mut self, path: &str) -> Option<&mut ModuleNode> {
-        if self.path == path {
-            return Some(self);
-        }
-        let prefix_of =
-            |c: &ModuleNode| path == c.path || path.starts_with(&format!("{}.", c.path));
-        self.children
-            .iter_mut()
-            .filter(|c| prefix_of(c))
-            .find_map(|c| c.find_mut(path))
-    }
-
     /// Parameters of this module alone, tied duplicates excluded.
     pub fn own_params(&self) -> u64 {
         self.parameters
@@ -325,11 +313,6 @@ impl ModelSummary {
 
     pub fn totals(&self) -> Totals {
         Totals::of(self)
-    }
-
-    /// True when output shapes were measured by a forward pass.
-    pub fn has_shapes(&self) -> bool {
-        self.root.walk().iter().any(|(_, n)| n.outputs.is_some())
     }
 
     /// Marks tensors that share storage with an earlier one as tied, given a key per tensor that identifies
