@@ -295,7 +295,7 @@ def reference(model, inputs):
     for path, module in model.named_modules():
 
         def hook(mod, args, out, path=path):
-            recorded.setdefault(path, output_shapes(out))
+            recorded.setdefault(path, []).append(output_shapes(out))
 
         hooks.append(module.register_forward_hook(hook))
     with torch.no_grad():
@@ -303,10 +303,13 @@ def reference(model, inputs):
     for h in hooks:
         h.remove()
 
-    modules = [
-        {"path": path, "type": type(m).__name__, "output_shapes": recorded.get(path)}
-        for path, m in model.named_modules()
-    ]
+    modules = []
+    for path, m in model.named_modules():
+        calls = recorded.get(path, [])
+        entry = {"path": path, "type": type(m).__name__, "output_shapes": calls[0] if calls else None}
+        if len(calls) > 1:  # called more than once per forward: every later call's outputs too
+            entry["repeat_output_shapes"] = calls[1:]
+        modules.append(entry)
     first_owner = {}
     parameters = []
     for name, p in model.named_parameters(remove_duplicate=False):
@@ -330,15 +333,21 @@ def reference(model, inputs):
         "total_params": sum(p.numel() for p in unique),
         "trainable_params": sum(p.numel() for p in unique if p.requires_grad),
         "total_buffer_elements": sum(b.numel() for b in model.buffers()),
-        "torchinfo_total_mult_adds": torchinfo_mult_adds(model, inputs),
+        **torchinfo_totals(model, inputs),
     }
 
 
-def torchinfo_mult_adds(model, inputs):
+def torchinfo_totals(model, inputs):
+    """torchinfo's totals: mult-adds, "Forward/backward pass size" and "Params size" in bytes (its input
+    size is left out: it adds the Python object header of each input's storage)."""
     import torchinfo
 
     stats = torchinfo.summary(model, input_data=inputs, verbose=0, device="cpu", dtypes=[t.dtype for t in inputs])
-    return int(stats.total_mult_adds)
+    return {
+        "torchinfo_total_mult_adds": int(stats.total_mult_adds),
+        "torchinfo_forward_backward_bytes": int(stats.total_output_bytes),
+        "torchinfo_params_bytes": int(stats.total_param_bytes),
+    }
 
 
 def compile_model(model, inputs, how):
