@@ -78,14 +78,15 @@ fn output_shapes_equal_the_eager_hooks_on_every_sample() {
                 .iter()
                 .map(|call| call.iter().map(|t| t.shape.clone()).collect())
                 .collect();
-            let eager: Vec<Vec<Vec<u64>>> = module["repeat_output_shapes"]
-                .as_array()
-                .map_or_else(Vec::new, |calls| {
-                    calls
-                        .iter()
-                        .map(|c| c.as_array().unwrap().iter().map(shape).collect())
-                        .collect()
-                });
+            let eager: Vec<Vec<Vec<u64>>> =
+                module["repeat_output_shapes"]
+                    .as_array()
+                    .map_or_else(Vec::new, |calls| {
+                        calls
+                            .iter()
+                            .map(|c| c.as_array().unwrap().iter().map(shape).collect())
+                            .collect()
+                    });
             assert_eq!(ours, eager, "{name}: later calls of {path:?}");
         }
     }
@@ -116,7 +117,11 @@ fn torchinfo_memory_totals_equal_torchinfo() {
         let fb = r["torchinfo_forward_backward_bytes"].as_u64().unwrap();
         let params = r["torchinfo_params_bytes"].as_u64().unwrap();
         assert_eq!(act.torchinfo_bytes, fb, "{name}: forward/backward");
-        assert_eq!(totals.torchinfo_param_bytes, Some(params), "{name}: params size");
+        assert_eq!(
+            totals.torchinfo_param_bytes,
+            Some(params),
+            "{name}: params size"
+        );
         assert_eq!(
             totals.torchinfo_estimated_total_bytes(),
             Some(totals.input_bytes + params + fb),

@@ -85,6 +85,58 @@ fn csv_has_one_row_per_module() {
     );
 }
 
+/// A module called more than once (resnet18's shared ReLUs, built in; bias_before_bn's one ReLU called
+/// three times, a TorchScript file) carries its call count and every later call's outputs in JSON and
+/// CSV, as eager PyTorch's forward hooks see them.
+#[test]
+fn repeated_calls_are_in_json_and_csv() {
+    let module = |doc: &Json, path: &str| {
+        doc["modules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["path"] == path)
+            .unwrap_or_else(|| panic!("no module {path}"))
+            .clone()
+    };
+    let resnet = json(&with(&["resnet18"], &["--format", "json"]));
+    let relu = module(&resnet, "layer1.0.relu");
+    assert_eq!(relu["calls"], 2);
+    assert_eq!(
+        relu["repeat_outputs"][0][0]["shape"],
+        serde_json::json!([1, 64, 56, 56])
+    );
+    assert_eq!(module(&resnet, "layer1.0.conv1")["calls"], 1);
+    assert_eq!(
+        module(&resnet, "layer1.0.conv1")["repeat_outputs"],
+        serde_json::json!([])
+    );
+
+    let file = ["models/bias_before_bn.pt", "--input-size", "1,3,32,32"];
+    let doc = json(&with(&file, &["--format", "json"]));
+    let relu = module(&doc, "relu");
+    assert_eq!(relu["calls"], 3);
+    assert_eq!(
+        relu["repeat_outputs"],
+        serde_json::json!([
+            [{"shape": [1, 8, 32, 32], "dtype": "float32", "bytes": 32768}],
+            [{"shape": [1, 16, 32, 32], "dtype": "float32", "bytes": 65536}]
+        ])
+    );
+    let csv = run_strings(&with(&file, &["--format", "csv"]));
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let row: Vec<&str> = csv
+        .lines()
+        .find(|l| l.contains(",relu,"))
+        .unwrap()
+        .split(',')
+        .collect();
+    let cell = |name: &str| row[header.iter().position(|h| *h == name).unwrap()];
+    assert_eq!(cell("output_shapes"), "1x8x32x32");
+    assert_eq!(cell("calls"), "3");
+    assert_eq!(cell("repeat_output_shapes"), "1x8x32x32|1x16x32x32");
+}
+
 #[test]
 fn output_file_is_written_whole_or_not_at_all() {
     let dir = std::env::temp_dir().join(format!("tchinfo-output-{}", std::process::id()));

@@ -244,7 +244,9 @@ fn module(
 
 /// Calls of a module in the forward pass: its first (`outputs`) and every repeat.
 pub fn call_count(node: &ModuleNode) -> usize {
-    node.outputs.as_ref().map_or(0, |_| 1 + node.repeat_outputs.len())
+    node.outputs
+        .as_ref()
+        .map_or(0, |_| 1 + node.repeat_outputs.len())
 }
 
 /// The JSON document for one summary.
@@ -334,7 +336,9 @@ pub fn summary_json(summary: &ModelSummary) -> SummaryJson {
                 leaf_output_bytes: a.leaf_output_bytes,
                 largest_output_bytes: a.largest_output_bytes,
                 torchinfo_params_bytes: totals.torchinfo_param_bytes.unwrap_or(0),
-                torchinfo_estimated_total_bytes: totals.torchinfo_estimated_total_bytes().unwrap_or(0),
+                torchinfo_estimated_total_bytes: totals
+                    .torchinfo_estimated_total_bytes()
+                    .unwrap_or(0),
             }),
         },
         redundant_biases: {

@@ -59,7 +59,10 @@ pub fn find_head(root: &ModuleNode) -> Head {
         .collect();
     // Without a convolution, the head is the trailing run of Linear and parameter-free layers: a
     // transformer's attention projections and feed-forward Linears are its body, not its head.
-    let start = match leaves.iter().rposition(|n| n.kind == LayerKind::Convolution) {
+    let start = match leaves
+        .iter()
+        .rposition(|n| n.kind == LayerKind::Convolution)
+    {
         Some(i) => i + 1,
         None => leaves
             .iter()

@@ -140,9 +140,8 @@ pub fn apply(summary: &mut ModelSummary, m: &Measurement) {
     summary.root.visit_mut(&mut |node| {
         let seen = calls.get(node.path.as_str());
         node.outputs = seen.map(|c| c[0].clone());
-        node.repeat_outputs = seen.map_or_else(Vec::new, |c| {
-            c[1..].iter().map(|o| (*o).clone()).collect()
-        });
+        node.repeat_outputs =
+            seen.map_or_else(Vec::new, |c| c[1..].iter().map(|o| (*o).clone()).collect());
         node.op_mult_adds = op_mult_adds.get(&node.path).copied();
         node.mult_adds = None;
     });
