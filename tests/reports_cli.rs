@@ -189,6 +189,42 @@ fn compare_vgg16_resnet50_googlenet() {
     assert_eq!(doc["models"][0]["totals"]["params"], 138_357_544);
 }
 
+/// compare's CSV carries raw counts and bytes, and each model's share of its parameters in a column
+/// of its own, not the table's rounded display strings.
+#[test]
+fn compare_csv_carries_raw_numbers() {
+    let csv = run_ok(&[
+        "compare",
+        "models/vgg_tiny.pt",
+        "models/resnet_tiny_scripted.pt",
+        "--format",
+        "csv",
+    ]);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "metric,unit,models/vgg_tiny.pt,models/vgg_tiny.pt share,\
+         models/resnet_tiny_scripted.pt,models/resnet_tiny_scripted.pt share"
+    );
+    for row in [
+        "Total params,params,10362,,5266,".to_string(),
+        // Shares are written as JSON writes them: the percentage over 100, to the last digit.
+        format!(
+            "Linear,params,8970,{},170,{}",
+            8970.0 / 10362.0 * 100.0 / 100.0,
+            170.0 / 5266.0 * 100.0 / 100.0
+        ),
+        "\"Weights, float32\",bytes,41448,,21064,".to_string(),
+        "Head,,fully connected stack of 3 Linear,,global average pooling + 1 Linear,".to_string(),
+    ] {
+        assert!(lines.contains(&row.as_str()), "missing {row:?}:\n{csv}");
+    }
+    assert!(
+        !csv.contains("10,362") && !csv.contains("KiB") && !csv.contains('%'),
+        "{csv}"
+    );
+}
+
 #[test]
 fn plan_largest_batch_matches_a_measured_forward_pass() {
     let budget: u64 = 512 << 20;
