@@ -245,6 +245,20 @@ class BiasBeforeBn(nn.Module):
         return self.fc(torch.flatten(self.pool(x), 1))
 
 
+class OddKeys(nn.Module):
+    """ModuleDict keys holding a line break, a pipe and a comma: every report must keep its rows whole.
+    libtorch parses the key back from the archive's code and fails, so only the structure is read."""
+
+    def __init__(self):
+        super().__init__()
+        self.heads = nn.ModuleDict({"line\nbreak": nn.Linear(4, 4), "pipe|and,comma": nn.Linear(4, 2)})
+
+    def forward(self, x):
+        for _, head in self.heads.items():
+            x = head(x)
+        return x
+
+
 def image():
     return [torch.randn(1, 3, 32, 32)]
 
@@ -265,6 +279,7 @@ SAMPLES = {
     "tiny_transformer": (TinyTransformer, lambda: tokens(100), "script"),
     "two_inputs": (TwoInputs, lambda: [torch.randn(1, 16), torch.randn(1, 8)], "script"),
     "bias_before_bn": (BiasBeforeBn, image, "script"),
+    "odd_keys": (OddKeys, lambda: [torch.randn(1, 4)], "script"),
 }
 
 # Saved through an in-memory buffer, which makes PyTorch name the archive's root folder `archive/` instead

@@ -137,6 +137,45 @@ fn repeated_calls_are_in_json_and_csv() {
     assert_eq!(cell("repeat_output_shapes"), "1x8x32x32|1x16x32x32");
 }
 
+/// odd_keys.pt's ModuleDict keys hold a line break, a pipe and a comma: Markdown keeps each row and
+/// list item on one line (the break becomes a space), CSV quotes the field, JSON escapes the string.
+#[test]
+fn names_with_line_breaks_keep_every_format_whole() {
+    let base = ["models/odd_keys.pt", "--var-names"];
+    let md = run_strings(&with(&base, &["--format", "markdown"]));
+    for line in md.lines().filter(|l| l.starts_with('|')) {
+        assert!(
+            line.ends_with('|'),
+            "a table row broken in two: {line:?}\n{md}"
+        );
+    }
+    assert!(md.contains("| heads.line break | Linear | 20 |"), "{md}");
+    assert!(
+        md.contains("| heads.pipe\\|and,comma | Linear | 10 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "- **Head**: fully connected stack of 2 Linear (heads.line break, heads.pipe|and,comma)"
+        ),
+        "{md}"
+    );
+    let csv = run_strings(&with(&base, &["--format", "csv"]));
+    assert!(csv.contains(",\"heads.line\nbreak\",Linear,"), "{csv}");
+    assert!(csv.contains(",\"heads.pipe|and,comma\",Linear,"), "{csv}");
+    let doc = json(&with(&base, &["--format", "json"]));
+    let paths: Vec<&str> = doc["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        ["", "heads", "heads.line\nbreak", "heads.pipe|and,comma"]
+    );
+}
+
 #[test]
 fn output_file_is_written_whole_or_not_at_all() {
     let dir = std::env::temp_dir().join(format!("tchinfo-output-{}", std::process::id()));

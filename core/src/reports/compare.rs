@@ -3,7 +3,7 @@
 use super::csv;
 use super::footer::shape_text;
 use super::json::{SCHEMA_VERSION, summary_json};
-use super::markdown::pipe_table;
+use super::markdown::{one_line, pipe_table};
 use super::vgg_names::paper_names;
 use crate::dtype::DType;
 use crate::memory::{self, Optimizer, Precision};
@@ -288,11 +288,11 @@ pub fn render_markdown(c: &Comparison) -> String {
     let right: Vec<bool> = std::iter::once(false)
         .chain(c.models.iter().map(|_| true))
         .collect();
-    let mut s = format!("## {}\n\n", c.models.join(" vs "));
+    let mut s = format!("## {}\n\n", one_line(&c.models.join(" vs ")));
     s += &pipe_table(&header, &rows, &right);
     s.push('\n');
     for r in &c.remarks {
-        s += &format!("- {r}\n");
+        s += &format!("- {}\n", one_line(r));
     }
     s
 }
