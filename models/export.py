@@ -245,6 +245,20 @@ class BiasBeforeBn(nn.Module):
         return self.fc(torch.flatten(self.pool(x), 1))
 
 
+class OddKeys(nn.Module):
+    """ModuleDict keys holding a line break, a pipe and a comma: every report must keep its rows whole.
+    libtorch parses the key back from the archive's code and fails, so only the structure is read."""
+
+    def __init__(self):
+        super().__init__()
+        self.heads = nn.ModuleDict({"line\nbreak": nn.Linear(4, 4), "pipe|and,comma": nn.Linear(4, 2)})
+
+    def forward(self, x):
+        for _, head in self.heads.items():
+            x = head(x)
+        return x
+
+
 def image():
     return [torch.randn(1, 3, 32, 32)]
 
@@ -265,6 +279,7 @@ SAMPLES = {
     "tiny_transformer": (TinyTransformer, lambda: tokens(100), "script"),
     "two_inputs": (TwoInputs, lambda: [torch.randn(1, 16), torch.randn(1, 8)], "script"),
     "bias_before_bn": (BiasBeforeBn, image, "script"),
+    "odd_keys": (OddKeys, lambda: [torch.randn(1, 4)], "script"),
 }
 
 # Saved through an in-memory buffer, which makes PyTorch name the archive's root folder `archive/` instead
@@ -295,7 +310,7 @@ def reference(model, inputs):
     for path, module in model.named_modules():
 
         def hook(mod, args, out, path=path):
-            recorded.setdefault(path, output_shapes(out))
+            recorded.setdefault(path, []).append(output_shapes(out))
 
         hooks.append(module.register_forward_hook(hook))
     with torch.no_grad():
@@ -303,10 +318,13 @@ def reference(model, inputs):
     for h in hooks:
         h.remove()
 
-    modules = [
-        {"path": path, "type": type(m).__name__, "output_shapes": recorded.get(path)}
-        for path, m in model.named_modules()
-    ]
+    modules = []
+    for path, m in model.named_modules():
+        calls = recorded.get(path, [])
+        entry = {"path": path, "type": type(m).__name__, "output_shapes": calls[0] if calls else None}
+        if len(calls) > 1:  # called more than once per forward: every later call's outputs too
+            entry["repeat_output_shapes"] = calls[1:]
+        modules.append(entry)
     first_owner = {}
     parameters = []
     for name, p in model.named_parameters(remove_duplicate=False):
@@ -330,15 +348,21 @@ def reference(model, inputs):
         "total_params": sum(p.numel() for p in unique),
         "trainable_params": sum(p.numel() for p in unique if p.requires_grad),
         "total_buffer_elements": sum(b.numel() for b in model.buffers()),
-        "torchinfo_total_mult_adds": torchinfo_mult_adds(model, inputs),
+        **torchinfo_totals(model, inputs),
     }
 
 
-def torchinfo_mult_adds(model, inputs):
+def torchinfo_totals(model, inputs):
+    """torchinfo's totals: mult-adds, "Forward/backward pass size" and "Params size" in bytes (its input
+    size is left out: it adds the Python object header of each input's storage)."""
     import torchinfo
 
     stats = torchinfo.summary(model, input_data=inputs, verbose=0, device="cpu", dtypes=[t.dtype for t in inputs])
-    return int(stats.total_mult_adds)
+    return {
+        "torchinfo_total_mult_adds": int(stats.total_mult_adds),
+        "torchinfo_forward_backward_bytes": int(stats.total_output_bytes),
+        "torchinfo_params_bytes": int(stats.total_param_bytes),
+    }
 
 
 def compile_model(model, inputs, how):

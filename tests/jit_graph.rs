@@ -72,7 +72,61 @@ fn output_shapes_equal_the_eager_hooks_on_every_sample() {
                 .as_array()
                 .map(|shapes| shapes.iter().map(shape).collect());
             assert_eq!(ours, eager, "{name}: output shapes of {path:?}");
+            // A module called again (a shared ReLU) keeps every later call's outputs, in order.
+            let ours: Vec<Vec<Vec<u64>>> = node
+                .repeat_outputs
+                .iter()
+                .map(|call| call.iter().map(|t| t.shape.clone()).collect())
+                .collect();
+            let eager: Vec<Vec<Vec<u64>>> =
+                module["repeat_output_shapes"]
+                    .as_array()
+                    .map_or_else(Vec::new, |calls| {
+                        calls
+                            .iter()
+                            .map(|c| c.as_array().unwrap().iter().map(shape).collect())
+                            .collect()
+                    });
+            assert_eq!(ours, eager, "{name}: later calls of {path:?}");
         }
+    }
+}
+
+/// bias_before_bn calls its one `relu` three times: every call's output is an activation, and the
+/// samples do include modules called more than once (or the test above would prove nothing).
+#[test]
+fn every_call_of_a_shared_module_is_counted() {
+    let (summary, _) = measured("bias_before_bn");
+    let relu = summary.root.find("relu").unwrap();
+    assert_eq!(relu.repeat_outputs.len(), 2);
+    let act = summary.totals().activations.unwrap();
+    // conv1, bn1, conv2, bn2: 8×32×32; conv3: 16×32×32; relu: 8, 8 and 16 channels; pool 16; fc 10.
+    let elements = 4 * 8 * 1024 + 16 * 1024 + (8 + 8 + 16) * 1024 + 16 + 10;
+    assert_eq!(act.leaf_output_bytes, 4 * elements);
+}
+
+/// torchinfo's "Forward/backward pass size" and "Params size": leaf layers with parameters (a weight
+/// tied to another layer's included) and the leaf layers that ran; the estimated total adds the input.
+#[test]
+fn torchinfo_memory_totals_equal_torchinfo() {
+    for name in SAMPLES {
+        let (summary, _) = measured(name);
+        let r = reference(name);
+        let totals = summary.totals();
+        let act = totals.activations.unwrap();
+        let fb = r["torchinfo_forward_backward_bytes"].as_u64().unwrap();
+        let params = r["torchinfo_params_bytes"].as_u64().unwrap();
+        assert_eq!(act.torchinfo_bytes, fb, "{name}: forward/backward");
+        assert_eq!(
+            totals.torchinfo_param_bytes,
+            Some(params),
+            "{name}: params size"
+        );
+        assert_eq!(
+            totals.torchinfo_estimated_total_bytes(),
+            Some(totals.input_bytes + params + fb),
+            "{name}: estimated total"
+        );
     }
 }
 

@@ -85,6 +85,97 @@ fn csv_has_one_row_per_module() {
     );
 }
 
+/// A module called more than once (resnet18's shared ReLUs, built in; bias_before_bn's one ReLU called
+/// three times, a TorchScript file) carries its call count and every later call's outputs in JSON and
+/// CSV, as eager PyTorch's forward hooks see them.
+#[test]
+fn repeated_calls_are_in_json_and_csv() {
+    let module = |doc: &Json, path: &str| {
+        doc["modules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["path"] == path)
+            .unwrap_or_else(|| panic!("no module {path}"))
+            .clone()
+    };
+    let resnet = json(&with(&["resnet18"], &["--format", "json"]));
+    let relu = module(&resnet, "layer1.0.relu");
+    assert_eq!(relu["calls"], 2);
+    assert_eq!(
+        relu["repeat_outputs"][0][0]["shape"],
+        serde_json::json!([1, 64, 56, 56])
+    );
+    assert_eq!(module(&resnet, "layer1.0.conv1")["calls"], 1);
+    assert_eq!(
+        module(&resnet, "layer1.0.conv1")["repeat_outputs"],
+        serde_json::json!([])
+    );
+
+    let file = ["models/bias_before_bn.pt", "--input-size", "1,3,32,32"];
+    let doc = json(&with(&file, &["--format", "json"]));
+    let relu = module(&doc, "relu");
+    assert_eq!(relu["calls"], 3);
+    assert_eq!(
+        relu["repeat_outputs"],
+        serde_json::json!([
+            [{"shape": [1, 8, 32, 32], "dtype": "float32", "bytes": 32768}],
+            [{"shape": [1, 16, 32, 32], "dtype": "float32", "bytes": 65536}]
+        ])
+    );
+    let csv = run_strings(&with(&file, &["--format", "csv"]));
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let row: Vec<&str> = csv
+        .lines()
+        .find(|l| l.contains(",relu,"))
+        .unwrap()
+        .split(',')
+        .collect();
+    let cell = |name: &str| row[header.iter().position(|h| *h == name).unwrap()];
+    assert_eq!(cell("output_shapes"), "1x8x32x32");
+    assert_eq!(cell("calls"), "3");
+    assert_eq!(cell("repeat_output_shapes"), "1x8x32x32|1x16x32x32");
+}
+
+/// odd_keys.pt's ModuleDict keys hold a line break, a pipe and a comma: Markdown keeps each row and
+/// list item on one line (the break becomes a space), CSV quotes the field, JSON escapes the string.
+#[test]
+fn names_with_line_breaks_keep_every_format_whole() {
+    let base = ["models/odd_keys.pt", "--var-names"];
+    let md = run_strings(&with(&base, &["--format", "markdown"]));
+    for line in md.lines().filter(|l| l.starts_with('|')) {
+        assert!(
+            line.ends_with('|'),
+            "a table row broken in two: {line:?}\n{md}"
+        );
+    }
+    assert!(md.contains("| heads.line break | Linear | 20 |"), "{md}");
+    assert!(
+        md.contains("| heads.pipe\\|and,comma | Linear | 10 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "- **Head**: fully connected stack of 2 Linear (heads.line break, heads.pipe|and,comma)"
+        ),
+        "{md}"
+    );
+    let csv = run_strings(&with(&base, &["--format", "csv"]));
+    assert!(csv.contains(",\"heads.line\nbreak\",Linear,"), "{csv}");
+    assert!(csv.contains(",\"heads.pipe|and,comma\",Linear,"), "{csv}");
+    let doc = json(&with(&base, &["--format", "json"]));
+    let paths: Vec<&str> = doc["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        ["", "heads", "heads.line\nbreak", "heads.pipe|and,comma"]
+    );
+}
+
 #[test]
 fn output_file_is_written_whole_or_not_at_all() {
     let dir = std::env::temp_dir().join(format!("tchinfo-output-{}", std::process::id()));
@@ -135,6 +226,42 @@ fn compare_vgg16_resnet50_googlenet() {
     assert_eq!(doc["schema"], "tchinfo/compare");
     assert_eq!(doc["models"][1]["head"]["params"], 2_049_000);
     assert_eq!(doc["models"][0]["totals"]["params"], 138_357_544);
+}
+
+/// compare's CSV carries raw counts and bytes, and each model's share of its parameters in a column
+/// of its own, not the table's rounded display strings.
+#[test]
+fn compare_csv_carries_raw_numbers() {
+    let csv = run_ok(&[
+        "compare",
+        "models/vgg_tiny.pt",
+        "models/resnet_tiny_scripted.pt",
+        "--format",
+        "csv",
+    ]);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "metric,unit,models/vgg_tiny.pt,models/vgg_tiny.pt share,\
+         models/resnet_tiny_scripted.pt,models/resnet_tiny_scripted.pt share"
+    );
+    for row in [
+        "Total params,params,10362,,5266,".to_string(),
+        // Shares are written as JSON writes them: the percentage over 100, to the last digit.
+        format!(
+            "Linear,params,8970,{},170,{}",
+            8970.0 / 10362.0 * 100.0 / 100.0,
+            170.0 / 5266.0 * 100.0 / 100.0
+        ),
+        "\"Weights, float32\",bytes,41448,,21064,".to_string(),
+        "Head,,fully connected stack of 3 Linear,,global average pooling + 1 Linear,".to_string(),
+    ] {
+        assert!(lines.contains(&row.as_str()), "missing {row:?}:\n{csv}");
+    }
+    assert!(
+        !csv.contains("10,362") && !csv.contains("KiB") && !csv.contains('%'),
+        "{csv}"
+    );
 }
 
 #[test]

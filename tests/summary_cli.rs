@@ -33,6 +33,61 @@ fn resnet18_table_is_golden() {
     );
 }
 
+/// MultiheadAttention is a container here (its `out_proj` is a child), so its row shows no mult-adds,
+/// as torchinfo prints it: its own `in_proj_weight` is not in the total (14,980, torchinfo's). The head
+/// is the trailing Linear alone, not the feed-forward before the last LayerNorm. The estimated total is
+/// torchinfo's: input 64 B + its Params size 59,920 B (leaf layers that ran: not the positional
+/// parameter, `in_proj_weight` or `out_proj`) + forward/backward 22,784 B = 82,768 B.
+#[test]
+fn tiny_transformer_table_is_golden() {
+    let out = run_ok(&[
+        "models/tiny_transformer.pt",
+        "--input-size",
+        "1,8",
+        "--dtype",
+        "i64",
+    ]);
+    assert_golden("tiny_transformer.out", &out);
+    let mha = out
+        .lines()
+        .find(|l| l.contains("MultiheadAttention: 1-2"))
+        .expect("attention row");
+    assert!(!mha.contains("25,344") && mha.contains("--  True"), "{mha}");
+    for figure in [
+        "Total mult-adds: 14.98 k (14,980;",
+        "Head: 1 Linear (head): 3,300 params (17.0%)",
+        "82.77 KB",
+    ] {
+        assert!(out.contains(figure), "missing {figure:?}");
+    }
+}
+
+/// `out` holds only the embedding's weight: torchinfo still counts it a layer with parameters (its
+/// output ×2 makes the forward/backward size 5,248 B, not 2,048 B), charges the weight again in its
+/// Params size (7,488 B), and it is the head's last Linear.
+#[test]
+fn tied_embedding_table_is_golden() {
+    let out = run_ok(&[
+        "models/tied_embedding.pt",
+        "--input-size",
+        "1,8",
+        "--dtype",
+        "i64",
+    ]);
+    assert_golden("tied_embedding.out", &out);
+    let forward_backward = out
+        .lines()
+        .find(|l| l.contains("×2 (torchinfo)"))
+        .expect("forward/backward row");
+    assert!(forward_backward.ends_with("5.25 KB"), "{forward_backward}");
+    for figure in [
+        "Head: fully connected stack of 2 Linear (body, out): 272 params (25.4%)",
+        "12.80 KB",
+    ] {
+        assert!(out.contains(figure), "missing {figure:?}");
+    }
+}
+
 #[test]
 fn folded_rows_show_their_subtree() {
     let out = run_ok(&["vgg16", "--depth", "1", "--columns", "params", "--ascii"]);

@@ -140,12 +140,18 @@ std::optional<std::string> attribute_path(Value* module) {
   return path;
 }
 
-// `forward`, or one of its overloads (`forward__0` …), which scripting names that way.
+// `forward`, one of its overloads (`forward__0` …), which scripting names that way, or a later call
+// of a module a trace saw called more than once (`forward1` …: the tracer gives every call its own
+// method, so a shared ReLU's second call is `relu.forward1`).
 bool is_forward(const std::string& method) {
-  const std::string overload = "forward__";
   if (method == "forward") return true;
-  if (!starts_with(method, overload) || method.size() == overload.size()) return false;
-  return method.find_first_not_of("0123456789", overload.size()) == std::string::npos;
+  for (const std::string prefix : {"forward__", "forward"}) {
+    if (starts_with(method, prefix) && method.size() > prefix.size() &&
+        method.find_first_not_of("0123456789", prefix.size()) == std::string::npos) {
+      return true;
+    }
+  }
+  return false;
 }
 
 void collect(Block* block, std::vector<Node*>& out) {

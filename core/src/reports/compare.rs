@@ -3,7 +3,7 @@
 use super::csv;
 use super::footer::shape_text;
 use super::json::{SCHEMA_VERSION, summary_json};
-use super::markdown::pipe_table;
+use super::markdown::{one_line, pipe_table};
 use super::vgg_names::paper_names;
 use crate::dtype::DType;
 use crate::memory::{self, Optimizer, Precision};
@@ -14,16 +14,75 @@ use prettytable::format::{FormatBuilder, LinePosition, LineSeparator};
 use prettytable::{Cell, Row, Table};
 use serde_json::json;
 
-/// Rows of the comparison: a label, then one cell per model.
+/// One model's cell: the value itself, so each format writes it its own way (the table rounds and
+/// groups digits; CSV carries raw counts and bytes).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Text(String),
+    /// A count (parameters, layers, buffer elements).
+    Count(u64),
+    /// A count and its share of all parameters, in percent.
+    Share(u64, f64),
+    /// Mult-adds, rounded with SI prefixes in the table.
+    MultAdds(u64),
+    Bytes(u64),
+    /// Not measured, or nothing to show (`--`).
+    Missing,
+}
+
+impl Value {
+    /// As the table and Markdown show it.
+    pub fn display(&self) -> String {
+        match self {
+            Value::Text(t) => t.clone(),
+            Value::Count(n) => thousands(*n),
+            Value::Share(n, percent) => format!("{} ({percent:.1}%)", thousands(*n)),
+            Value::MultAdds(n) => si(*n),
+            Value::Bytes(b) => binary(*b),
+            Value::Missing => "--".to_string(),
+        }
+    }
+
+    /// As CSV carries it: the raw number (or the text), empty when missing.
+    pub fn raw(&self) -> String {
+        match self {
+            Value::Text(t) => t.clone(),
+            Value::Count(n) | Value::Share(n, _) | Value::MultAdds(n) | Value::Bytes(n) => {
+                n.to_string()
+            }
+            Value::Missing => String::new(),
+        }
+    }
+
+    /// The share of all parameters as a fraction, for CSV's share column; empty for other values.
+    pub fn share(&self) -> String {
+        match self {
+            // As JSON writes shares.
+            Value::Share(_, percent) => (percent / 100.0).to_string(),
+            _ => String::new(),
+        }
+    }
+}
+
+/// One metric across the models.
+pub struct MetricRow {
+    /// As the table shows it; a leading indent marks a detail of the row above.
+    pub label: String,
+    /// What CSV's numbers count: `params`, `bytes`, `mult-adds`, `layers`, `elements`; empty for text.
+    pub unit: &'static str,
+    pub values: Vec<Value>,
+}
+
+/// Rows of the comparison: a label, then one value per model.
 pub struct Comparison {
     pub models: Vec<String>,
-    pub rows: Vec<(String, Vec<String>)>,
+    pub rows: Vec<MetricRow>,
     /// A sentence or two on what stands out.
     pub remarks: Vec<String>,
 }
 
-fn share(totals: &Totals, n: u64) -> String {
-    format!("{} ({:.1}%)", thousands(n), totals.percent(n))
+fn share(totals: &Totals, n: u64) -> Value {
+    Value::Share(n, totals.percent(n))
 }
 
 fn layers_with_params(s: &ModelSummary) -> usize {
@@ -36,23 +95,26 @@ fn layers_with_params(s: &ModelSummary) -> usize {
 
 pub fn compare(summaries: &[ModelSummary]) -> Comparison {
     let totals: Vec<Totals> = summaries.iter().map(ModelSummary::totals).collect();
-    let mut rows: Vec<(String, Vec<String>)> = Vec::new();
-    let mut row = |label: &str, f: &dyn Fn(&ModelSummary, &Totals) -> String| {
-        rows.push((
-            label.to_string(),
-            summaries
+    let mut rows: Vec<MetricRow> = Vec::new();
+    let mut row = |label: &str, unit: &'static str, f: &dyn Fn(&ModelSummary, &Totals) -> Value| {
+        rows.push(MetricRow {
+            label: label.to_string(),
+            unit,
+            values: summaries
                 .iter()
                 .zip(&totals)
                 .map(|(s, t)| f(s, t))
                 .collect(),
-        ));
+        });
     };
-    row("Class", &|s, _| s.root.type_name.clone());
-    row("Total params", &|_, t| thousands(t.params));
-    row("Trainable params", &|_, t| thousands(t.trainable));
-    row("Buffers", &|_, t| thousands(t.buffers));
-    row("Layers with parameters", &|s, _| {
-        layers_with_params(s).to_string()
+    row("Class", "", &|s, _| Value::Text(s.root.type_name.clone()));
+    row("Total params", "params", &|_, t| Value::Count(t.params));
+    row("Trainable params", "params", &|_, t| {
+        Value::Count(t.trainable)
+    });
+    row("Buffers", "elements", &|_, t| Value::Count(t.buffers));
+    row("Layers with parameters", "layers", &|s, _| {
+        Value::Count(layers_with_params(s) as u64)
     });
     let kinds: Vec<LayerKind> = LayerKind::ALL
         .into_iter()
@@ -69,55 +131,63 @@ pub fn compare(summaries: &[ModelSummary]) -> Comparison {
         .filter(|k| *k != LayerKind::Container)
         .collect();
     for kind in kinds {
-        row(&format!("  {}", kind.name()), &|_, t| {
+        row(&format!("  {}", kind.name()), "params", &|_, t| {
             share(t, t.kind_params(kind))
         });
     }
-    row("Head", &|s, _| find_head(&s.root).describe());
-    row("  head params", &|s, t| share(t, find_head(&s.root).params));
-    row("Largest layer", &|s, t| match t.largest.first() {
+    row("Head", "", &|s, _| {
+        Value::Text(find_head(&s.root).describe())
+    });
+    row("  head params", "params", &|s, t| {
+        share(t, find_head(&s.root).params)
+    });
+    row("Largest layer", "", &|s, t| match t.largest.first() {
         Some(l) => {
             let name = paper_names(s)
                 .get(&l.path)
                 .map(|p| format!("{p} "))
                 .unwrap_or_default();
-            format!("{name}{} {}", l.path, l.type_name)
+            Value::Text(format!("{name}{} {}", l.path, l.type_name))
         }
-        None => "--".to_string(),
+        None => Value::Missing,
     });
-    row("  its params", &|_, t| {
+    row("  its params", "params", &|_, t| {
         t.largest
             .first()
-            .map_or("--".to_string(), |l| share(t, l.params))
+            .map_or(Value::Missing, |l| share(t, l.params))
     });
-    row("Input", &|s, _| {
+    row("Input", "", &|s, _| {
         let inputs: Vec<String> = s.inputs.iter().map(|i| shape_text(&i.shape)).collect();
         if inputs.is_empty() {
-            "--".to_string()
+            Value::Missing
         } else {
-            inputs.join(", ")
+            Value::Text(inputs.join(", "))
         }
     });
-    row("Mult-adds (torchinfo)", &|_, t| {
-        t.mult_adds.map_or("--".to_string(), si)
+    row("Mult-adds (torchinfo)", "mult-adds", &|_, t| {
+        t.mult_adds.map_or(Value::Missing, Value::MultAdds)
     });
     if totals.iter().any(|t| t.op_mult_adds.is_some()) {
-        row("Mult-adds (operators)", &|_, t| {
-            t.op_mult_adds.map_or("--".to_string(), si)
+        row("Mult-adds (operators)", "mult-adds", &|_, t| {
+            t.op_mult_adds.map_or(Value::Missing, Value::MultAdds)
         });
     }
     let fp32 =
         |t: &Totals| memory::training(t.params, Precision::Full(DType::Float32), Optimizer::Adam);
-    row("Weights, float32", &|_, t| binary(fp32(t).weights));
-    row("Adam ×3 (weights + momentum + variance)", &|_, t| {
-        binary(fp32(t).without_gradients())
+    row("Weights, float32", "bytes", &|_, t| {
+        Value::Bytes(fp32(t).weights)
     });
-    row("Full training ×4 (+ gradients)", &|_, t| {
-        binary(fp32(t).total())
+    row(
+        "Adam ×3 (weights + momentum + variance)",
+        "bytes",
+        &|_, t| Value::Bytes(fp32(t).without_gradients()),
+    );
+    row("Full training ×4 (+ gradients)", "bytes", &|_, t| {
+        Value::Bytes(fp32(t).total())
     });
-    row("Activations ×2 (torchinfo)", &|_, t| {
+    row("Activations ×2 (torchinfo)", "bytes", &|_, t| {
         t.activations
-            .map_or("--".to_string(), |a| binary(a.torchinfo_bytes))
+            .map_or(Value::Missing, |a| Value::Bytes(a.torchinfo_bytes))
     });
 
     Comparison {
@@ -179,9 +249,13 @@ pub fn render_text(c: &Comparison) -> String {
     let mut titles = vec![Cell::new("")];
     titles.extend(c.models.iter().map(|m| Cell::new(m).style_spec("r")));
     table.set_titles(Row::new(titles));
-    for (label, values) in &c.rows {
-        let mut cells = vec![Cell::new(label)];
-        cells.extend(values.iter().map(|v| Cell::new(v).style_spec("r")));
+    for r in &c.rows {
+        let mut cells = vec![Cell::new(&r.label)];
+        cells.extend(
+            r.values
+                .iter()
+                .map(|v| Cell::new(&v.display()).style_spec("r")),
+        );
         table.add_row(Row::new(cells));
     }
     let mut s: String = table
@@ -205,32 +279,40 @@ pub fn render_markdown(c: &Comparison) -> String {
     let rows: Vec<Vec<String>> = c
         .rows
         .iter()
-        .map(|(label, values)| {
-            std::iter::once(label.clone())
-                .chain(values.iter().cloned())
+        .map(|r| {
+            std::iter::once(r.label.clone())
+                .chain(r.values.iter().map(Value::display))
                 .collect()
         })
         .collect();
     let right: Vec<bool> = std::iter::once(false)
         .chain(c.models.iter().map(|_| true))
         .collect();
-    let mut s = format!("## {}\n\n", c.models.join(" vs "));
+    let mut s = format!("## {}\n\n", one_line(&c.models.join(" vs ")));
     s += &pipe_table(&header, &rows, &right);
     s.push('\n');
     for r in &c.remarks {
-        s += &format!("- {r}\n");
+        s += &format!("- {}\n", one_line(r));
     }
     s
 }
 
-/// `metric,<model>,<model>…` with the same cells as the table.
+/// `metric,unit,<model>,<model> share,…`: raw counts and bytes (no digit grouping, no rounding, no
+/// units in the cells), and beside each model its share of all parameters as a fraction (0..1) for the
+/// rows that have one. Text rows (class, head, largest layer, input) carry their text.
 pub fn render_csv(c: &Comparison) -> String {
-    let mut header = vec!["metric".to_string()];
-    header.extend(c.models.iter().cloned());
+    let mut header = vec!["metric".to_string(), "unit".to_string()];
+    for m in &c.models {
+        header.push(m.clone());
+        header.push(format!("{m} share"));
+    }
     let mut s = csv::line(&header);
-    for (label, values) in &c.rows {
-        let mut fields = vec![label.trim().to_string()];
-        fields.extend(values.iter().cloned());
+    for r in &c.rows {
+        let mut fields = vec![r.label.trim().to_string(), r.unit.to_string()];
+        for v in &r.values {
+            fields.push(v.raw());
+            fields.push(v.share());
+        }
         s += &csv::line(&fields);
     }
     s

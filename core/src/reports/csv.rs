@@ -1,6 +1,7 @@
 //! CSV: one row per module, raw numbers (no separators, no rounding).
 
-use crate::summary::ModelSummary;
+use super::json::call_count;
+use crate::summary::{ModelSummary, TensorValue};
 
 /// Quotes a field when it holds a comma, a quote or a line break (RFC 4180).
 pub fn field(text: &str) -> String {
@@ -25,7 +26,7 @@ fn opt(v: Option<u64>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
 }
 
-const HEADER: [&str; 15] = [
+const HEADER: [&str; 17] = [
     "depth",
     "index",
     "path",
@@ -33,6 +34,8 @@ const HEADER: [&str; 15] = [
     "qualified_type",
     "kind",
     "output_shapes",
+    "calls",
+    "repeat_output_shapes",
     "own_params",
     "subtree_params",
     "subtree_trainable_params",
@@ -43,27 +46,34 @@ const HEADER: [&str; 15] = [
     "tied_params",
 ];
 
-/// Output shapes are written `1x64x224x224`, several outputs separated by `;`.
+/// One call's outputs: `1x64x224x224`, several outputs separated by `;`.
+fn shapes(outputs: &[TensorValue]) -> String {
+    outputs
+        .iter()
+        .map(|v| {
+            v.shape
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("x")
+        })
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// `output_shapes` is the first call's; a module called more than once has `calls` > 1 and the
+/// later calls' shapes in `repeat_output_shapes`, calls separated by `|`.
 pub fn render(summary: &ModelSummary) -> String {
     let totals = summary.totals();
     let mut s = line(&HEADER.map(String::from));
     for (depth, index, node) in summary.root.walk_indexed() {
-        let shapes = node
-            .outputs
-            .as_ref()
-            .map(|o| {
-                o.iter()
-                    .map(|v| {
-                        v.shape
-                            .iter()
-                            .map(|d| d.to_string())
-                            .collect::<Vec<_>>()
-                            .join("x")
-                    })
-                    .collect::<Vec<_>>()
-                    .join(";")
-            })
-            .unwrap_or_default();
+        let first = node.outputs.as_deref().map(shapes).unwrap_or_default();
+        let repeats = node
+            .repeat_outputs
+            .iter()
+            .map(|call| shapes(call))
+            .collect::<Vec<_>>()
+            .join("|");
         let buffers: u64 = node.buffers.iter().map(|b| b.numel()).sum();
         let tied: u64 = node
             .parameters
@@ -78,7 +88,9 @@ pub fn render(summary: &ModelSummary) -> String {
             node.type_name.clone(),
             node.qualified_type.clone().unwrap_or_default(),
             node.kind.name().to_string(),
-            shapes,
+            first,
+            call_count(node).to_string(),
+            repeats,
             node.own_params().to_string(),
             node.subtree_params().to_string(),
             node.subtree_trainable_params().to_string(),

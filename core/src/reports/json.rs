@@ -74,6 +74,10 @@ pub struct ModuleJson {
     pub subtree_trainable_params: u64,
     pub share_of_params: f64,
     pub outputs: Option<Vec<ValueJson>>,
+    /// How many times the forward pass called it (0: not called, or no forward pass was run).
+    pub calls: usize,
+    /// What the second and later calls returned, in call order (a ResNet block's shared `relu`).
+    pub repeat_outputs: Vec<Vec<ValueJson>>,
     pub mult_adds: Option<u64>,
     pub subtree_mult_adds: Option<u64>,
     pub op_mult_adds: Option<u64>,
@@ -128,6 +132,8 @@ pub struct ActivationsJson {
     pub torchinfo_forward_backward_bytes: u64,
     pub leaf_output_bytes: u64,
     pub largest_output_bytes: u64,
+    /// torchinfo's "Params size": bytes of the parameters of the leaf layers that ran.
+    pub torchinfo_params_bytes: u64,
     pub torchinfo_estimated_total_bytes: u64,
 }
 
@@ -223,11 +229,24 @@ fn module(
             .outputs
             .as_ref()
             .map(|o| o.iter().map(ValueJson::from).collect()),
+        calls: call_count(node),
+        repeat_outputs: node
+            .repeat_outputs
+            .iter()
+            .map(|call| call.iter().map(ValueJson::from).collect())
+            .collect(),
         mult_adds: node.mult_adds,
         subtree_mult_adds: node.subtree_mult_adds(),
         op_mult_adds: node.op_mult_adds,
         children: node.children.iter().map(|c| c.path.clone()).collect(),
     }
+}
+
+/// Calls of a module in the forward pass: its first (`outputs`) and every repeat.
+pub fn call_count(node: &ModuleNode) -> usize {
+    node.outputs
+        .as_ref()
+        .map_or(0, |_| 1 + node.repeat_outputs.len())
 }
 
 /// The JSON document for one summary.
@@ -316,9 +335,10 @@ pub fn summary_json(summary: &ModelSummary) -> SummaryJson {
                 torchinfo_forward_backward_bytes: a.torchinfo_bytes,
                 leaf_output_bytes: a.leaf_output_bytes,
                 largest_output_bytes: a.largest_output_bytes,
-                torchinfo_estimated_total_bytes: totals.input_bytes
-                    + fp32.weights
-                    + a.torchinfo_bytes,
+                torchinfo_params_bytes: totals.torchinfo_param_bytes.unwrap_or(0),
+                torchinfo_estimated_total_bytes: totals
+                    .torchinfo_estimated_total_bytes()
+                    .unwrap_or(0),
             }),
         },
         redundant_biases: {

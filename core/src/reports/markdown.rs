@@ -4,9 +4,16 @@ use super::footer::{self, Section};
 use super::table::{self, TableOptions};
 use crate::summary::ModelSummary;
 
+/// A line break (a ModuleDict key may hold one) would end the table row or list item: a space instead.
+pub(crate) fn one_line(text: &str) -> String {
+    text.replace("\r\n", " ").replace(['\n', '\r'], " ")
+}
+
 /// Pipes inside cells would split them; tree glyphs keep their indentation with non-breaking spaces.
 fn escape(cell: &str) -> String {
-    cell.replace('|', "\\|").replace("  ", "\u{a0}\u{a0}")
+    one_line(cell)
+        .replace('|', "\\|")
+        .replace("  ", "\u{a0}\u{a0}")
 }
 
 /// A pipe table. Empty headers still need a header row in GitHub Markdown.
@@ -49,7 +56,11 @@ fn section(section: &Section) -> String {
     }
     if section.key_value {
         for row in &section.rows {
-            s += &format!("- **{}**: {}\n", row[0], row[1..].join(" "));
+            s += &format!(
+                "- **{}**: {}\n",
+                one_line(&row[0]),
+                one_line(&row[1..].join(" "))
+            );
         }
     } else {
         s += &pipe_table(&section.header, &section.rows, &section.right);
@@ -61,7 +72,11 @@ fn section(section: &Section) -> String {
 pub fn render(summary: &ModelSummary, opts: &TableOptions) -> String {
     let totals = summary.totals();
     let cells = table::cells(summary, &totals, opts);
-    let mut s = format!("## {} ({})\n\n", summary.name, summary.root.type_name);
+    let mut s = format!(
+        "## {} ({})\n\n",
+        one_line(&summary.name),
+        one_line(&summary.root.type_name)
+    );
     s += &pipe_table(&cells.header, &cells.rows, &cells.right);
     s.push('\n');
     for group in footer::sections(summary, &totals) {
@@ -70,7 +85,7 @@ pub fn render(summary: &ModelSummary, opts: &TableOptions) -> String {
         }
     }
     for note in &summary.notes {
-        s += &format!("> Note: {note}\n");
+        s += &format!("> Note: {}\n", one_line(note));
     }
     s
 }

@@ -206,11 +206,14 @@ fn percent_cell(row: &RowData, totals: &Totals, ascii: bool) -> String {
     }
 }
 
+/// A leaf's mult-adds (every call), a folded row's sum over its leaves; a container whose children
+/// are shown prints `--`, as torchinfo does: its own parameters (MultiheadAttention's `in_proj_weight`)
+/// are not in the total, so a number there would add up to more than the total.
 fn mult_adds_cell(row: &RowData) -> String {
     let m = if row.folded || row.node.is_leaf() {
         row.node.subtree_mult_adds()
     } else {
-        row.node.mult_adds
+        None
     };
     match m {
         Some(m) if m > 0 => thousands(m),

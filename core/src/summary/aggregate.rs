@@ -59,6 +59,9 @@ pub struct Totals {
     pub op_mult_adds: Option<u64>,
     pub input_bytes: u64,
     pub activations: Option<Activations>,
+    /// torchinfo's "Params size": the parameter bytes (real element sizes) of the leaf layers the forward
+    /// pass called, each layer once; `None` without a forward pass. See [`torchinfo_layer_params`].
+    pub torchinfo_param_bytes: Option<u64>,
 }
 
 impl Totals {
@@ -80,6 +83,7 @@ impl Totals {
             op_mult_adds: summary.root.subtree_op_mult_adds(),
             input_bytes: summary.inputs.iter().map(|v| v.bytes()).sum(),
             activations: None,
+            torchinfo_param_bytes: None,
         };
         let mut dtypes: BTreeMap<DType, u64> = BTreeMap::new();
         let mut kinds: BTreeMap<LayerKind, (u64, usize)> = BTreeMap::new();
@@ -136,7 +140,20 @@ impl Totals {
         // Stable sort keeps tree order among equals, so ties read top to bottom.
         t.largest.sort_by_key(|l| std::cmp::Reverse(l.params));
         t.activations = activations(&summary.root);
+        t.torchinfo_param_bytes = t.activations.map(|_| torchinfo_param_bytes(&summary.root));
         t
+    }
+
+    /// torchinfo's "Estimated Total Size": input + its "Params size" + its "Forward/backward pass size";
+    /// `None` without a forward pass. The input is its real bytes (torchinfo adds the Python object
+    /// header of each input's storage, 64 B or so, which says nothing about the model).
+    pub fn torchinfo_estimated_total_bytes(&self) -> Option<u64> {
+        let a = self.activations?;
+        Some(
+            self.input_bytes
+                .saturating_add(self.torchinfo_param_bytes?)
+                .saturating_add(a.torchinfo_bytes),
+        )
     }
 
     /// Share of all parameters, in percent; 0 for a model without parameters.
@@ -185,12 +202,38 @@ fn activations(root: &ModuleNode) -> Option<Activations> {
             a.largest_output_bytes = a.largest_output_bytes.max(bytes);
             if node.is_leaf() {
                 a.leaf_output_bytes += bytes;
-                // torchinfo sizes a tuple output (an LSTM's `out, (h, c)`) by its first tensor alone.
-                if node.own_params() > 0 {
+                // torchinfo sizes a tuple output (an LSTM's `out, (h, c)`) by its first tensor alone,
+                // and counts a layer whose only weight is tied to another's (it has parameters).
+                if torchinfo_layer_params(node).0 > 0 {
                     a.torchinfo_bytes += 2 * call.first().map_or(0, |o| o.bytes());
                 }
             }
         }
     }
     Some(a)
+}
+
+/// A layer's parameters as torchinfo counts them (`module.named_parameters()`): every parameter it
+/// holds, a weight tied to another module's included (torchinfo charges it in both), one tied to a
+/// tensor of this same module not (`named_parameters` yields a tensor once); with their bytes.
+pub fn torchinfo_layer_params(node: &ModuleNode) -> (u64, u64) {
+    let own_module = |owner: &str| owner.rsplit_once('.').map_or("", |(m, _)| m) == node.path;
+    node.parameters
+        .iter()
+        .filter(|p| !p.tied_to.as_deref().is_some_and(own_module))
+        .fold((0, 0), |(n, b), p| {
+            (n.saturating_add(p.numel()), b.saturating_add(p.bytes()))
+        })
+}
+
+/// torchinfo's "Params size": it adds `param_bytes` of leaf layers only, and only of those its hooks saw
+/// run, so a parameter held by a container (a positional embedding on the root, MultiheadAttention's
+/// `in_proj_weight`) or by a layer whose forward is never called (MultiheadAttention's `out_proj`, used
+/// through its weight) is left out; a layer called twice counts once.
+fn torchinfo_param_bytes(root: &ModuleNode) -> u64 {
+    root.walk()
+        .into_iter()
+        .filter(|(_, n)| n.is_leaf() && n.outputs.is_some())
+        .map(|(_, n)| torchinfo_layer_params(n).1)
+        .fold(0, u64::saturating_add)
 }

@@ -57,14 +57,24 @@ pub fn find_head(root: &ModuleNode) -> Head {
         .map(|(_, n)| n)
         .filter(|n| n.is_leaf())
         .collect();
-    let start = leaves
+    // Without a convolution, the head is the trailing run of Linear and parameter-free layers: a
+    // transformer's attention projections and feed-forward Linears are its body, not its head.
+    let start = match leaves
         .iter()
         .rposition(|n| n.kind == LayerKind::Convolution)
-        .map_or(0, |i| i + 1);
+    {
+        Some(i) => i + 1,
+        None => leaves
+            .iter()
+            .rposition(|n| n.kind != LayerKind::Linear && !n.parameters.is_empty())
+            .map_or(0, |i| i + 1),
+    };
     let tail = &leaves[start..];
+    // A Linear whose weight is tied to the embedding (a language model's output layer) is still a
+    // Linear layer of the head, though its parameters are counted at the embedding.
     let linear_layers: Vec<String> = tail
         .iter()
-        .filter(|n| n.kind == LayerKind::Linear && n.own_params() > 0)
+        .filter(|n| n.kind == LayerKind::Linear && !n.parameters.is_empty())
         .map(|n| n.path.clone())
         .collect();
     // The head starts at the first pooling or Linear layer: a block's last BatchNorm is not part of it.

@@ -9,7 +9,7 @@
 //! parameter-based estimate; the operator-level count ([`ModuleNode::op_mult_adds`]) is the one that
 //! sees attention matmuls.
 
-use super::ModuleNode;
+use super::{ModuleNode, TensorValue};
 
 /// Sets `mult_adds` on every module that has both its own parameters and a measured output.
 pub fn fill_torchinfo_mult_adds(root: &mut ModuleNode) {
@@ -20,9 +20,21 @@ pub fn fill_torchinfo_mult_adds(root: &mut ModuleNode) {
     });
 }
 
-/// torchinfo's count for one module, or `None` when its output was not measured.
+/// torchinfo's count for one module over all its calls, or `None` when its output was not measured.
+/// torchinfo's hooks make one row per call, each charged for its own output, and its total adds
+/// them all: a module the forward calls twice costs twice.
 pub fn torchinfo_mult_adds(node: &ModuleNode) -> Option<u64> {
-    let first = node.outputs.as_ref()?.first()?;
+    let first = call_mult_adds(node, node.outputs.as_ref()?.first()?);
+    let repeats = node
+        .repeat_outputs
+        .iter()
+        .filter_map(|call| call.first())
+        .map(|out| call_mult_adds(node, out));
+    Some(repeats.fold(first, u64::saturating_add))
+}
+
+/// One call's count, from the first tensor it returned.
+fn call_mult_adds(node: &ModuleNode, first: &TensorValue) -> u64 {
     let shape = &first.shape;
     let batch = shape.first().copied().unwrap_or(1);
     let is_conv = node.type_name.contains("Conv");
@@ -43,14 +55,14 @@ pub fn torchinfo_mult_adds(node: &ModuleNode) -> Option<u64> {
         };
         total = total.saturating_add(count.saturating_mul(positions));
     }
-    Some(total)
+    total
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::dtype::DType;
-    use crate::summary::{TensorRecord, TensorValue};
+    use crate::summary::TensorRecord;
 
     fn layer(type_name: &str, params: &[(&str, Vec<u64>)], out: Vec<u64>) -> ModuleNode {
         let mut n = ModuleNode::new("x", "x", type_name);
@@ -84,5 +96,20 @@ mod tests {
             vec![2, 4096],
         );
         assert_eq!(torchinfo_mult_adds(&n), Some(2 * 102_764_544));
+    }
+
+    #[test]
+    fn every_call_is_charged() {
+        // A Linear called twice, on batches of 2 and 3: torchinfo's two rows cost 2× and 3× its params.
+        let mut n = layer(
+            "Linear",
+            &[("weight", vec![8, 4]), ("bias", vec![8])],
+            vec![2, 8],
+        );
+        n.repeat_outputs = vec![vec![TensorValue {
+            shape: vec![3, 8],
+            dtype: DType::Float32,
+        }]];
+        assert_eq!(torchinfo_mult_adds(&n), Some(40 * 2 + 40 * 3));
     }
 }

@@ -46,6 +46,9 @@ pub struct ModuleMeasurement {
     /// or returned no tensor, or when, traced, it returned a tensor it was given and tensors of
     /// different shapes could have been that one (a trace does not record which).
     pub outputs: Vec<TensorValue>,
+    /// What the second and later calls returned, in call order, for a module the forward calls more
+    /// than once (a shared ReLU); empty otherwise.
+    pub repeat_outputs: Vec<Vec<TensorValue>>,
     /// Mult-adds of the counted operators that ran in its own code (children excluded), over all
     /// of its calls.
     pub op_mult_adds: u64,
@@ -118,17 +121,27 @@ pub fn measure_into(
 /// summary does not have gives its operator mult-adds to its nearest ancestor that it has.
 pub fn apply(summary: &mut ModelSummary, m: &Measurement) {
     let mut op_mult_adds: HashMap<String, u64> = HashMap::new();
-    let mut outputs: HashMap<&str, &Vec<TensorValue>> = HashMap::new();
+    let mut calls: HashMap<&str, Vec<&Vec<TensorValue>>> = HashMap::new();
     for module in &m.modules {
         let owner = nearest_known(&summary.root, &module.path);
         let total = op_mult_adds.entry(owner.to_string()).or_default();
         *total = total.saturating_add(module.op_mult_adds);
-        if owner == module.path && !module.outputs.is_empty() {
-            outputs.insert(&module.path, &module.outputs);
+        if owner == module.path {
+            // A call that returned no tensor the shim could attribute shows nothing.
+            let seen: Vec<&Vec<TensorValue>> = std::iter::once(&module.outputs)
+                .chain(&module.repeat_outputs)
+                .filter(|o| !o.is_empty())
+                .collect();
+            if !seen.is_empty() {
+                calls.insert(&module.path, seen);
+            }
         }
     }
     summary.root.visit_mut(&mut |node| {
-        node.outputs = outputs.get(node.path.as_str()).map(|o| (*o).clone());
+        let seen = calls.get(node.path.as_str());
+        node.outputs = seen.map(|c| c[0].clone());
+        node.repeat_outputs =
+            seen.map_or_else(Vec::new, |c| c[1..].iter().map(|o| (*o).clone()).collect());
         node.op_mult_adds = op_mult_adds.get(&node.path).copied();
         node.mult_adds = None;
     });
@@ -208,6 +221,7 @@ fn assemble(
                 modules.push(ModuleMeasurement {
                     path,
                     outputs: Vec::new(),
+                    repeat_outputs: Vec::new(),
                     op_mult_adds: 0,
                 });
                 called.push(false);
@@ -234,7 +248,9 @@ fn assemble(
             }
             Line::Call { path, outputs } => {
                 let i = module(path, &mut modules, &mut called);
-                if !called[i] {
+                if called[i] {
+                    modules[i].repeat_outputs.push(outputs);
+                } else {
                     modules[i].outputs = outputs;
                     called[i] = true;
                 }
@@ -392,17 +408,20 @@ mod tests {
                 ModuleMeasurement {
                     path: "fc".into(),
                     outputs: vec![out.clone()],
+                    repeat_outputs: vec![],
                     op_mult_adds: 10_240,
                 },
                 // A path the tree lacks hands its count to the nearest ancestor it has.
                 ModuleMeasurement {
                     path: "fc.inner".into(),
                     outputs: vec![out.clone()],
+                    repeat_outputs: vec![],
                     op_mult_adds: 5,
                 },
                 ModuleMeasurement {
                     path: "".into(),
                     outputs: vec![out.clone()],
+                    repeat_outputs: vec![],
                     op_mult_adds: 0,
                 },
             ],
@@ -422,7 +441,7 @@ mod tests {
     }
 
     #[test]
-    fn repeated_calls_keep_the_first_outputs_and_add_their_operators() {
+    fn repeated_calls_keep_every_output_and_add_their_operators() {
         let v = |n| TensorValue {
             shape: vec![1, n],
             dtype: DType::Float32,
@@ -470,10 +489,12 @@ mod tests {
             ModuleMeasurement {
                 path: "fc".into(),
                 outputs: vec![],
+                repeat_outputs: vec![],
                 op_mult_adds: 8
             }
         );
         assert_eq!(m.modules[1].outputs, vec![v(4)]);
+        assert_eq!(m.modules[1].repeat_outputs, vec![vec![v(2)]]);
     }
 
     #[test]
