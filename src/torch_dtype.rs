@@ -12,25 +12,28 @@ pub fn from_kind(kind: tch::Kind) -> Option<DType> {
         K::BFloat16 => DType::BFloat16,
         K::Float8e4m3fn => DType::Float8E4M3,
         K::Float8e5m2 => DType::Float8E5M2,
+        K::Float8e4m3fnuz => DType::Float8E4M3Fnuz,
+        K::Float8e5m2fnuz => DType::Float8E5M2Fnuz,
         K::Int64 => DType::Int64,
         K::Int => DType::Int32,
         K::Int16 => DType::Int16,
         K::Int8 => DType::Int8,
         K::Uint8 => DType::UInt8,
         K::Bool => DType::Bool,
+        K::ComplexHalf => DType::ComplexHalf,
         K::ComplexFloat => DType::Complex64,
         K::ComplexDouble => DType::Complex128,
         K::QInt8 => DType::QInt8,
         K::QUInt8 => DType::QUInt8,
         K::QInt32 => DType::QInt32,
-        _ => return None,
     })
 }
 
-/// The tch kind a tensor of this dtype is created with.
-pub fn to_kind(dtype: DType) -> tch::Kind {
+/// The tch kind a tensor of this dtype is created with; `None` for dtypes tch 0.26 has no kind for
+/// (the unsigned types wider than a byte, float8_e8m0fnu), which only the file reader meets.
+pub fn to_kind(dtype: DType) -> Option<tch::Kind> {
     use tch::Kind as K;
-    match dtype {
+    Some(match dtype {
         DType::Float64 => K::Double,
         DType::Float32 => K::Float,
         DType::Float16 => K::Half,
@@ -48,5 +51,9 @@ pub fn to_kind(dtype: DType) -> tch::Kind {
         DType::QInt8 => K::QInt8,
         DType::QUInt8 => K::QUInt8,
         DType::QInt32 => K::QInt32,
-    }
+        DType::Float8E4M3Fnuz => K::Float8e4m3fnuz,
+        DType::Float8E5M2Fnuz => K::Float8e5m2fnuz,
+        DType::ComplexHalf => K::ComplexHalf,
+        DType::UInt16 | DType::UInt32 | DType::UInt64 | DType::Float8E8M0 => return None,
+    })
 }

@@ -12,12 +12,22 @@ pub enum DType {
     BFloat16,
     Float8E4M3,
     Float8E5M2,
+    /// The AMD-style float8 variants (no infinities, negative zero is NaN).
+    Float8E4M3Fnuz,
+    Float8E5M2Fnuz,
+    /// The exponent-only scale type of MX formats.
+    Float8E8M0,
     Int64,
     Int32,
     Int16,
     Int8,
     UInt8,
+    UInt16,
+    UInt32,
+    UInt64,
     Bool,
+    /// Two float16 values (`torch.complex32`, also called `chalf`).
+    ComplexHalf,
     Complex64,
     Complex128,
     QInt8,
@@ -29,11 +39,12 @@ impl DType {
     pub fn bytes(self) -> u64 {
         use DType::*;
         match self {
-            Float64 | Int64 | Complex64 => 8,
+            Float64 | Int64 | UInt64 | Complex64 => 8,
             Complex128 => 16,
-            Float32 | Int32 | QInt32 => 4,
-            Float16 | BFloat16 | Int16 => 2,
-            Float8E4M3 | Float8E5M2 | Int8 | UInt8 | Bool | QInt8 | QUInt8 => 1,
+            Float32 | Int32 | UInt32 | QInt32 | ComplexHalf => 4,
+            Float16 | BFloat16 | Int16 | UInt16 => 2,
+            Float8E4M3 | Float8E5M2 | Float8E4M3Fnuz | Float8E5M2Fnuz | Float8E8M0 | Int8
+            | UInt8 | Bool | QInt8 | QUInt8 => 1,
         }
     }
 
@@ -47,12 +58,19 @@ impl DType {
             BFloat16 => "bfloat16",
             Float8E4M3 => "float8_e4m3fn",
             Float8E5M2 => "float8_e5m2",
+            Float8E4M3Fnuz => "float8_e4m3fnuz",
+            Float8E5M2Fnuz => "float8_e5m2fnuz",
+            Float8E8M0 => "float8_e8m0fnu",
             Int64 => "int64",
             Int32 => "int32",
             Int16 => "int16",
             Int8 => "int8",
             UInt8 => "uint8",
+            UInt16 => "uint16",
+            UInt32 => "uint32",
+            UInt64 => "uint64",
             Bool => "bool",
+            ComplexHalf => "complex32",
             Complex64 => "complex64",
             Complex128 => "complex128",
             QInt8 => "qint8",
@@ -65,11 +83,21 @@ impl DType {
         use DType::*;
         matches!(
             self,
-            Float64 | Float32 | Float16 | BFloat16 | Float8E4M3 | Float8E5M2
+            Float64
+                | Float32
+                | Float16
+                | BFloat16
+                | Float8E4M3
+                | Float8E5M2
+                | Float8E4M3Fnuz
+                | Float8E5M2Fnuz
+                | Float8E8M0
         )
     }
 
     /// The storage class name a TorchScript / `torch.save` archive uses (`FloatStorage`, `HalfStorage` …).
+    /// The TorchScript writer spells the newer ones from c10's scalar type names (`UInt16Storage`,
+    /// `Float8_e4m3fnuzStorage`); bit-packed and sub-byte types are not named, so such files are refused.
     pub fn from_storage_class(name: &str) -> Option<DType> {
         use DType::*;
         Some(match name {
@@ -79,11 +107,18 @@ impl DType {
             "BFloat16Storage" => BFloat16,
             "Float8_e4m3fnStorage" => Float8E4M3,
             "Float8_e5m2Storage" => Float8E5M2,
+            "Float8_e4m3fnuzStorage" => Float8E4M3Fnuz,
+            "Float8_e5m2fnuzStorage" => Float8E5M2Fnuz,
+            "Float8_e8m0fnuStorage" => Float8E8M0,
             "LongStorage" => Int64,
             "IntStorage" => Int32,
             "ShortStorage" => Int16,
             "CharStorage" => Int8,
             "ByteStorage" => UInt8,
+            "UInt16Storage" => UInt16,
+            "UInt32Storage" => UInt32,
+            "UInt64Storage" => UInt64,
+            "ComplexHalfStorage" => ComplexHalf,
             "BoolStorage" => Bool,
             "ComplexFloatStorage" => Complex64,
             "ComplexDoubleStorage" => Complex128,
@@ -137,5 +172,12 @@ mod tests {
         assert_eq!(DType::Int8.bytes(), 1);
         assert_eq!("bf16".parse::<DType>().unwrap(), DType::BFloat16);
         assert!("f128".parse::<DType>().is_err());
+        // As torch.empty(0, dtype=…).element_size() says in PyTorch 2.13.
+        assert_eq!(DType::UInt16.bytes(), 2);
+        assert_eq!(DType::UInt32.bytes(), 4);
+        assert_eq!(DType::UInt64.bytes(), 8);
+        assert_eq!(DType::ComplexHalf.bytes(), 4);
+        assert_eq!(DType::Float8E4M3Fnuz.bytes(), 1);
+        assert_eq!(DType::Float8E8M0.bytes(), 1);
     }
 }

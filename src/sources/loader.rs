@@ -49,10 +49,7 @@ impl Loader for TorchLoader {
         if builtin::is_builtin(model) {
             return builtin::summarize(model, &builtin_options(model, opts)?);
         }
-        Err(SourceError::UnknownModel {
-            name: model.to_string(),
-            suggestion: builtin::suggest(model),
-        })
+        Err(SourceError::not_a_model(model, builtin::suggest(model)))
     }
 
     /// Builds a real `tch::nn::linear` layer and counts the elements of every variable it created.

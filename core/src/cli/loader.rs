@@ -29,10 +29,7 @@ impl Loader for FileLoader {
         if std::path::Path::new(model).is_file() {
             torchscript::read_file(std::path::Path::new(model))
         } else {
-            Err(SourceError::UnknownModel {
-                name: model.to_string(),
-                suggestion: None,
-            })
+            Err(SourceError::not_a_model(model, None))
         }
     }
 

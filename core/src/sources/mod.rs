@@ -63,6 +63,22 @@ impl SourceError {
             problem: problem.into(),
         }
     }
+
+    /// `model` is neither a regular file nor a built-in name: say what is there when something is (a
+    /// directory, a FIFO), and "no such file" only when nothing is.
+    pub fn not_a_model(model: &str, suggestion: Option<String>) -> Self {
+        match std::fs::metadata(model) {
+            Ok(m) if m.is_dir() => SourceError::format(model, "is a directory, not a model file"),
+            Ok(_) => SourceError::format(
+                model,
+                "not a regular file (a FIFO, socket or device); tchinfo reads saved model files",
+            ),
+            Err(_) => SourceError::UnknownModel {
+                name: model.to_string(),
+                suggestion,
+            },
+        }
+    }
 }
 
 /// libtorch messages carry a C++ backtrace after the first line; one line is what a user needs.

@@ -34,7 +34,11 @@ pub fn is_buffer(local_name: &str, dtype: DType) -> bool {
     matches!(
         local_name,
         "running_mean" | "running_var" | "num_batches_tracked"
-    ) || !(dtype.is_floating_point() || matches!(dtype, DType::Complex64 | DType::Complex128))
+    ) || !(dtype.is_floating_point()
+        || matches!(
+            dtype,
+            DType::ComplexHalf | DType::Complex64 | DType::Complex128
+        ))
 }
 
 /// Builds the tree, modules in the order their first tensor appears. `root_type` names the root when it

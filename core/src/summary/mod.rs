@@ -316,22 +316,33 @@ impl ModelSummary {
     }
 
     /// Marks tensors that share storage with an earlier one as tied, given a key per tensor that identifies
-    /// its storage view (storage, offset, size, stride). Walks parameters then buffers in pre-order.
+    /// its storage view (storage, offset, size, stride). Walks the tree in pre-order. Parameters and
+    /// buffers are tied among their own kind only, as PyTorch's `parameters()` and `buffers()` each drop
+    /// repeats on their own: a parameter viewing an earlier buffer's storage still counts as a parameter.
     pub fn mark_tied<K: Eq + std::hash::Hash>(&mut self, mut key: impl FnMut(&str) -> Option<K>) {
-        let mut first: std::collections::HashMap<K, String> = std::collections::HashMap::new();
+        let mut first_parameter: std::collections::HashMap<K, String> =
+            std::collections::HashMap::new();
+        let mut first_buffer: std::collections::HashMap<K, String> =
+            std::collections::HashMap::new();
         self.root.visit_mut(&mut |node| {
             let path = node.path.clone();
-            for t in node.parameters.iter_mut().chain(node.buffers.iter_mut()) {
-                let full = if path.is_empty() {
-                    t.name.clone()
-                } else {
-                    format!("{path}.{}", t.name)
-                };
-                if let Some(k) = key(&full) {
-                    match first.get(&k) {
-                        Some(owner) => t.tied_to = Some(owner.clone()),
-                        None => {
-                            first.insert(k, full);
+            let kinds = [
+                (&mut node.parameters, &mut first_parameter),
+                (&mut node.buffers, &mut first_buffer),
+            ];
+            for (tensors, first) in kinds {
+                for t in tensors.iter_mut() {
+                    let full = if path.is_empty() {
+                        t.name.clone()
+                    } else {
+                        format!("{path}.{}", t.name)
+                    };
+                    if let Some(k) = key(&full) {
+                        match first.get(&k) {
+                            Some(owner) => t.tied_to = Some(owner.clone()),
+                            None => {
+                                first.insert(k, full);
+                            }
                         }
                     }
                 }

@@ -15,12 +15,19 @@ pub(crate) fn c10_name(dtype: DType) -> &'static str {
         BFloat16 => "BFloat16",
         Float8E4M3 => "Float8_e4m3fn",
         Float8E5M2 => "Float8_e5m2",
+        Float8E4M3Fnuz => "Float8_e4m3fnuz",
+        Float8E5M2Fnuz => "Float8_e5m2fnuz",
+        Float8E8M0 => "Float8_e8m0fnu",
         Int64 => "Long",
         Int32 => "Int",
         Int16 => "Short",
         Int8 => "Char",
         UInt8 => "Byte",
+        UInt16 => "UInt16",
+        UInt32 => "UInt32",
+        UInt64 => "UInt64",
         Bool => "Bool",
+        ComplexHalf => "ComplexHalf",
         Complex64 => "ComplexFloat",
         Complex128 => "ComplexDouble",
         QInt8 => "QInt8",
@@ -29,12 +36,34 @@ pub(crate) fn c10_name(dtype: DType) -> &'static str {
     }
 }
 
-/// The dtype c10 calls `name`; `None` for the few c10 types tchinfo has no name for (UInt16 …).
+/// The dtype c10 calls `name`; `None` for the few c10 types tchinfo has no name for (Bits8, QUInt4x2 …).
 pub(crate) fn from_c10_name(name: &str) -> Option<DType> {
     use DType::*;
     [
-        Float64, Float32, Float16, BFloat16, Float8E4M3, Float8E5M2, Int64, Int32, Int16, Int8,
-        UInt8, Bool, Complex64, Complex128, QInt8, QUInt8, QInt32,
+        Float64,
+        Float32,
+        Float16,
+        BFloat16,
+        Float8E4M3,
+        Float8E5M2,
+        Float8E4M3Fnuz,
+        Float8E5M2Fnuz,
+        Float8E8M0,
+        Int64,
+        Int32,
+        Int16,
+        Int8,
+        UInt8,
+        UInt16,
+        UInt32,
+        UInt64,
+        Bool,
+        ComplexHalf,
+        Complex64,
+        Complex128,
+        QInt8,
+        QUInt8,
+        QInt32,
     ]
     .into_iter()
     .find(|d| c10_name(*d) == name)
@@ -232,10 +261,16 @@ mod tests {
 
     #[test]
     fn c10_names_round_trip() {
-        for d in [DType::Float32, DType::Int64, DType::BFloat16, DType::QUInt8] {
+        for d in [
+            DType::Float32,
+            DType::Int64,
+            DType::BFloat16,
+            DType::QUInt8,
+            DType::UInt16,
+        ] {
             assert_eq!(from_c10_name(c10_name(d)), Some(d));
         }
-        assert_eq!(from_c10_name("UInt16"), None);
+        assert_eq!(from_c10_name("Bits8"), None);
     }
 
     #[test]

@@ -50,7 +50,7 @@ impl<R: Read + Seek> Archive<R> {
             inner: reader,
             left: left.clone(),
         };
-        let zip = ZipArchive::new(metered).map_err(|e| match e {
+        let mut zip = ZipArchive::new(metered).map_err(|e| match e {
             _ if left.get() == 0 => format!(
                 "the zip directory is larger than {max_directory_bytes} bytes: a damaged or hostile file"
             ),
@@ -61,10 +61,25 @@ impl<R: Read + Seek> Archive<R> {
         })?;
         // Records are read with their own limits from here on.
         left.set(u64::MAX);
-        let root = find_root(zip.file_names()).ok_or(
-            "a zip archive without data.pkl: not a TorchScript file or torch.save checkpoint"
-                .to_string(),
-        )?;
+        // The zip reader's name list is a hash map, in no fixed order; PyTorch takes the folder of the
+        // first record in the directory, and so does this reader.
+        let first = match zip.len() {
+            0 => None,
+            _ => Some(
+                zip.by_index_raw(0)
+                    .map_err(|e| format!("cannot read the zip archive's first record: {e}"))?
+                    .name()
+                    .to_string(),
+            ),
+        };
+        let root = find_root(first.as_deref(), |name| zip.file_names().any(|n| n == name))
+            .ok_or_else(|| match first.as_deref().and_then(|n| n.split_once('/')) {
+                Some((folder, _)) => format!(
+                    "a zip archive without {folder}/data.pkl (the folder of its first record): not a TorchScript file or torch.save checkpoint"
+                ),
+                None => "a zip archive without data.pkl: not a TorchScript file or torch.save checkpoint"
+                    .to_string(),
+            })?;
         Ok(Archive {
             zip,
             root,
@@ -93,6 +108,12 @@ impl<R: Read + Seek> Archive<R> {
     pub fn read_pickle(&mut self) -> Result<Vec<u8>, String> {
         self.read("data.pkl", MAX_PICKLE_BYTES)?
             .ok_or_else(|| format!("the archive has no {}data.pkl", self.root))
+    }
+
+    /// `constants.pkl`, where TorchScript keeps the tensors its code uses as constants (all the weights of
+    /// a `torch.jit.freeze`d module); `None` when the archive has none.
+    pub fn read_constants(&mut self) -> Result<Option<Vec<u8>>, String> {
+        self.read("constants.pkl", MAX_PICKLE_BYTES)
     }
 
     /// A code file under `code/`, or `None` when the archive has none by that name.
@@ -160,22 +181,16 @@ impl<R: Seek> Seek for Metered<R> {
     }
 }
 
-/// The folder holding `data.pkl`: `<name>/data.pkl` (PyTorch names the folder after the file, or
-/// `archive` when it saved to a buffer), or a bare `data.pkl`.
-fn find_root<'a>(names: impl Iterator<Item = &'a str>) -> Option<String> {
-    let mut nested = None;
-    for name in names {
-        if name == "data.pkl" {
-            return Some(String::new());
-        }
-        if let Some(folder) = name.strip_suffix("/data.pkl")
-            && !folder.contains('/')
-            && nested.is_none()
-        {
-            nested = Some(format!("{folder}/"));
-        }
+/// The folder holding `data.pkl`: as PyTorch reads archives, the folder of the first record (PyTorch
+/// names it after the file, or `archive` when it saved to a buffer), whatever other folders hold. A
+/// bare `data.pkl`, which PyTorch never writes, is taken when the first record is in no such folder.
+fn find_root(first: Option<&str>, has: impl Fn(&str) -> bool) -> Option<String> {
+    if let Some((folder, _)) = first.and_then(|n| n.split_once('/'))
+        && has(&format!("{folder}/data.pkl"))
+    {
+        return Some(format!("{folder}/"));
     }
-    nested
+    has("data.pkl").then(String::new)
 }
 
 #[cfg(test)]
@@ -205,17 +220,32 @@ mod tests {
         assert_eq!(a.read_pickle().unwrap(), b"\x80\x02}.");
     }
 
+    fn zip_of(names: &[&str]) -> Vec<u8> {
+        let mut w = ZipWriter::new(Cursor::new(Vec::new()));
+        for name in names {
+            w.start_file(*name, FileOptions::default()).unwrap();
+            w.write_all(b"\x80\x02}.").unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    fn root_of(names: &[&str]) -> Result<String, String> {
+        Archive::open(Cursor::new(zip_of(names))).map(|a| a.root().to_string())
+    }
+
     #[test]
-    fn roots() {
-        assert_eq!(
-            find_root(["x/data/0", "x/data.pkl"].into_iter()).as_deref(),
-            Some("x/")
-        );
-        assert_eq!(
-            find_root(["archive/data.pkl"].into_iter()).as_deref(),
-            Some("archive/")
-        );
-        assert_eq!(find_root(["data.pkl"].into_iter()).as_deref(), Some(""));
-        assert_eq!(find_root(["a/b/data.pkl", "x"].into_iter()), None);
+    fn the_root_is_the_folder_of_the_first_record() {
+        assert_eq!(root_of(&["x/data.pkl", "x/data/0"]).unwrap(), "x/");
+        assert_eq!(root_of(&["archive/data.pkl"]).unwrap(), "archive/");
+        assert_eq!(root_of(&["data.pkl"]).unwrap(), "");
+        // Two candidate folders (PyTorch never writes this): the first record's, as PyTorch reads it,
+        // however the zip reader's name map orders them. Many names make a lucky order unlikely.
+        let mut names: Vec<String> = (0..50).map(|i| format!("r{i}/data.pkl")).collect();
+        names.rotate_left(37);
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        assert_eq!(root_of(&names).unwrap(), "r37/");
+        let e = root_of(&["a/version", "b/data.pkl"]).unwrap_err();
+        assert!(e.contains("without a/data.pkl"), "{e}");
+        assert!(root_of(&["a/b/data.pkl", "x"]).is_err());
     }
 }

@@ -110,6 +110,10 @@ pub struct ByteTally {
 }
 
 impl ByteTally {
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
     pub fn add(&mut self, t: &TensorInfo) -> Result<(), String> {
         let bytes = t
             .shape

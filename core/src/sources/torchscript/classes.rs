@@ -1,5 +1,5 @@
-//! The class declarations TorchScript writes under `code/`: which attributes of a module are parameters,
-//! which are buffers, and the declared type of each attribute.
+//! The class declarations TorchScript writes under `code/`: which classes are modules, and which
+//! attributes of a module are parameters and which are buffers.
 //!
 //! A file `code/__torch__/torch/nn/modules/conv/___torch_mangle_3.py` holds
 //! ```text
@@ -22,8 +22,6 @@ pub struct ClassInfo {
     pub is_module: bool,
     pub parameters: Vec<String>,
     pub buffers: Vec<String>,
-    /// `name : Type` and `__annotations__["name"] = Type` lines, in order.
-    pub attributes: Vec<(String, String)>,
 }
 
 /// Classes by Python module and class name (`__torch__.torch.nn.modules.conv.___torch_mangle_3` and
@@ -32,11 +30,11 @@ pub struct ClassInfo {
 #[derive(Debug, Default)]
 pub struct ClassTable {
     modules: HashMap<String, HashMap<String, ClassInfo>>,
-    /// Names declared so far (parameters, buffers, attributes), against [`MAX_DECLARED_NAMES`].
+    /// Names kept so far (parameters and buffers), against [`MAX_DECLARED_NAMES`].
     names: usize,
 }
 
-/// The most parameter, buffer and attribute names a table holds. Each costs about 50 bytes however short
+/// The most parameter and buffer names a table holds. Each costs about 50 bytes however short
 /// it is written, so this bounds the table near 25 MiB; real models declare a few thousand.
 pub const MAX_DECLARED_NAMES: usize = 1 << 19;
 
@@ -105,7 +103,7 @@ fn parse_some_classes(
         names += n;
         if names > max_names {
             Err(format!(
-                "the code declares more than {MAX_DECLARED_NAMES} parameter, buffer and attribute names"
+                "the code declares more than {MAX_DECLARED_NAMES} parameter and buffer names"
             ))
         } else {
             Ok(())
@@ -155,19 +153,9 @@ fn parse_some_classes(
         } else if let Some(list) = body.strip_prefix("__buffers__ = ") {
             info.buffers = string_literals(list);
             count(info.buffers.len())?;
-        } else if let Some(rest) = body.strip_prefix("__annotations__[") {
-            // __annotations__["0"] = __torch__.….Linear   (ModuleList / Sequential children)
-            let mut literals = string_literals(rest);
-            count(literals.len().max(1))?;
-            if let (Some(name), Some((_, ty))) = (literals.pop(), rest.split_once("] = ")) {
-                info.attributes.push((name, ty.trim().to_string()));
-            }
-        } else if let Some((name, ty)) = body.split_once(" : ") {
-            count(1)?;
-            let ty = ty.split(" = ").next().unwrap_or(ty);
-            info.attributes
-                .push((name.trim().to_string(), ty.trim().to_string()));
         }
+        // Attribute lines (`name : Type`, `__annotations__["0"] = Type`) are skipped: the walk tells
+        // children and tensors apart by the pickled values and the two lists above.
     }
     Ok((out, names))
 }
@@ -237,13 +225,8 @@ class Point(NamedTuple):
         assert!(conv.is_module);
         assert_eq!(conv.parameters, ["weight", "bias"]);
         assert!(conv.buffers.is_empty());
-        let names: Vec<_> = conv.attributes.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["weight", "bias", "training", "stride"]);
-        assert_eq!(conv.attributes[1].1, "Optional[Tensor]");
-        assert_eq!(
-            classes[1].1.attributes,
-            [("0".to_string(), "__torch__.MyBlock".to_string())]
-        );
+        assert!(classes[1].1.is_module);
+        assert!(classes[1].1.parameters.is_empty());
         assert!(!classes[2].1.is_module);
     }
 

@@ -19,6 +19,7 @@ pub mod walk;
 
 use crate::sources::SourceError;
 use crate::summary::{ModelSummary, SourceKind};
+use crate::units;
 use archive::{Archive, Layout};
 use classes::{ClassTable, code_path};
 use pickle::Pickle;
@@ -54,6 +55,10 @@ pub fn read_from<R: Read + Seek>(path: &Path, mut reader: R) -> Result<ModelSumm
             let walked =
                 walk::module_tree(&p, &classes, walk::WalkLimits::default()).map_err(fail)?;
             let mut s = ModelSummary::new(name, SourceKind::TorchScript, walked.root);
+            s.notes = walked.notes;
+            if let Some(note) = constants_note(&mut archive).map_err(fail)? {
+                s.notes.push(note);
+            }
             s.mark_tied(|full| {
                 walked
                     .views
@@ -89,6 +94,41 @@ fn load_classes<R: Read + Seek>(
         }
     }
     Ok(table)
+}
+
+/// A note when `constants.pkl` holds tensors: a frozen module (`torch.jit.freeze`) keeps its weights
+/// there, not in attributes, so its tree counts no parameters and the totals alone would mislead.
+/// Constants this reader cannot read as tensors are left out of the count, not made errors: the model
+/// itself was read.
+fn constants_note<R: Read + Seek>(archive: &mut Archive<R>) -> Result<Option<String>, String> {
+    let Some(bytes) = archive.read_constants()? else {
+        return Ok(None);
+    };
+    let p = Pickle::parse(&bytes).map_err(|e| format!("constants.pkl: {e}"))?;
+    let mut count: u64 = 0;
+    let mut tally = budget::ByteTally::default();
+    for value in p.sequence(&p.root).unwrap_or_default() {
+        if let Ok(Some(t)) = tensors::tensor(&p, value) {
+            tally.add(&t).map_err(|e| format!("constants.pkl: {e}"))?;
+            count += 1;
+        }
+    }
+    if count == 0 {
+        return Ok(None);
+    }
+    let bytes = tally.total();
+    let size = if bytes < 1024 {
+        format!("{bytes} B")
+    } else {
+        format!("{} B = {}", units::thousands(bytes), units::binary(bytes))
+    };
+    let (them, are) = match count {
+        1 => ("1 tensor".to_string(), "it is"),
+        n => (format!("{} tensors", units::thousands(n)), "they are"),
+    };
+    Ok(Some(format!(
+        "constants.pkl holds {them} ({size}) outside the module tree (torch.jit.freeze moves weights there): {are} not counted in the totals"
+    )))
 }
 
 /// Problems quote names from the file, which may hold newlines, control characters or a megabyte of
@@ -127,6 +167,12 @@ fn sniff<R: Read + Seek>(reader: &mut R) -> std::io::Result<Vec<u8>> {
     Ok(head)
 }
 
+/// `LONG1` (0x8a), 10 bytes, then 0x1950a86a20f9469cfc6c little-endian: the magic number the legacy
+/// `torch.save` format pickles first.
+const LEGACY_MAGIC: [u8; 12] = [
+    0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19,
+];
+
 /// What a file that is not a zip archive probably is, from its first bytes.
 fn describe_non_zip(head: &[u8]) -> Option<String> {
     if head.is_empty() {
@@ -136,10 +182,13 @@ fn describe_non_zip(head: &[u8]) -> Option<String> {
         return None;
     }
     if head.first() == Some(&0x80) && head.get(1).is_some_and(|&p| p <= 5) {
-        return Some(
+        // The legacy format starts with its magic number, pickled as LONG1.
+        return Some(if head.get(2..14) == Some(&LEGACY_MAGIC[..]) {
             "a legacy torch.save file (PyTorch before 1.6, not a zip archive); re-save it with a current PyTorch"
-                .into(),
-        );
+                .into()
+        } else {
+            "a Python pickle, not a TorchScript file or torch.save checkpoint".into()
+        });
     }
     if head.len() >= 9 && head[8] == b'{' {
         return Some("a safetensors file, not a TorchScript file or torch.save checkpoint".into());

@@ -12,6 +12,9 @@ use std::collections::{HashMap, HashSet, VecDeque};
 /// How far into a checkpoint's nested dicts to look for the state dict, and how many dicts at most.
 const MAX_SEARCH_DEPTH: usize = 4;
 const MAX_SEARCHED_DICTS: usize = 10_000;
+/// The longest tuple or list looked into for tensors. PyTorch's own are pairs (a quantized Linear's
+/// `(weight, bias)`); the bound keeps the work linear when one long tuple is shared by every entry.
+const MAX_SEQUENCE_ITEMS: usize = 64;
 
 /// The root type shown for a state dict, whose model class is not recorded.
 pub const ROOT_TYPE: &str = "StateDict";
@@ -27,7 +30,7 @@ pub struct StateDict {
 
 pub fn state_dict_tree(p: &Pickle) -> Result<StateDict, String> {
     let mut tree = TreeBudget::default();
-    let Some((where_, tensors)) = find_state_dict(p, &mut tree)? else {
+    let Some(found) = find_state_dict(p, &mut tree)? else {
         return Err(match p.call(&p.root) {
             Some(((module, name), _)) if (module, name) != ("collections", "OrderedDict") => {
                 format!(
@@ -39,8 +42,17 @@ pub fn state_dict_tree(p: &Pickle) -> Result<StateDict, String> {
         });
     };
     let mut notes = vec![TYPES_INFERRED_NOTE.to_string()];
-    if let Some(key) = where_ {
-        notes.push(format!("the tensors are the checkpoint's entry {key}"));
+    let tensors = found.tensors;
+    if let Some(key) = found.keys {
+        let mut note = format!("the tensors are the checkpoint's entry {key}");
+        match found.left_at_top {
+            0 => {}
+            1 => note.push_str(" (1 tensor beside it at the top level is not counted)"),
+            n => note.push_str(&format!(
+                " ({n} tensors beside it at the top level are not counted)"
+            )),
+        }
+        notes.push(note);
     }
     let mut bytes = ByteTally::default();
     let mut ties = TieCost::default();
@@ -77,17 +89,21 @@ pub fn state_dict_tree(p: &Pickle) -> Result<StateDict, String> {
 
 type Tensors = Vec<(String, TensorInfo)>;
 
-/// The dict with the most tensors: the top level when it holds any, else the best nested one (with the
-/// keys that lead to it, as `['model']`). Every tensor name looked at is charged to `tree`, whichever
-/// dict it sits in.
-fn find_state_dict(
-    p: &Pickle,
-    tree: &mut TreeBudget,
-) -> Result<Option<(Option<String>, Tensors)>, String> {
+/// Where the tensors were found.
+struct Found {
+    /// The keys that lead to the dict, as `['model']`; `None` for the top level.
+    keys: Option<String>,
+    tensors: Tensors,
+    /// Tensors at the top level left out because a nested dict holds more (`best_acc1`, `loss`).
+    left_at_top: usize,
+}
+
+/// The dict with the most tensors: nested dicts are always searched, since training checkpoints keep
+/// small tensors (`best_acc1`, `rng_state`) at the top next to `{'state_dict': …}`; the top level wins
+/// only when it holds at least as many as the best nested dict. Every tensor name looked at is charged
+/// to `tree`, whichever dict it sits in.
+fn find_state_dict(p: &Pickle, tree: &mut TreeBudget) -> Result<Option<Found>, String> {
     let top = tensor_entries(p, &p.root, tree)?;
-    if !top.is_empty() {
-        return Ok(Some((None, top)));
-    }
     // Keys are kept as references and spelled out for the winner only: a long key shared by thousands
     // of nested dicts must not be copied into each of their paths.
     let mut best: Option<(Vec<&str>, Tensors)> = None;
@@ -120,14 +136,24 @@ fn find_state_dict(
             }
         }
     }
-    Ok(best.map(|(keys, t)| {
-        let spelled: String = keys.iter().map(|k| format!("['{k}']")).collect();
-        (Some(spelled), t)
-    }))
+    Ok(match best {
+        Some((keys, tensors)) if tensors.len() > top.len() => Some(Found {
+            keys: Some(keys.iter().map(|k| format!("['{k}']")).collect()),
+            tensors,
+            left_at_top: top.len(),
+        }),
+        _ if !top.is_empty() => Some(Found {
+            keys: None,
+            tensors: top,
+            left_at_top: 0,
+        }),
+        _ => None,
+    })
 }
 
 /// The string-keyed tensor entries of a dict or `OrderedDict`; a repeated key keeps its first place and
-/// its last value, as a Python dict would.
+/// its last value, as a Python dict would. Tensors in a tuple or list (a quantized Linear keeps
+/// `_packed_params._packed_params = (weight, bias)`) are named by their place: `name.0`, `name.1`.
 fn tensor_entries(p: &Pickle, value: &Value, tree: &mut TreeBudget) -> Result<Tensors, String> {
     let Some(entries) = p.entries(value) else {
         return Ok(Vec::new());
@@ -139,13 +165,10 @@ fn tensor_entries(p: &Pickle, value: &Value, tree: &mut TreeBudget) -> Result<Te
     }
     let mut out: Tensors = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
-    for (k, v) in entries {
-        let Some(name) = k.as_str() else { continue };
-        let Some(t) = tensor(p, v).map_err(|e| format!("{name}: {e}"))? else {
-            continue;
-        };
+    // Charged per entry of every dict scanned, before the entry is kept; the name is charged before
+    // it is scanned or copied, so a long name repeated through the memo is refused unread.
+    let mut keep = |tree: &mut TreeBudget, name: &str, t: TensorInfo| -> Result<(), String> {
         charge_name(tree, name)?;
-        // Charged per entry of every dict scanned, before the entry is kept.
         tree.charge(tensor_cost(t.shape.len()))?;
         match index.get(name) {
             Some(&i) => out[i].1 = t,
@@ -153,6 +176,26 @@ fn tensor_entries(p: &Pickle, value: &Value, tree: &mut TreeBudget) -> Result<Te
                 index.insert(name.to_string(), out.len());
                 out.push((name.to_string(), t));
             }
+        }
+        Ok(())
+    };
+    for (k, v) in entries {
+        let Some(name) = k.as_str() else { continue };
+        if let Some(t) = tensor(p, v).map_err(|e| format!("{name}: {e}"))? {
+            keep(tree, name, t)?;
+            continue;
+        }
+        let Some(items) = p.sequence(v).filter(|s| s.len() <= MAX_SEQUENCE_ITEMS) else {
+            continue;
+        };
+        for (i, item) in items.iter().enumerate() {
+            let Some(t) = tensor(p, item).map_err(|e| format!("{name}.{i}: {e}"))? else {
+                continue;
+            };
+            let digits = i.checked_ilog10().unwrap_or(0) as usize + 1;
+            // The element's name is made here: its length is charged before it is.
+            tree.charge(name.len() + 1 + digits)?;
+            keep(tree, &format!("{name}.{i}"), t)?;
         }
     }
     Ok(out)

@@ -39,20 +39,43 @@ pub fn tensor(p: &Pickle, value: &Value) -> Result<Option<TensorInfo>, String> {
 }
 
 fn tensor_at(p: &Pickle, value: &Value, depth: usize) -> Result<Option<TensorInfo>, String> {
-    let Some(((module, name), args)) = p.call(value) else {
+    let Some((func, args)) = p.call(value) else {
         return Ok(None);
     };
+    if !is_rebuild(func) {
+        return Ok(None);
+    }
+    let args = p
+        .sequence(args)
+        .ok_or_else(|| format!("{}.{} without an argument tuple", func.0, func.1))?;
+    rebuild(p, func, args, depth)
+}
+
+/// Whether a global is one of the functions PyTorch rebuilds tensors with.
+fn is_rebuild((module, name): (&str, &str)) -> bool {
+    (module == "torch._utils" && name.starts_with("_rebuild_"))
+        || (module, name) == ("torch._tensor", "_rebuild_from_type_v2")
+}
+
+/// The one dispatch on rebuild functions, for calls pickled as `REDUCE` and for the inner call of
+/// `_rebuild_from_type_v2`, whose function and arguments are stored apart.
+fn rebuild(
+    p: &Pickle,
+    (module, name): (&str, &str),
+    a: &[Value],
+    depth: usize,
+) -> Result<Option<TensorInfo>, String> {
     // Wrappers nest rebuild calls; a handful of levels is all PyTorch ever writes.
     if depth > 4 {
         return Err("tensor rebuild calls nested too deeply".into());
     }
-    let args = || {
-        p.sequence(args)
-            .ok_or_else(|| format!("{module}.{name} without an argument tuple"))
-    };
-    match (module, name) {
-        ("torch._utils", "_rebuild_tensor_v2" | "_rebuild_tensor" | "_rebuild_qtensor") => {
-            let a = args()?;
+    if !is_rebuild((module, name)) {
+        return Err(format!(
+            "tensor subclasses rebuilt by {module}.{name} are not supported"
+        ));
+    }
+    match name {
+        "_rebuild_tensor_v2" | "_rebuild_tensor" | "_rebuild_qtensor" => {
             let requires_grad = match name {
                 "_rebuild_tensor_v2" => a.get(4).and_then(Value::as_bool).unwrap_or(false),
                 "_rebuild_qtensor" => a.get(5).and_then(Value::as_bool).unwrap_or(false),
@@ -60,23 +83,21 @@ fn tensor_at(p: &Pickle, value: &Value, depth: usize) -> Result<Option<TensorInf
             };
             from_storage(p, a, None, requires_grad).map(Some)
         }
-        ("torch._utils", "_rebuild_tensor_v3") => {
-            let a = args()?;
-            let dtype = a.get(6).and_then(|d| torch_dtype(p, d));
+        "_rebuild_tensor_v3" => {
+            // The storage is untyped bytes: the dtype argument is the only word on the element type.
+            let dtype = torch_dtype(p, a.get(6))?;
             let requires_grad = a.get(4).and_then(Value::as_bool).unwrap_or(false);
-            from_storage(p, a, dtype, requires_grad).map(Some)
+            from_storage(p, a, Some(dtype), requires_grad).map(Some)
         }
-        ("torch._utils", "_rebuild_parameter" | "_rebuild_parameter_with_state") => {
-            let a = args()?;
+        "_rebuild_parameter" | "_rebuild_parameter_with_state" => {
             let data = a.first().ok_or("_rebuild_parameter without data")?;
             let mut t = tensor_at(p, data, depth + 1)?
                 .ok_or("_rebuild_parameter whose data is not a tensor")?;
             t.requires_grad = a.get(1).and_then(Value::as_bool).unwrap_or(true);
             Ok(Some(t))
         }
-        ("torch._tensor", "_rebuild_from_type_v2") => {
+        "_rebuild_from_type_v2" => {
             // (func, subclass, args, state): the tensor is what `func(*args)` rebuilds.
-            let a = args()?;
             let (Some(func), Some(inner)) = (a.first(), a.get(2)) else {
                 return Err("_rebuild_from_type_v2 with too few arguments".into());
             };
@@ -86,15 +107,11 @@ fn tensor_at(p: &Pickle, value: &Value, depth: usize) -> Result<Option<TensorInf
             let inner = p
                 .sequence(inner)
                 .ok_or("_rebuild_from_type_v2 without an argument tuple")?;
-            tensor_at_call(p, func, inner, depth + 1)
+            rebuild(p, func, inner, depth + 1)
         }
-        ("torch._utils", "_rebuild_meta_tensor_no_storage") => {
+        "_rebuild_meta_tensor_no_storage" => {
             // (dtype, size, stride, requires_grad)
-            let a = args()?;
-            let dtype = a
-                .first()
-                .and_then(|d| torch_dtype(p, d))
-                .ok_or("meta tensor with an unknown dtype")?;
+            let dtype = torch_dtype(p, a.first())?;
             let shape = dims(p, a.get(1))?;
             let stride = strides(p, a.get(2))?;
             let requires_grad = a.get(3).and_then(Value::as_bool).unwrap_or(false);
@@ -111,34 +128,8 @@ fn tensor_at(p: &Pickle, value: &Value, depth: usize) -> Result<Option<TensorInf
                 view,
             }))
         }
-        ("torch._utils", other) if other.starts_with("_rebuild_") => Err(format!(
-            "tensors rebuilt by torch._utils.{other} are not supported"
-        )),
-        _ => Ok(None),
-    }
-}
-
-/// The inner call of `_rebuild_from_type_v2`, whose function and arguments are stored apart.
-fn tensor_at_call(
-    p: &Pickle,
-    (module, name): (&str, &str),
-    args: &[Value],
-    depth: usize,
-) -> Result<Option<TensorInfo>, String> {
-    match (module, name) {
-        ("torch._utils", "_rebuild_tensor_v2") => {
-            let requires_grad = args.get(4).and_then(Value::as_bool).unwrap_or(false);
-            from_storage(p, args, None, requires_grad).map(Some)
-        }
-        ("torch._utils", "_rebuild_parameter" | "_rebuild_parameter_with_state") => {
-            let data = args.first().ok_or("_rebuild_parameter without data")?;
-            let mut t = tensor_at(p, data, depth)?
-                .ok_or("_rebuild_parameter whose data is not a tensor")?;
-            t.requires_grad = args.get(1).and_then(Value::as_bool).unwrap_or(true);
-            Ok(Some(t))
-        }
-        _ => Err(format!(
-            "tensor subclasses rebuilt by {module}.{name} are not supported"
+        other => Err(format!(
+            "tensors rebuilt by {module}.{other} are not supported"
         )),
     }
 }
@@ -217,12 +208,21 @@ fn storage_dtype((module, name): (&str, &str)) -> Option<DType> {
     }
 }
 
-/// A `torch.<dtype>` global, as `_rebuild_tensor_v3` and meta tensors carry it.
-fn torch_dtype(p: &Pickle, v: &Value) -> Option<DType> {
-    let (module, name) = p.global(v)?;
-    if module != "torch" {
-        return None;
-    }
+/// A `torch.<dtype>` global, as `_rebuild_tensor_v3` and meta tensors carry it. An unknown one is an
+/// error: the storage is untyped, so guessing would misstate every byte count.
+fn torch_dtype(p: &Pickle, v: Option<&Value>) -> Result<DType, String> {
+    let Some((module, name)) = v.and_then(|v| p.global(v)) else {
+        return Err("tensor without a torch dtype".into());
+    };
+    let known = if module == "torch" {
+        dtype_named(name)
+    } else {
+        None
+    };
+    known.ok_or_else(|| format!("tensor of dtype {module}.{name}, which tchinfo does not know"))
+}
+
+fn dtype_named(name: &str) -> Option<DType> {
     use DType::*;
     Some(match name {
         "float64" | "double" => Float64,
@@ -231,12 +231,19 @@ fn torch_dtype(p: &Pickle, v: &Value) -> Option<DType> {
         "bfloat16" => BFloat16,
         "float8_e4m3fn" => Float8E4M3,
         "float8_e5m2" => Float8E5M2,
+        "float8_e4m3fnuz" => Float8E4M3Fnuz,
+        "float8_e5m2fnuz" => Float8E5M2Fnuz,
+        "float8_e8m0fnu" => Float8E8M0,
         "int64" | "long" => Int64,
         "int32" | "int" => Int32,
         "int16" | "short" => Int16,
         "int8" => Int8,
         "uint8" => UInt8,
+        "uint16" => UInt16,
+        "uint32" => UInt32,
+        "uint64" => UInt64,
         "bool" => Bool,
+        "complex32" | "chalf" => ComplexHalf,
         "complex64" | "cfloat" => Complex64,
         "complex128" | "cdouble" => Complex128,
         "qint8" => QInt8,

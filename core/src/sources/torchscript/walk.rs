@@ -4,6 +4,11 @@
 //! attributes, in the class's slot order (the order libtorch walks them). An attribute is a parameter or a
 //! buffer when the class's `__parameters__` / `__buffers__` list names it, a child when its value is an
 //! object of a module class, and otherwise plain state (`training`, constants) that is left out.
+//! Objects of custom C++ classes (`__torch__.torch.classes.*`: quantized packed weights, torchtext's
+//! Vocab) are opaque: left out, and named in a note. Any other class PyTorch pickles is declared under
+//! `code/`, so one that is not means a damaged archive, and is an error. A module
+//! whose class defines `__getstate__` (eager quantized layers) pickles a tuple instead of its
+//! attributes: it is shown without tensors, and a note says so.
 
 use super::budget::{ByteTally, MAX_TREE_BYTES, MODULE_COST, TieCost, TreeBudget, tensor_cost};
 use super::classes::{ClassInfo, ClassTable, display_name};
@@ -11,7 +16,7 @@ use super::pickle::{ObjId, Object, Pickle, Value};
 use super::tensors::{StorageView, tensor};
 use crate::summary::infer::settle_container_kinds;
 use crate::summary::{ModuleNode, TensorRecord};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 
 /// Bounds on the walk: pickles can share and even cycle objects, so a tree drawn from them must stop.
@@ -44,6 +49,8 @@ impl Default for WalkLimits {
 pub struct Walked {
     pub root: ModuleNode,
     pub views: HashMap<String, StorageView>,
+    /// What the tree leaves out: opaque objects, modules saved with `__getstate__`.
+    pub notes: Vec<String>,
 }
 
 /// The Python modules (`__torch__.torch.nn.modules.conv`) whose classes the pickle instantiates: the code
@@ -96,17 +103,67 @@ pub fn module_tree(p: &Pickle, classes: &ClassTable, limits: WalkLimits) -> Resu
         bytes: ByteTally::default(),
         class_of_global: HashMap::new(),
         declared: HashMap::new(),
+        opaque: BTreeMap::new(),
+        stateful: BTreeMap::new(),
     };
-    let Some((id, class)) = w.module_class(&p.root)? else {
+    let Attribute::Module(id, class) = w.module_class(&p.root)? else {
         return Err("data.pkl does not hold a TorchScript module".into());
     };
     let mut root = w.module(id, class, "", "")?;
     w.ties.charge(&mut w.tree)?;
     settle_container_kinds(&mut root);
+    let mut notes = Vec::new();
+    for (class, (count, first)) in &w.opaque {
+        let (which, them) = match count {
+            1 => (
+                "1 attribute is an opaque custom-class object".to_string(),
+                "it",
+            ),
+            n => (
+                format!("{n} attributes are opaque custom-class objects"),
+                "them",
+            ),
+        };
+        notes.push(format!(
+            "{which} ({class}, first at {first}): tensors inside {them} are not counted"
+        ));
+    }
+    for (class, (count, first)) in &w.stateful {
+        let which = match count {
+            1 => format!("module {first}"),
+            n => format!("{n} modules (first {first})"),
+        };
+        notes.push(format!(
+            "{which} of class {class} saves its state with __getstate__; its tensors are not counted"
+        ));
+    }
     Ok(Walked {
         root,
         views: w.views,
+        notes,
     })
+}
+
+/// Objects of C++ classes registered with `torch::class_`, which TorchScript pickles under this prefix.
+fn is_custom_class(qualified: &str) -> bool {
+    qualified.starts_with("__torch__.torch.classes.")
+}
+
+/// What a module attribute's value is, as far as the tree is concerned.
+#[derive(Clone)]
+enum Attribute<'a> {
+    Module(ObjId, Rc<Declared<'a>>),
+    /// An instance of a custom C++ class, by qualified name.
+    Opaque(Rc<str>),
+    Other,
+}
+
+/// A `__torch__` global, resolved once.
+#[derive(Clone)]
+enum Resolved<'a> {
+    Module(Rc<Declared<'a>>),
+    Opaque(Rc<str>),
+    Other,
 }
 
 struct Walker<'a> {
@@ -124,9 +181,13 @@ struct Walker<'a> {
     bytes: ByteTally,
     /// Each global a module instance is made from, resolved once: a file may instantiate one class a
     /// million times (and shared modules are revisited), so per attribute only a lookup is paid.
-    class_of_global: HashMap<ObjId, Option<Rc<Declared<'a>>>>,
+    class_of_global: HashMap<ObjId, Resolved<'a>>,
     /// Each declared module class with its parameter and buffer names hashed, built once per class.
     declared: HashMap<Rc<str>, Rc<Declared<'a>>>,
+    /// Opaque attribute values by class: how many, and the path of the first (for the notes).
+    opaque: BTreeMap<Rc<str>, (usize, String)>,
+    /// Modules saved with `__getstate__`, by class: how many, and the path of the first.
+    stateful: BTreeMap<Rc<str>, (usize, String)>,
 }
 
 /// A module class as the walk needs it.
@@ -146,20 +207,18 @@ impl<'a> Declared<'a> {
     }
 }
 
-type ModuleClass<'a> = Option<(ObjId, Rc<Declared<'a>>)>;
-
 impl<'a> Walker<'a> {
-    /// `Some((object, its class))` when `value` is an instance of a TorchScript module class.
-    fn module_class(&mut self, value: &Value) -> Result<ModuleClass<'a>, String> {
+    /// Whether `value` is an instance of a TorchScript module class, an opaque object, or neither.
+    fn module_class(&mut self, value: &Value) -> Result<Attribute<'a>, String> {
         let Value::Ref(id) = value else {
-            return Ok(None);
+            return Ok(Attribute::Other);
         };
         let Some(Object::Instance {
             callable: Value::Ref(global),
             ..
         }) = self.p.object(value)
         else {
-            return Ok(None);
+            return Ok(Attribute::Other);
         };
         let class = match self.class_of_global.get(global) {
             Some(known) => known.clone(),
@@ -169,36 +228,60 @@ impl<'a> Walker<'a> {
                 class
             }
         };
-        Ok(class.map(|c| (*id, c)))
+        Ok(match class {
+            Resolved::Module(c) => Attribute::Module(*id, c),
+            Resolved::Opaque(q) => Attribute::Opaque(q),
+            Resolved::Other => Attribute::Other,
+        })
     }
 
-    /// The declared module class a global names, `None` for anything but a `__torch__` module class.
-    fn resolve(
-        &mut self,
-        global: Option<(&str, &str)>,
-    ) -> Result<Option<Rc<Declared<'a>>>, String> {
+    /// What a `__torch__` global names: a declared module class, a custom C++ class (opaque), or
+    /// anything else; an error for a class the code does not declare.
+    fn resolve(&mut self, global: Option<(&str, &str)>) -> Result<Resolved<'a>, String> {
         let Some((module, name)) = global else {
-            return Ok(None);
+            return Ok(Resolved::Other);
         };
         if module != "__torch__" && !module.starts_with("__torch__.") {
-            return Ok(None);
+            return Ok(Resolved::Other);
         }
         // Charged once per distinct global object, which the pickle's object bound limits in number.
         self.tree.charge(module.len() + 1 + name.len())?;
         let qualified: Rc<str> = Rc::from(format!("{module}.{name}"));
         if let Some(known) = self.declared.get(&qualified) {
-            return Ok(Some(known.clone()));
+            return Ok(Resolved::Module(known.clone()));
+        }
+        if is_custom_class(&qualified) {
+            return Ok(Resolved::Opaque(qualified));
         }
         let classes: &'a ClassTable = self.classes;
         match classes.get_in(module, name) {
             Some(info) if info.is_module => {
                 let declared = Rc::new(Declared::new(qualified.clone(), info));
                 self.declared.insert(qualified, declared.clone());
-                Ok(Some(declared))
+                Ok(Resolved::Module(declared))
             }
-            Some(_) => Ok(None),
+            Some(_) => Ok(Resolved::Other),
             None => Err(format!("class {qualified} has no declaration under code/")),
         }
+    }
+
+    /// Counts one more `class` in `tally`, keeping the path of the first. The path is charged only
+    /// when kept: one per distinct class, and classes are bounded by the pickle's globals.
+    fn tally(
+        tree: &mut TreeBudget,
+        tally: &mut BTreeMap<Rc<str>, (usize, String)>,
+        class: &Rc<str>,
+        path: impl FnOnce() -> String,
+    ) -> Result<(), String> {
+        match tally.get_mut(class) {
+            Some((count, _)) => *count += 1,
+            None => {
+                let path = path();
+                tree.charge(path.len() + class.len())?;
+                tally.insert(class.clone(), (1, path));
+            }
+        }
+        Ok(())
     }
 
     fn module(
@@ -235,16 +318,20 @@ impl<'a> Walker<'a> {
         else {
             return Err(format!("{} ({qualified}) has no attributes", at()));
         };
-        let entries = self
-            .p
-            .entries(state)
-            .ok_or_else(|| format!("{} ({qualified}): attributes are not a dict", at()))?;
-
         let type_name = display_name(qualified);
         self.tree
             .charge(MODULE_COST + name.len() + path.len() + type_name.len() + qualified.len())?;
         let mut node = ModuleNode::new(name, path, type_name);
         node.qualified_type = Some(qualified.to_string());
+        let Some(entries) = self.p.entries(state) else {
+            // A class with `__getstate__` pickles whatever it returns (a tuple for quantized layers):
+            // the node stays, without tensors, and a note says why.
+            let shown = if path.is_empty() { "(root)" } else { path };
+            Self::tally(&mut self.tree, &mut self.stateful, &class.qualified, || {
+                shown.to_string()
+            })?;
+            return Ok(node);
+        };
         self.attributes = self.attributes.saturating_add(entries.len());
         if self.attributes > self.limits.max_attributes {
             return Err(format!(
@@ -287,12 +374,23 @@ impl<'a> Walker<'a> {
                 } else {
                     node.buffers.push(record)
                 }
-            } else if let Some((child_id, child_class)) = self.module_class(value)? {
-                // The child charges its own path when it is built; this is the copy made here.
-                self.tree.charge(node.path.len() + 1 + attr.len())?;
-                let child_path = node.child_path(attr);
-                let child = self.module(child_id, child_class, attr, &child_path)?;
-                node.children.push(child);
+            } else {
+                match self.module_class(value)? {
+                    Attribute::Module(child_id, child_class) => {
+                        // The child charges its own path when it is built; this is the copy made here.
+                        self.tree.charge(node.path.len() + 1 + attr.len())?;
+                        let child_path = node.child_path(attr);
+                        let child = self.module(child_id, child_class, attr, &child_path)?;
+                        node.children.push(child);
+                    }
+                    Attribute::Opaque(class) => {
+                        let parent = &node;
+                        Self::tally(&mut self.tree, &mut self.opaque, &class, || {
+                            parent.child_path(attr)
+                        })?;
+                    }
+                    Attribute::Other => {}
+                }
             }
         }
         self.on_path.pop();
@@ -385,5 +483,32 @@ mod tests {
         assert!(e.contains("__torch__.N has no declaration"), "{e}");
         let pk = Pickle::parse(b"\x80\x02}.").unwrap();
         assert!(module_tree(&pk, &classes(), WalkLimits::default()).is_err());
+    }
+
+    #[test]
+    fn custom_class_objects_below_the_root_are_opaque() {
+        // m = M(); m.a = torch.classes.x.Packed(); m.b = the same object
+        let mut p = b"\x80\x02c__torch__\nM\n)\x81}(".to_vec();
+        p.extend(key("a"));
+        p.extend(b"c__torch__.torch.classes.x\nPacked\n)\x81(K\x01K\x02tbq\x00");
+        p.extend(key("b"));
+        p.extend(b"h\x00ub.");
+        let pk = Pickle::parse(&p).unwrap();
+        let w = module_tree(&pk, &classes(), WalkLimits::default())
+            .ok()
+            .unwrap();
+        assert_eq!(w.root.walk().len(), 1);
+        assert_eq!(
+            w.notes,
+            [
+                "2 attributes are opaque custom-class objects (__torch__.torch.classes.x.Packed, first at a): tensors inside them are not counted"
+            ]
+        );
+        // The root itself must be a module.
+        let pk = Pickle::parse(b"\x80\x02c__torch__.torch.classes.x\nPacked\n)\x81}b.").unwrap();
+        let e = module_tree(&pk, &classes(), WalkLimits::default())
+            .err()
+            .unwrap();
+        assert!(e.contains("does not hold a TorchScript module"), "{e}");
     }
 }

@@ -1,0 +1,257 @@
+//! The reader on files PyTorch 2.13 wrote for the cases a plain model does not reach (checkpoints with
+//! loose tensors, the dtypes saved through `_rebuild_tensor_v3`, quantized scripted models, a buffer and
+//! a parameter sharing storage, a frozen module, legacy files). `fixtures/reader/make_fixtures.py` writes
+//! them, and `expected.json` holds what PyTorch itself said about each.
+
+use serde_json::Value as Json;
+use std::path::{Path, PathBuf};
+use tchinfo_core::dtype::DType;
+use tchinfo_core::sources::torchscript::read_file;
+use tchinfo_core::summary::{ModelSummary, TensorRecord};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/reader")
+        .join(name)
+}
+
+fn read(name: &str) -> ModelSummary {
+    read_file(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn error(name: &str) -> String {
+    match read_file(&fixture(name)) {
+        Ok(_) => panic!("{name} was read"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn expected(name: &str) -> Json {
+    let text = std::fs::read_to_string(fixture("expected.json")).unwrap();
+    let all: Json = serde_json::from_str(&text).unwrap();
+    all[name].clone()
+}
+
+/// Every tensor by full path: (path, record, is_parameter).
+fn tensors(s: &ModelSummary) -> Vec<(String, TensorRecord, bool)> {
+    let mut out = Vec::new();
+    for (_, n) in s.root.walk() {
+        for p in &n.parameters {
+            out.push((n.child_path(&p.name), p.clone(), true));
+        }
+        for b in &n.buffers {
+            out.push((n.child_path(&b.name), b.clone(), false));
+        }
+    }
+    out
+}
+
+fn names(v: &Json) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn has_note(s: &ModelSummary, words: &[&str]) -> bool {
+    s.notes.iter().any(|n| words.iter().all(|w| n.contains(w)))
+}
+
+#[test]
+fn a_checkpoint_with_loose_tensors_shows_its_state_dict() {
+    let s = read("checkpoint_loose_tensors.pt");
+    let paths: Vec<String> = tensors(&s).into_iter().map(|t| t.0).collect();
+    assert_eq!(paths, ["fc.weight", "fc.bias"]);
+    assert_eq!(
+        s.totals().params,
+        expected("checkpoint_loose_tensors.pt")["params"]
+            .as_u64()
+            .unwrap()
+    );
+    assert!(
+        has_note(&s, &["['state_dict']", "1 tensor beside it"]),
+        "{:?}",
+        s.notes
+    );
+}
+
+/// Each tensor's dtype and bytes as PyTorch's `element_size() * numel()` gave them.
+fn assert_dtypes_match(s: &ModelSummary, want: &Json, skip: &[&str]) {
+    let got = tensors(s);
+    let want = want.as_object().unwrap();
+    assert_eq!(got.len(), want.len() - skip.len());
+    for (path, t, _) in got {
+        let w = &want[&path];
+        assert_eq!(t.dtype.name(), w["dtype"].as_str().unwrap(), "{path}");
+        let numel: u64 = t.shape.iter().product();
+        assert_eq!(
+            numel * t.dtype.bytes(),
+            w["bytes"].as_u64().unwrap(),
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn dtypes_saved_with_rebuild_tensor_v3_keep_their_type_and_size() {
+    let want = expected("wide_dtypes.pt");
+    // `tagged` carries a Python attribute: _rebuild_from_type_v2 around _rebuild_tensor_v3.
+    assert_dtypes_match(&read("wide_dtypes.pt"), &want, &[]);
+    // The TorchScript writer names the same dtypes by storage class (torch.UInt16Storage …).
+    assert_dtypes_match(&read("wide_dtypes_scripted.pt"), &want, &["tagged"]);
+}
+
+#[test]
+fn an_unknown_dtype_is_refused_not_guessed() {
+    let e = error("bits8.pt");
+    assert!(e.contains("packed: tensor of dtype torch.bits8"), "{e}");
+    assert!(e.contains("does not know"), "{e}");
+}
+
+fn assert_tensors_match_pytorch(name: &str) -> ModelSummary {
+    let s = read(name);
+    let want = expected(name);
+    let t = tensors(&s);
+    let params: Vec<String> = t.iter().filter(|t| t.2).map(|t| t.0.clone()).collect();
+    let buffers: Vec<String> = t.iter().filter(|t| !t.2).map(|t| t.0.clone()).collect();
+    assert_eq!(params, names(&want["param_names"]), "{name}");
+    assert_eq!(buffers, names(&want["buffer_names"]), "{name}");
+    let totals = s.totals();
+    assert_eq!(totals.params, want["params"].as_u64().unwrap(), "{name}");
+    assert_eq!(totals.buffers, want["buffers"].as_u64().unwrap(), "{name}");
+    s
+}
+
+#[test]
+fn custom_class_attributes_are_opaque_not_fatal() {
+    let s = assert_tensors_match_pytorch("quantized_dynamic.pt");
+    let types: Vec<(String, String)> = s
+        .root
+        .walk()
+        .iter()
+        .map(|(_, n)| (n.path.clone(), n.type_name.clone()))
+        .collect();
+    assert_eq!(
+        types[..3],
+        [
+            ("".to_string(), "Sequential".to_string()),
+            ("0".to_string(), "Linear".to_string()),
+            (
+                "0._packed_params".to_string(),
+                "LinearPackedParams".to_string()
+            ),
+        ]
+    );
+    assert!(
+        has_note(
+            &s,
+            &[
+                "2 attributes are opaque custom-class objects",
+                "quantized.LinearPackedParamsBase",
+                "0._packed_params._packed_params"
+            ]
+        ),
+        "{:?}",
+        s.notes
+    );
+}
+
+#[test]
+fn a_module_saved_with_getstate_is_shown_without_tensors() {
+    let s = assert_tensors_match_pytorch("quantized_static.pt");
+    assert_eq!(s.root.find("1").unwrap().type_name, "Conv2d");
+    assert!(
+        has_note(&s, &["module 1 ", "Conv2d", "__getstate__"]),
+        "{:?}",
+        s.notes
+    );
+}
+
+#[test]
+fn tensors_in_tuples_are_named_by_their_place() {
+    let s = read("quantized_dynamic_state_dict.pt");
+    let got: Vec<(String, Vec<u64>)> = tensors(&s)
+        .into_iter()
+        .map(|(path, t, _)| (path, t.shape))
+        .collect();
+    for (name, shapes) in expected("quantized_dynamic_state_dict.pt")["packed"]
+        .as_object()
+        .unwrap()
+    {
+        for (i, shape) in shapes.as_array().unwrap().iter().enumerate() {
+            let shape: Vec<u64> = shape
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d.as_u64().unwrap())
+                .collect();
+            let path = format!("{name}.{i}");
+            assert!(got.contains(&(path.clone(), shape)), "{path}: {got:?}");
+        }
+    }
+    let weight = tensors(&s)
+        .into_iter()
+        .find(|t| t.0 == "0._packed_params._packed_params.0")
+        .unwrap();
+    assert_eq!(weight.1.dtype, DType::QInt8);
+}
+
+#[test]
+fn a_parameter_sharing_a_buffers_storage_still_counts() {
+    let s = assert_tensors_match_pytorch("shared_buffer_parameter.pt");
+    assert!(tensors(&s).iter().all(|t| t.1.tied_to.is_none()));
+}
+
+#[test]
+fn frozen_weights_in_constants_are_explained() {
+    let s = read("frozen.pt");
+    let want = expected("frozen.pt");
+    assert_eq!(s.totals().params, want["params"].as_u64().unwrap());
+    let count = want["constant_tensors"].as_u64().unwrap();
+    let bytes = want["constant_bytes"].as_u64().unwrap();
+    assert!(
+        has_note(
+            &s,
+            &[
+                &format!("constants.pkl holds {count} tensors ({bytes} B)"),
+                "torch.jit.freeze",
+                "not counted"
+            ]
+        ),
+        "{:?}",
+        s.notes
+    );
+}
+
+#[test]
+fn only_a_legacy_file_is_called_one() {
+    assert!(error("legacy.pt").contains("a legacy torch.save file (PyTorch before 1.6"));
+    let e = error("plain.pkl");
+    assert!(e.contains("a Python pickle, not a TorchScript file"), "{e}");
+    assert!(!e.contains("legacy"), "{e}");
+}
+
+#[test]
+fn a_directory_or_fifo_is_named_for_what_it_is() {
+    use tchinfo_core::cli::{FileLoader, Loader};
+    use tchinfo_core::sources::LoadOptions;
+    let load = |p: &Path| match FileLoader.load(p.to_str().unwrap(), &LoadOptions::default()) {
+        Ok(_) => panic!("{} was read", p.display()),
+        Err(e) => e.to_string(),
+    };
+    let dir = fixture("");
+    let e = load(&dir);
+    assert!(e.ends_with("is a directory, not a model file"), "{e}");
+    let fifo = std::env::temp_dir().join(format!("tchinfo-fifo-{}", std::process::id()));
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let e = load(&fifo);
+    std::fs::remove_file(&fifo).unwrap();
+    assert!(e.contains("not a regular file"), "{e}");
+    let e = load(&fixture("no-such-file.pt"));
+    assert!(e.contains("no such file"), "{e}");
+}
