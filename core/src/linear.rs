@@ -90,12 +90,20 @@ impl LinearReport {
             bias_params,
             total_params,
             tch_params: None,
-            adam: memory::training(total_params, Precision::Full(dtype), Optimizer::Adam),
-            adam_mixed: memory::training(
+            adam: memory::training_of(
+                total_params,
+                total_params,
+                Precision::Full(dtype),
+                Optimizer::Adam,
+            )
+            .ok_or(too_large.clone())?,
+            adam_mixed: memory::training_of(
+                total_params,
                 total_params,
                 Precision::Mixed(DType::Float16),
                 Optimizer::Adam,
-            ),
+            )
+            .ok_or(too_large)?,
         })
     }
 

@@ -172,18 +172,22 @@ pub fn compare(summaries: &[ModelSummary]) -> Comparison {
             t.op_mult_adds.map_or(Value::Missing, Value::MultAdds)
         });
     }
-    let fp32 =
-        |t: &Totals| memory::training(t.params, Precision::Full(DType::Float32), Optimizer::Adam);
-    row("Weights, float32", "bytes", &|_, t| {
-        Value::Bytes(fp32(t).weights)
+    // Gradients and Adam state for trainable parameters only; Missing only if a figure overflows 64 bits.
+    let fp32 = |t: &Totals, figure: fn(&memory::TrainingMemory) -> u64| {
+        memory::training_of(
+            t.params,
+            t.trainable,
+            Precision::Full(DType::Float32),
+            Optimizer::Adam,
+        )
+        .map_or(Value::Missing, |m| Value::Bytes(figure(&m)))
+    };
+    row("Weights, float32", "bytes", &|_, t| fp32(t, |m| m.weights));
+    row(memory::ADAM_LABEL, "bytes", &|_, t| {
+        fp32(t, memory::TrainingMemory::without_gradients)
     });
-    row(
-        "Adam ×3 (weights + momentum + variance)",
-        "bytes",
-        &|_, t| Value::Bytes(fp32(t).without_gradients()),
-    );
-    row("Full training ×4 (+ gradients)", "bytes", &|_, t| {
-        Value::Bytes(fp32(t).total())
+    row(memory::FULL_TRAINING_LABEL, "bytes", &|_, t| {
+        fp32(t, memory::TrainingMemory::total)
     });
     row("Activations ×2 (torchinfo)", "bytes", &|_, t| {
         t.activations

@@ -185,20 +185,29 @@ pub fn head_section(summary: &ModelSummary, totals: &Totals) -> Section {
 pub fn memory_section(summary: &ModelSummary, totals: &Totals) -> Section {
     let mut rows: Vec<Vec<String>> = Vec::new();
     let row = |label: String, bytes: u64| vec![label, binary(bytes), decimal(bytes)];
+    let maybe_row = |label: &str, bytes: Option<u64>| match bytes {
+        Some(b) => row(label.to_string(), b),
+        None => vec![
+            label.to_string(),
+            "overflows 64 bits".to_string(),
+            String::new(),
+        ],
+    };
     for input in &summary.inputs {
         rows.push(row(
             format!("input {} {}", shape_text(&input.shape), input.dtype),
             input.bytes(),
         ));
     }
-    let adam = memory::training(
+    let adam = memory::training_of(
         totals.params,
+        totals.trainable,
         Precision::Full(DType::Float32),
         Optimizer::Adam,
     );
-    rows.push(row(
-        format!("weights, float32 ({} × 4 B)", thousands(totals.params)),
-        adam.weights,
+    rows.push(maybe_row(
+        &format!("weights, float32 ({} × 4 B)", thousands(totals.params)),
+        adam.map(|m| m.weights),
     ));
     if totals
         .param_dtypes
@@ -214,23 +223,36 @@ pub fn memory_section(summary: &ModelSummary, totals: &Totals) -> Section {
     if totals.buffers > 0 {
         rows.push(row("buffers as stored".to_string(), totals.buffer_bytes));
     }
-    rows.push(row(
-        "Adam: weights + momentum + variance (×3)".to_string(),
-        adam.without_gradients(),
+    rows.push(maybe_row(
+        memory::ADAM_LABEL,
+        adam.map(|m| m.without_gradients()),
     ));
-    rows.push(row(
-        "full training: Adam + gradients (×4)".to_string(),
-        adam.total(),
+    rows.push(maybe_row(
+        memory::FULL_TRAINING_LABEL,
+        adam.map(|m| m.total()),
     ));
-    let mixed = memory::training(
+    let mixed = memory::training_of(
         totals.params,
+        totals.trainable,
         Precision::Mixed(DType::Float16),
         Optimizer::Adam,
     );
-    rows.push(row(
-        "mixed precision Adam (16 B/param)".to_string(),
-        mixed.total(),
+    rows.push(maybe_row(
+        memory::MIXED_ADAM_LABEL,
+        mixed.map(|m| m.total()),
     ));
+    if totals.trainable < totals.params {
+        // Frozen parameters are stored but never updated, so they carry no gradients or Adam state.
+        rows.push(vec![
+            format!(
+                "  (gradients and Adam state for the {} trainable params only; {} frozen)",
+                thousands(totals.trainable),
+                thousands(totals.params - totals.trainable)
+            ),
+            String::new(),
+            String::new(),
+        ]);
+    }
     let batch = summary
         .inputs
         .first()

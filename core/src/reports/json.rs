@@ -139,12 +139,14 @@ pub struct ActivationsJson {
 
 #[derive(Serialize)]
 pub struct MemoryJson {
-    pub weights_float32_bytes: u64,
+    /// `None` (null) only when the figure overflows 64 bits.
+    pub weights_float32_bytes: Option<u64>,
     pub weights_stored_bytes: u64,
     pub buffers_stored_bytes: u64,
-    pub adam_weights_momentum_variance_bytes: u64,
-    pub adam_with_gradients_bytes: u64,
-    pub mixed_precision_adam_bytes: u64,
+    /// Gradients and optimizer state count trainable parameters only; null on overflow, as above.
+    pub adam_weights_momentum_variance_bytes: Option<u64>,
+    pub adam_with_gradients_bytes: Option<u64>,
+    pub mixed_precision_adam_bytes: Option<u64>,
     pub activations: Option<ActivationsJson>,
 }
 
@@ -253,13 +255,15 @@ pub fn call_count(node: &ModuleNode) -> usize {
 pub fn summary_json(summary: &ModelSummary) -> SummaryJson {
     let totals = summary.totals();
     let names = paper_names(summary);
-    let fp32 = memory::training(
+    let fp32 = memory::training_of(
         totals.params,
+        totals.trainable,
         Precision::Full(DType::Float32),
         Optimizer::Adam,
     );
-    let mixed = memory::training(
+    let mixed = memory::training_of(
         totals.params,
+        totals.trainable,
         Precision::Mixed(DType::Float16),
         Optimizer::Adam,
     );
@@ -324,12 +328,12 @@ pub fn summary_json(summary: &ModelSummary) -> SummaryJson {
             share: share(&totals, head.params),
         },
         memory: MemoryJson {
-            weights_float32_bytes: fp32.weights,
+            weights_float32_bytes: fp32.map(|m| m.weights),
             weights_stored_bytes: totals.param_bytes,
             buffers_stored_bytes: totals.buffer_bytes,
-            adam_weights_momentum_variance_bytes: fp32.without_gradients(),
-            adam_with_gradients_bytes: fp32.total(),
-            mixed_precision_adam_bytes: mixed.total(),
+            adam_weights_momentum_variance_bytes: fp32.map(|m| m.without_gradients()),
+            adam_with_gradients_bytes: fp32.map(|m| m.total()),
+            mixed_precision_adam_bytes: mixed.map(|m| m.total()),
             activations: totals.activations.map(|a| ActivationsJson {
                 batch_size: batch,
                 torchinfo_forward_backward_bytes: a.torchinfo_bytes,
