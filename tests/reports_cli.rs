@@ -118,7 +118,7 @@ fn compare_vgg16_resnet50_googlenet() {
     for figure in [
         "138,357,544",
         "25,557,032",
-        "6,624,904",
+        "13,004,888",
         "123,642,856 (89.4%)",
         "fc6 classifier.0 Linear",
     ] {

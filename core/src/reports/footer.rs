@@ -248,11 +248,12 @@ pub fn memory_section(summary: &ModelSummary, totals: &Totals) -> Section {
                 format!("activations, batch {batch}: every leaf layer's output, forward"),
                 a.leaf_output_bytes,
             ));
-            let estimated = totals.input_bytes + adam.weights + a.torchinfo_bytes;
-            rows.push(row(
-                "torchinfo's estimated total (input + weights + ×2 outputs)".to_string(),
-                estimated,
-            ));
+            if let Some(estimated) = totals.torchinfo_estimated_total_bytes() {
+                rows.push(row(
+                    "torchinfo's estimated total (input + weights + ×2 outputs)".to_string(),
+                    estimated,
+                ));
+            }
         }
         _ => rows.push(vec![
             "activations: -- (no forward pass was run; for a file, give --input-size)".to_string(),

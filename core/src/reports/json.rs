@@ -316,9 +316,9 @@ pub fn summary_json(summary: &ModelSummary) -> SummaryJson {
                 torchinfo_forward_backward_bytes: a.torchinfo_bytes,
                 leaf_output_bytes: a.leaf_output_bytes,
                 largest_output_bytes: a.largest_output_bytes,
-                torchinfo_estimated_total_bytes: totals.input_bytes
-                    + fp32.weights
-                    + a.torchinfo_bytes,
+                torchinfo_estimated_total_bytes: totals
+                    .torchinfo_estimated_total_bytes()
+                    .unwrap_or_default(),
             }),
         },
         redundant_biases: {

@@ -33,6 +33,9 @@ pub struct Activations {
     pub leaf_output_bytes: u64,
     /// The largest single module output: a floor for inference.
     pub largest_output_bytes: u64,
+    /// Own parameters of leaf layers the forward never called (an auxiliary classifier that runs only in
+    /// training). torchinfo counts them in its total but not in its "Params size".
+    pub uncalled_params: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -148,6 +151,14 @@ impl Totals {
         }
     }
 
+    /// torchinfo's "Estimated Total Size": the inputs, float32 weights of the layers the forward called
+    /// ("Params size") and the forward/backward size; `None` without a forward pass.
+    pub fn torchinfo_estimated_total_bytes(&self) -> Option<u64> {
+        let a = self.activations.as_ref()?;
+        let weights = self.params.saturating_sub(a.uncalled_params).saturating_mul(4);
+        Some(self.input_bytes + weights + a.torchinfo_bytes)
+    }
+
     pub fn kind_params(&self, kind: LayerKind) -> u64 {
         self.by_kind
             .iter()
@@ -174,9 +185,13 @@ fn activations(root: &ModuleNode) -> Option<Activations> {
         torchinfo_bytes: 0,
         leaf_output_bytes: 0,
         largest_output_bytes: 0,
+        uncalled_params: 0,
     };
     for (_, node) in nodes {
         let Some(outputs) = &node.outputs else {
+            if node.is_leaf() {
+                a.uncalled_params += node.own_params();
+            }
             continue;
         };
         // Every call of a module the forward calls more than once leaves its own output behind.

@@ -1,10 +1,11 @@
-//! Inception v3 (Szegedy et al., "Rethinking the Inception architecture"), as torchvision builds it,
-//! without the auxiliary classifier (`aux_logits=False`: it only runs in training). Default input
-//! 3×299×299. The pools inside the Inception modules are functional (`F.avg_pool2d`, `F.max_pool2d`),
-//! so they have no rows.
+//! Inception v3 (Szegedy et al., "Rethinking the Inception architecture"), as
+//! `torchvision.models.inception_v3()` builds it: with the auxiliary classifier `AuxLogits`
+//! (`aux_logits=True`, the default), which holds parameters but runs only in training, so the eval
+//! forward never calls it. Default input 3×299×299. The pools inside the Inception modules are
+//! functional (`F.avg_pool2d`, `F.max_pool2d`), so they have no rows.
 
 use super::basic_conv::basic_conv2d;
-use super::module::Module;
+use super::module::{Module, training_only};
 use super::ops;
 use super::recorder::{Act, ForwardError, Recorder};
 use super::scope::{Conv, Pool, Scope};
@@ -33,6 +34,7 @@ pub(super) fn inception_v3(root: &Scope, num_classes: i64) -> Result<Module, Tch
         inception_c(&root.sub("Mixed_6c"), 768, 160)?,
         inception_c(&root.sub("Mixed_6d"), 768, 160)?,
         inception_c(&root.sub("Mixed_6e"), 768, 192)?,
+        inception_aux(&root.sub("AuxLogits"), 768, num_classes)?,
         inception_d(&root.sub("Mixed_7a"), 768)?,
         inception_e(&root.sub("Mixed_7b"), 1280)?,
         inception_e(&root.sub("Mixed_7c"), 2048)?,
@@ -47,9 +49,26 @@ pub(super) fn inception_v3(root: &Scope, num_classes: i64) -> Result<Module, Tch
     ))
 }
 
+const AUX: &str = "AuxLogits";
+
+/// `InceptionAux`: registered between `Mixed_6e` and `Mixed_7a`, called only when training.
+fn inception_aux(s: &Scope, cin: i64, num_classes: i64) -> Result<Module, TchError> {
+    let children = vec![
+        conv(s, "conv0", Conv::new(cin, 128, 1))?,
+        conv(s, "conv1", Conv::new(128, 768, 5))?,
+        s.sub("fc").linear(768, num_classes)?,
+    ];
+    Ok(s.block(
+        "torchvision.models.inception.InceptionAux",
+        training_only,
+        children,
+    ))
+}
+
 fn inception3_forward(m: &Module, x: &Act, rec: &mut Recorder) -> Result<Act, ForwardError> {
     let mut x = x.share();
-    for child in m.children.iter().take_while(|c| c.name != "fc") {
+    let in_eval = m.children.iter().filter(|c| c.name != AUX);
+    for child in in_eval.take_while(|c| c.name != "fc") {
         x = child.forward(&x, rec)?;
     }
     let x = ops::flatten(m, rec, &x)?;

@@ -15,7 +15,7 @@ pub(super) struct Entry {
     /// C, H, W.
     pub(super) default_input: [i64; 3],
     pub(super) build: Build,
-    /// What the reader should know about how this model differs from torchvision's default call.
+    /// What the reader should know about this model's summary (modules the eval forward never calls).
     pub(super) note: Option<&'static str>,
 }
 
@@ -106,16 +106,18 @@ pub(super) static ENTRIES: &[Entry] = &[
     ),
     Entry {
         note: Some(
-            "built without the auxiliary classifiers (aux_logits=False), as torchvision's pretrained GoogLeNet \
-             is used; they run only in training and would add 6,379,984 parameters",
+            "aux1 and aux2, the auxiliary classifiers (torchvision's default aux_logits=True), run only in \
+             training: their parameters are counted, but they have no output shape, mult-adds \
+             or activations",
         ),
         ..entry("googlenet", "GoogLeNet", googlenet::googlenet)
     },
     Entry {
         default_input: [3, 299, 299],
         note: Some(
-            "built without the auxiliary classifier (aux_logits=False); it runs only in training and would \
-             add 3,326,696 parameters",
+            "AuxLogits, the auxiliary classifier (torchvision's default aux_logits=True), runs only in \
+             training: its parameters are counted, but it has no output shape, mult-adds or \
+             activations",
         ),
         ..entry("inception_v3", "Inception", inception::inception_v3)
     },
