@@ -73,6 +73,17 @@ fn bad_models_give_one_clean_line() {
     assert_clean_error(&out, 1, "vgg16");
     let out = tchinfo(&["vgg16", "--columns", "weight"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // A state dict (or a checkpoint holding one) has no code to run: said without asking libtorch.
+    for file in ["models/state_dict.pt", "models/checkpoint.pt"] {
+        let out = tchinfo(&[file, "--input-size", "1,3,32,32"]);
+        assert_clean_error(
+            &out,
+            1,
+            &format!(
+                "{file}: a state dict has no forward to run; --input-size needs a TorchScript file"
+            ),
+        );
+    }
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use super::{LoadOptions, SourceError, builtin, torchscript};
 use crate::cli::{BuiltinRow, Loader};
-use crate::summary::ModelSummary;
+use crate::summary::{ModelSummary, SourceKind};
 use std::path::Path;
 
 pub struct TorchLoader;
@@ -37,6 +37,15 @@ impl Loader for TorchLoader {
         if path.is_file() {
             let mut summary = torchscript::read_file(path)?;
             if opts.forward && !opts.input_sizes.is_empty() {
+                // Only TorchScript carries code; a state dict is weights under names.
+                if summary.source != SourceKind::TorchScript {
+                    return Err(SourceError::Input {
+                        model: model.to_string(),
+                        problem: "a state dict has no forward to run; --input-size needs a \
+                                  TorchScript file"
+                            .to_string(),
+                    });
+                }
                 super::jit_graph::measure_into(&mut summary, path, opts)?;
             }
             return Ok(summary);
