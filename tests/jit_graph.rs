@@ -317,6 +317,24 @@ fn recurrent_and_transformer_layers_are_measured_like_eager() {
     );
 }
 
+/// `tests/fixtures/shim/packed.pt` (export.py): LSTM(8, 16), bidirectional GRU(16, 16) and RNN(32, 8)
+/// on a PackedSequence of 6 + 4 + 2 = 12 steps, which libtorch runs through the `.data` overloads
+/// (`data, batch_sizes, hx, params, …`): the weights are the fourth argument there, not the third.
+#[test]
+fn packed_sequences_count_every_weight_at_every_packed_step() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/shim/packed.pt");
+    let mut summary = read_file(&path).unwrap();
+    let m = measure(&path, &[spec(&[6, 3, 8], DType::Float32)]).unwrap();
+    apply(&mut summary, &m);
+    let ops = |path: &str| summary.root.find(path).unwrap().subtree_op_mult_adds();
+    let steps = 6 + 4 + 2;
+    assert_eq!(ops("lstm"), Some(steps * (64 * 8 + 64 * 16)));
+    assert_eq!(ops("gru"), Some(2 * steps * (48 * 16 + 48 * 16)));
+    assert_eq!(ops("rnn"), Some(steps * (8 * 32 + 8 * 8)));
+    let lstm = summary.root.find("lstm").unwrap();
+    assert_eq!(lstm.outputs.as_ref().unwrap()[0].shape, vec![12, 16]);
+}
+
 /// Large tensors are not read from the file (shapes do not need their values); small ones are, as
 /// code may compute shapes from them. The fixture repeats its input `repeats` (a small buffer holding
 /// 3) times, plus once more if its 64 KiB buffer of ones sums above zero: eagerly (4, 4).
