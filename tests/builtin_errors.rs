@@ -72,7 +72,10 @@ fn input_sizes_are_checked_before_the_forward_pass() {
     );
     assert!(line.contains("batch size must be at least 1"), "{line}");
     let line = input_error("vgg16", size(&[0, 3, 64, 64]));
-    assert!(line.contains("batch size must be at least 1, got 0"), "{line}");
+    assert!(
+        line.contains("batch size must be at least 1, got 0"),
+        "{line}"
+    );
     let line = input_error(
         "vgg16",
         BuiltinOptions {
@@ -89,9 +92,8 @@ fn input_sizes_are_checked_before_the_forward_pass() {
 
 #[test]
 fn a_full_input_shape_sets_the_batch_unless_a_batch_size_is_given() {
-    let batch = |opts: &BuiltinOptions| {
-        builtin::summarize("resnet18", opts).unwrap().inputs[0].shape[0]
-    };
+    let batch =
+        |opts: &BuiltinOptions| builtin::summarize("resnet18", opts).unwrap().inputs[0].shape[0];
     assert_eq!(batch(&size(&[2, 3, 32, 32])), 2);
     // The batch size replaces N (what `plan` relies on to vary the batch of a full shape), also when
     // it is 1: an explicit 1 is not the same as none given.

@@ -152,7 +152,10 @@ fn auxiliary_classifiers_are_built_but_not_called() {
                 assert_eq!(n.mult_adds, None, "{name}: {}", n.path);
             }
         }
-        assert_eq!(params, aux_params, "{name}: torchinfo's leftover root params");
+        assert_eq!(
+            params, aux_params,
+            "{name}: torchinfo's leftover root params"
+        );
         assert!(s.root.outputs.is_some(), "{name}: the model itself ran");
         assert!(
             s.notes.iter().any(|n| n.contains("aux_logits=True")),

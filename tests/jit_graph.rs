@@ -239,6 +239,19 @@ fn wrong_inputs_give_one_line_naming_what_forward_expects() {
     }
 }
 
+/// An input libtorch cannot make (a quantized dtype cannot be filled) fits forward's signature; the
+/// error says what failed, without the schema the signature errors add.
+#[test]
+fn inputs_libtorch_cannot_make_are_their_own_error() {
+    let message = input_error("vgg_tiny", &[spec(&[1, 3, 32, 32], DType::QInt8)]);
+    assert!(
+        message.contains("vgg_tiny.pt: input 1: cannot make it: "),
+        "{message}"
+    );
+    assert!(!message.contains("it expects"), "{message}");
+    assert_eq!(message.lines().count(), 1, "{message}");
+}
+
 #[test]
 fn unusable_sizes_are_refused_before_running() {
     let message = input_error("vgg_tiny", &[spec(&[1, 3, 0, 32], DType::Float32)]);

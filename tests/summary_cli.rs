@@ -73,6 +73,14 @@ fn bad_models_give_one_clean_line() {
     assert_clean_error(&out, 1, "vgg16");
     let out = tchinfo(&["vgg16", "--columns", "weight"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // Files have the built-ins' input limit, said before libtorch's allocator fails.
+    let out = tchinfo(&["models/vgg_tiny.pt", "--input-size", "1,3,100000,100000"]);
+    assert_clean_error(
+        &out,
+        1,
+        "models/vgg_tiny.pt: input 1 [1, 3, 100000, 100000]: too large for a CPU forward pass",
+    );
+    assert!(!stderr(&out).contains("it expects"), "{}", stderr(&out));
     // A state dict (or a checkpoint holding one) has no code to run: said without asking libtorch.
     for file in ["models/state_dict.pt", "models/checkpoint.pt"] {
         let out = tchinfo(&[file, "--input-size", "1,3,32,32"]);
@@ -112,7 +120,13 @@ fn stdout_is_only_the_report_and_survives_a_closed_pipe() {
 #[test]
 fn batch_size_replaces_the_n_of_a_full_input_size() {
     let batch = |extra: &[&str]| {
-        let mut args = vec!["squeezenet1_1", "--input-size", "2,3,32,32", "--format", "json"];
+        let mut args = vec![
+            "squeezenet1_1",
+            "--input-size",
+            "2,3,32,32",
+            "--format",
+            "json",
+        ];
         args.extend_from_slice(extra);
         let doc: serde_json::Value = serde_json::from_str(&run_ok(&args)).unwrap();
         doc["inputs"][0]["shape"][0].as_u64().unwrap()

@@ -23,7 +23,9 @@
 //   call <module path> <tensor>...        a module's forward returned these tensors (flattened); none
 //                                         for a traced pass-through call whose value is not known
 //   op <module path> <aten::op> <arg>...  a counted operator ran: its inputs, then its outputs
-//   error <load|input|run|internal> <message> [<module path that was running>]
+//   error <load|input|build|run|internal> <message> [<module path that was running>]
+//                                         input: the inputs do not fit forward's signature;
+//                                         build: an input tensor could not be made
 // A tensor is <ScalarType>:<d0,d1,...>. An arg is T<tensor>, I<int>, F<float>, B<0|1>, N (None),
 // S<string>, L<d0,d1,...> (ints), Y<tensor>;<tensor>... (tensors) or ?<kind>. The root module's
 // path is empty. Strings escape backslash, tab and newline.
@@ -746,10 +748,13 @@ std::string measure(const std::string& path, const std::string& request_text) {
 
   c10::InferenceMode inference;
   torch::jit::Stack stack{module._ivalue()};
-  try {
-    for (const auto& [type, dims] : req.inputs) stack.emplace_back(make_input(type, dims));
-  } catch (const std::exception& e) {
-    return out + fail("input", message_of(e));
+  for (size_t i = 0; i < req.inputs.size(); ++i) {
+    const auto& [type, dims] = req.inputs[i];
+    try {
+      stack.emplace_back(make_input(type, dims));
+    } catch (const std::exception& e) {
+      return out + fail("build", "input " + std::to_string(i + 1) + ": cannot make it: " + message_of(e));
+    }
   }
   const auto& args = schema.arguments();
   for (size_t i = stack.size(); i < args.size(); ++i) stack.push_back(*args[i].default_value());

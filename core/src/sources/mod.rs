@@ -7,6 +7,12 @@ use crate::dtype::DType;
 use std::fmt;
 use std::path::PathBuf;
 
+/// Forward inputs with more elements than this are refused, for built-ins and files alike: a CPU
+/// forward pass needs tens of times its input's size in activations, and a libtorch allocation that
+/// fails midway gives a raw allocator message, not a clear line. 2^26 float32 elements are 256 MiB
+/// (a batch of 445 images at 3×224×224).
+pub const MAX_INPUT_ELEMENTS: u64 = 1 << 26;
+
 /// What the user asked for, whatever the source.
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {

@@ -155,7 +155,10 @@ impl Totals {
     /// ("Params size") and the forward/backward size; `None` without a forward pass.
     pub fn torchinfo_estimated_total_bytes(&self) -> Option<u64> {
         let a = self.activations.as_ref()?;
-        let weights = self.params.saturating_sub(a.uncalled_params).saturating_mul(4);
+        let weights = self
+            .params
+            .saturating_sub(a.uncalled_params)
+            .saturating_mul(4);
         Some(self.input_bytes + weights + a.torchinfo_bytes)
     }
 

@@ -98,7 +98,12 @@ mod tests {
     fn leaf(path: &str, type_name: &str, output: Option<Vec<u64>>) -> ModuleNode {
         let mut n = ModuleNode::new(path, path, type_name);
         if type_name != "AdaptiveAvgPool2d" {
-            n.parameters = vec![TensorRecord::new("weight", vec![4, 4], DType::Float32, true)];
+            n.parameters = vec![TensorRecord::new(
+                "weight",
+                vec![4, 4],
+                DType::Float32,
+                true,
+            )];
         }
         n.outputs = output.map(|shape| {
             vec![TensorValue {
@@ -114,7 +119,8 @@ mod tests {
     fn googlenet_like(measured: bool) -> ModuleNode {
         let out = |shape: &[u64]| measured.then(|| shape.to_vec());
         let mut root = ModuleNode::new("", "", "Net");
-        root.children.push(leaf("conv", "Conv2d", out(&[1, 4, 7, 7])));
+        root.children
+            .push(leaf("conv", "Conv2d", out(&[1, 4, 7, 7])));
         let mut aux = ModuleNode::new("aux2", "aux2", "InceptionAux");
         aux.children = vec![
             leaf("aux2.conv", "Conv2d", None),
@@ -122,7 +128,8 @@ mod tests {
             leaf("aux2.fc2", "Linear", None),
         ];
         root.children.push(aux);
-        root.children.push(leaf("avgpool", "AdaptiveAvgPool2d", out(&[1, 4, 1, 1])));
+        root.children
+            .push(leaf("avgpool", "AdaptiveAvgPool2d", out(&[1, 4, 1, 1])));
         root.children.push(leaf("fc", "Linear", out(&[1, 4])));
         root
     }

@@ -21,7 +21,10 @@ fn eps_counts(model: &Module) -> BTreeMap<u64, (f64, usize)> {
 
 #[test]
 fn batch_norm_eps_equals_torchvision() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/builtin/bn_eps.txt");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/builtin/bn_eps.txt"
+    );
     let fixture = std::fs::read_to_string(path).unwrap();
     let mut checked = 0;
     for line in fixture.lines() {
@@ -35,7 +38,11 @@ fn batch_norm_eps_equals_torchvision() {
         let entry = ENTRIES.iter().find(|e| e.name == name).unwrap();
         let vs = VarStore::new(Device::Cpu);
         let model = (entry.build)(&Scope::root(&vs), 1000).unwrap();
-        assert_eq!(eps_counts(&model), expected, "{name}: (eps, BatchNorm2d count)");
+        assert_eq!(
+            eps_counts(&model),
+            expected,
+            "{name}: (eps, BatchNorm2d count)"
+        );
         checked += 1;
     }
     assert_eq!(checked, ENTRIES.len(), "every built-in has a line");

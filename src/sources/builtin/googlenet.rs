@@ -127,7 +127,10 @@ fn inception_aux(s: &Scope, cin: i64, num_classes: i64) -> Result<Module, TchErr
 
 fn googlenet_forward(m: &Module, x: &Act, rec: &mut Recorder) -> Result<Act, ForwardError> {
     let mut x = x.share();
-    let in_eval = m.children.iter().filter(|c| c.name != "aux1" && c.name != "aux2");
+    let in_eval = m
+        .children
+        .iter()
+        .filter(|c| c.name != "aux1" && c.name != "aux2");
     for child in in_eval.take_while(|c| c.name != "dropout") {
         x = child.forward(&x, rec)?;
     }

@@ -30,7 +30,7 @@ mod tv_ops;
 mod vgg;
 
 use crate::progress::Progress;
-use crate::sources::SourceError;
+use crate::sources::{MAX_INPUT_ELEMENTS, SourceError};
 use crate::summary::{ModelSummary, TensorValue};
 use module::Module;
 use recorder::{Act, ForwardError, Recorder};
@@ -157,10 +157,6 @@ pub fn summarize_traced(
     Ok((summary, calls))
 }
 
-/// Tensors whose element count exceeds this are refused as inputs: a CPU forward pass of an image
-/// model needs tens of times the input's size in activations.
-const MAX_INPUT_ELEMENTS: i64 = 1 << 26;
-
 struct Run {
     entry: &'static Entry,
     vs: VarStore,
@@ -274,14 +270,14 @@ fn input_shape(entry: &Entry, opts: &BuiltinOptions) -> Result<[i64; 4], SourceE
     let shape = [batch, c, h, w];
     let elements = shape.iter().try_fold(1i64, |acc, &d| acc.checked_mul(d));
     match elements {
-        Some(n) if n <= MAX_INPUT_ELEMENTS => Ok(shape),
+        Some(n) if n as u64 <= MAX_INPUT_ELEMENTS => Ok(shape),
         _ => Err(input_error(
             entry,
             format!(
                 "input {} is too large for a CPU forward pass (limit {} elements); use a smaller batch or \
                  input size, or skip the forward pass",
                 shape_text(&shape),
-                crate::units::thousands(MAX_INPUT_ELEMENTS as u64)
+                crate::units::thousands(MAX_INPUT_ELEMENTS)
             ),
         )),
     }

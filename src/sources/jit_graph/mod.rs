@@ -23,7 +23,7 @@ use std::path::Path;
 
 use crate::dtype::DType;
 use crate::progress::Progress;
-use crate::sources::{LoadOptions, SourceError, first_line};
+use crate::sources::{LoadOptions, MAX_INPUT_ELEMENTS, SourceError, first_line};
 use crate::summary::macs::fill_torchinfo_mult_adds;
 use crate::summary::{DataEdge, ModelSummary, TensorValue};
 use protocol::{ErrorKind, Line};
@@ -164,13 +164,16 @@ fn input_values(model: &str, inputs: &[InputSpec]) -> Result<Vec<TensorValue>, S
             shape,
             dtype: input.dtype,
         };
-        if value
+        // The same limit as for built-ins, checked here: libtorch's allocator would fail with a raw message.
+        let elements = value
             .shape
             .iter()
-            .try_fold(input.dtype.bytes(), |acc, &d| acc.checked_mul(d))
-            .is_none()
-        {
-            return Err(problem("too large to allocate"));
+            .try_fold(1u64, |acc, &d| acc.checked_mul(d));
+        if !elements.is_some_and(|n| n <= MAX_INPUT_ELEMENTS) {
+            return Err(problem(&format!(
+                "too large for a CPU forward pass (limit {} elements); use a smaller batch or input size",
+                crate::units::thousands(MAX_INPUT_ELEMENTS)
+            )));
         }
         values.push(value);
     }
@@ -297,6 +300,8 @@ fn error(
             )
         }
         ErrorKind::Input => input(format!("{}; it expects {schema}", first_line(message))),
+        // The inputs were acceptable to forward; libtorch could not make them (a dtype it cannot fill).
+        ErrorKind::BuildInput => input(first_line(message).to_string()),
         ErrorKind::Run => {
             let given: Vec<String> = inputs
                 .iter()
@@ -528,5 +533,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("too large"), "{err}");
+        // The built-ins' limit, 2^26 elements, exactly.
+        assert!(input_values("m.pt", &[spec(vec![1, 1, 8192, 8192])]).is_ok());
+        let err = input_values("m.pt", &[spec(vec![1, 1, 8192, 8193])])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "m.pt: input 1 [1, 1, 8192, 8193]: too large for a CPU forward pass (limit 67,108,864 \
+             elements); use a smaller batch or input size"
+        );
     }
 }

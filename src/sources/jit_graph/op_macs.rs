@@ -81,15 +81,17 @@ fn count(op: &str, args: &[Arg]) -> Option<u64> {
             Some(attention.saturating_add(positions.saturating_mul(feed_forward)))
         }
         // Every weight matrix meets every time step of every sequence once, in each layer and direction.
-        "aten::lstm" | "aten::gru" | "aten::rnn_tanh" | "aten::rnn_relu" => match args.get(rnn_params_at(args))? {
-            Arg::Tensors(params) => {
-                let input = shape(0)?;
-                let steps = numel(input) / input.last().copied().filter(|&f| f > 0)?;
-                let weights = params.iter().filter(|p| p.len() == 2).map(|p| numel(p));
-                Some(weights.fold(0u64, |acc, w| acc.saturating_add(w.saturating_mul(steps))))
+        "aten::lstm" | "aten::gru" | "aten::rnn_tanh" | "aten::rnn_relu" => {
+            match args.get(rnn_params_at(args))? {
+                Arg::Tensors(params) => {
+                    let input = shape(0)?;
+                    let steps = numel(input) / input.last().copied().filter(|&f| f > 0)?;
+                    let weights = params.iter().filter(|p| p.len() == 2).map(|p| numel(p));
+                    Some(weights.fold(0u64, |acc, w| acc.saturating_add(w.saturating_mul(steps))))
+                }
+                _ => None,
             }
-            _ => None,
-        },
+        }
         "aten::_native_multi_head_attention" => {
             native_multi_head_attention(shape(0)?, shape(1)?, shape(2)?)
         }

@@ -83,8 +83,10 @@ impl Arg {
 pub(crate) enum ErrorKind {
     /// libtorch could not load the file as TorchScript.
     Load,
-    /// The inputs do not fit forward's signature, or could not be built.
+    /// The inputs do not fit forward's signature.
     Input,
+    /// libtorch could not make an input tensor of the requested shape and dtype.
+    BuildInput,
     /// forward raised while running on the inputs.
     Run,
     /// Anything else: a bug in the shim or an unexpected graph.
@@ -155,6 +157,7 @@ fn parse_line(line: &str) -> Option<Line> {
             kind: match kind.as_str() {
                 "load" => ErrorKind::Load,
                 "input" => ErrorKind::Input,
+                "build" => ErrorKind::BuildInput,
                 "run" => ErrorKind::Run,
                 _ => ErrorKind::Internal,
             },
