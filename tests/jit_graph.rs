@@ -348,6 +348,26 @@ fn packed_sequences_count_every_weight_at_every_packed_step() {
     assert_eq!(lstm.outputs.as_ref().unwrap()[0].shape, vec![12, 16]);
 }
 
+/// `tests/fixtures/shim/warns.pt` (export.py): forward calls `warnings.warn` with a two-line message.
+/// libtorch's default handler would print it to stderr with its C++ source; it is collected and
+/// becomes one note, and stderr stays empty on success.
+#[test]
+fn libtorch_warnings_become_one_line_notes() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/shim/warns.pt");
+    let m = measure(&path, &[spec(&[1, 4], DType::Float32)]).unwrap();
+    assert_eq!(m.warnings, vec!["this model warns on two lines"]);
+    let out = common::tchinfo(&[path.to_str().unwrap(), "--input-size", "1,4"]);
+    assert!(out.status.success());
+    assert_eq!(common::stderr(&out), "", "nothing leaks to stderr");
+    assert!(
+        common::stdout(&out).contains(
+            "Note: libtorch warned while running forward: this model warns on two lines\n"
+        ),
+        "{}",
+        common::stdout(&out)
+    );
+}
+
 /// Large tensors are not read from the file (shapes do not need their values); small ones are, as
 /// code may compute shapes from them. The fixture repeats its input `repeats` (a small buffer holding
 /// 3) times, plus once more if its 64 KiB buffer of ones sums above zero: eagerly (4, 4).

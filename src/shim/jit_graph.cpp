@@ -23,6 +23,8 @@
 //   call <module path> <tensor>...        a module's forward returned these tensors (flattened); none
 //                                         for a traced pass-through call whose value is not known
 //   op <module path> <aten::op> <arg>...  a counted operator ran: its inputs, then its outputs
+//   warning <message>                     libtorch warned (TORCH_WARN, `warnings.warn` in the model's
+//                                         code) while loading or running; each distinct message once
 //   error <load|input|build|run|internal> <message> [<module path that was running>]
 //                                         input: the inputs do not fit forward's signature;
 //                                         build: an input tensor could not be made
@@ -35,6 +37,7 @@
 #include <ATen/ops/ones.h>
 #include <ATen/ops/zeros.h>
 #include <c10/core/InferenceMode.h>
+#include <c10/util/Exception.h>
 #include <caffe2/serialize/file_adapter.h>
 #include <caffe2/serialize/inline_container.h>
 #include <torch/csrc/jit/api/function_impl.h>
@@ -658,6 +661,21 @@ std::string fail(const std::string& kind, const std::string& message, const std:
   return line + "\n";
 }
 
+// libtorch's default handler prints each warning to stderr, several lines with its C++ source, even
+// when the run succeeds; collected here instead, they reach the user as one note each.
+class CollectWarnings : public c10::WarningHandler {
+ public:
+  void process(const c10::Warning& warning) override {
+    const std::string& message = warning.msg();
+    if (seen_.insert(message).second) lines += "warning\t" + escape(message) + "\n";
+  }
+
+  std::string lines;
+
+ private:
+  std::set<std::string> seen_;
+};
+
 // ---- loading without the weights' bytes ----
 
 // Shapes, dtypes and operator counts do not depend on weight values, and copying them is most of the
@@ -718,6 +736,8 @@ Loaded load_without_weights(const std::string& path) {
 
 std::string measure(const std::string& path, const std::string& request_text) {
   const Request req = parse_request(request_text);
+  CollectWarnings warnings;  // declared first: the guard must put the old handler back before it goes
+  c10::WarningUtils::WarningHandlerGuard collecting(&warnings);
   torch::jit::Module module;
   bool traced = false;
   try {
@@ -764,7 +784,7 @@ std::string measure(const std::string& path, const std::string& request_text) {
     const std::string where = rec.running.empty() ? "" : rec.running.back();
     return out + fail("run", message_of(e), &where);
   }
-  return out + rec.lines;
+  return out + warnings.lines + rec.lines;
 }
 
 char* to_c(const std::string& text) noexcept {

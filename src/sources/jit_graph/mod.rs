@@ -62,6 +62,8 @@ pub struct Measurement {
     pub edges: Vec<DataEdge>,
     /// `forward(Tensor x) -> Tensor`, without `self`.
     pub forward_schema: String,
+    /// What libtorch warned about while loading and running, each on one line.
+    pub warnings: Vec<String>,
 }
 
 /// Runs `forward` of the TorchScript file at `path` once on `inputs` and measures every module.
@@ -134,6 +136,11 @@ pub fn apply(summary: &mut ModelSummary, m: &Measurement) {
     });
     summary.inputs = m.inputs.clone();
     summary.dataflow = Some(m.edges.clone());
+    for warning in &m.warnings {
+        summary
+            .notes
+            .push(format!("libtorch warned while running forward: {warning}"));
+    }
     fill_torchinfo_mult_adds(&mut summary.root);
 }
 
@@ -205,6 +212,7 @@ fn assemble(
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut called: Vec<bool> = Vec::new();
     let mut edges: Vec<DataEdge> = Vec::new();
+    let mut warnings: Vec<String> = Vec::new();
     let mut module =
         |path: String, modules: &mut Vec<ModuleMeasurement>, called: &mut Vec<bool>| {
             *index.entry(path.clone()).or_insert_with(|| {
@@ -220,6 +228,7 @@ fn assemble(
     for line in lines {
         match line {
             Line::Schema(s) => schema = s,
+            Line::Warning(message) => warnings.push(one_line(&message)),
             Line::Edge {
                 from,
                 to,
@@ -270,7 +279,18 @@ fn assemble(
         modules,
         edges,
         forward_schema: schema,
+        warnings,
     })
+}
+
+/// A multi-line warning as one line: its non-empty lines, trimmed, joined by spaces.
+fn one_line(message: &str) -> String {
+    let lines: Vec<&str> = message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.join(" ")
 }
 
 fn error(
@@ -413,6 +433,7 @@ mod tests {
             ],
             edges: vec![],
             forward_schema: "forward(Tensor x) -> Tensor".into(),
+            warnings: vec!["deprecated".into()],
         };
         let mut s = tree();
         apply(&mut s, &m);
@@ -424,6 +445,10 @@ mod tests {
         assert_eq!(s.root.subtree_op_mult_adds(), Some(10_245));
         assert_eq!(s.inputs, m.inputs);
         assert_eq!(s.dataflow, Some(vec![]));
+        assert_eq!(
+            s.notes,
+            vec!["libtorch warned while running forward: deprecated"]
+        );
     }
 
     #[test]

@@ -96,6 +96,8 @@ pub(crate) enum ErrorKind {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Line {
     Schema(String),
+    /// A warning libtorch raised while loading or running (each distinct message once).
+    Warning(String),
     Edge {
         from: String,
         to: String,
@@ -132,6 +134,7 @@ fn parse_line(line: &str) -> Option<Line> {
     let (tag, rest) = fields.split_first()?;
     Some(match (tag.as_str(), rest) {
         ("schema", [s]) => Line::Schema(s.clone()),
+        ("warning", [message]) => Line::Warning(message.clone()),
         ("edge", [from, to, only]) => Line::Edge {
             from: from.clone(),
             to: to.clone(),
