@@ -361,7 +361,7 @@ fn libtorch_warnings_become_one_line_notes() {
     assert_eq!(common::stderr(&out), "", "nothing leaks to stderr");
     assert!(
         common::stdout(&out).contains(
-            "Note: libtorch warned while running forward: this model warns on two lines\n"
+            "Note: libtorch warned while loading or running the model: this model warns on two lines\n"
         ),
         "{}",
         common::stdout(&out)

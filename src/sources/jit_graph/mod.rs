@@ -137,9 +137,9 @@ pub fn apply(summary: &mut ModelSummary, m: &Measurement) {
     summary.inputs = m.inputs.clone();
     summary.dataflow = Some(m.edges.clone());
     for warning in &m.warnings {
-        summary
-            .notes
-            .push(format!("libtorch warned while running forward: {warning}"));
+        summary.notes.push(format!(
+            "libtorch warned while loading or running the model: {warning}"
+        ));
     }
     fill_torchinfo_mult_adds(&mut summary.root);
 }
@@ -447,7 +447,7 @@ mod tests {
         assert_eq!(s.dataflow, Some(vec![]));
         assert_eq!(
             s.notes,
-            vec!["libtorch warned while running forward: deprecated"]
+            vec!["libtorch warned while loading or running the model: deprecated"]
         );
     }
 
