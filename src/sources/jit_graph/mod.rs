@@ -176,7 +176,7 @@ fn input_values(model: &str, inputs: &[InputSpec]) -> Result<Vec<TensorValue>, S
             .shape
             .iter()
             .try_fold(1u64, |acc, &d| acc.checked_mul(d));
-        if !elements.is_some_and(|n| n <= MAX_INPUT_ELEMENTS) {
+        if elements.is_none_or(|n| n > MAX_INPUT_ELEMENTS) {
             return Err(problem(&format!(
                 "too large for a CPU forward pass (limit {} elements); use a smaller batch or input size",
                 crate::units::thousands(MAX_INPUT_ELEMENTS)
