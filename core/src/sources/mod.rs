@@ -18,10 +18,11 @@ pub const MAX_INPUT_ELEMENTS: u64 = 1 << 26;
 pub struct LoadOptions {
     /// Classes of the classifier, for built-in architectures (default: the architecture's own, 1000).
     pub num_classes: Option<i64>,
-    /// One shape per forward input. For built-ins `C,H,W` (the batch comes from `batch_size`) or a full
+    /// One shape per forward input. For built-ins `C,H,W` (batch 1 unless `batch_size` says) or a full
     /// `N,C,H,W`; for files the full shape of each input.
     pub input_sizes: Vec<Vec<i64>>,
-    /// Batch size: for built-ins the N of `N,C,H,W`; for files it replaces the first dimension of every input.
+    /// Batch size: replaces the first dimension of every input (the N of a built-in's `N,C,H,W` too); when
+    /// `None`, the sizes are used as given, and a built-in's `C,H,W` runs at batch 1.
     pub batch_size: Option<i64>,
     /// Element type of file inputs (default float32).
     pub dtype: Option<DType>,
