@@ -56,11 +56,6 @@ fn input_sizes_are_checked_before_the_forward_pass() {
     assert!(
         input_error("vgg16", size(&[1, 1, 3, 224, 224])).contains("got 5 numbers (1,1,3,224,224)")
     );
-    let opts = BuiltinOptions {
-        batch_size: 3,
-        ..size(&[2, 3, 64, 64])
-    };
-    assert!(input_error("vgg16", opts).contains("has batch 2 but the batch size is 3"));
     assert!(input_error("vgg16", size(&[1, 224, 224])).contains("takes 3 input channels"));
     assert!(
         input_error("resnet18", size(&[3, 0, 224]))
@@ -71,11 +66,16 @@ fn input_sizes_are_checked_before_the_forward_pass() {
     let line = input_error(
         "vgg16",
         BuiltinOptions {
-            batch_size: 0,
+            batch_size: Some(0),
             ..BuiltinOptions::default()
         },
     );
     assert!(line.contains("batch size must be at least 1"), "{line}");
+    let line = input_error("vgg16", size(&[0, 3, 64, 64]));
+    assert!(
+        line.contains("batch size must be at least 1, got 0"),
+        "{line}"
+    );
     let line = input_error(
         "vgg16",
         BuiltinOptions {
@@ -91,17 +91,19 @@ fn input_sizes_are_checked_before_the_forward_pass() {
 }
 
 #[test]
-fn a_full_input_shape_sets_the_batch() {
-    let s = builtin::summarize("resnet18", &size(&[2, 3, 32, 32])).unwrap();
-    assert_eq!(s.inputs[0].shape, vec![2, 3, 32, 32]);
-    let opts = BuiltinOptions {
-        batch_size: 2,
-        ..size(&[2, 3, 32, 32])
-    };
-    assert_eq!(
-        builtin::summarize("resnet18", &opts).unwrap().inputs[0].shape,
-        vec![2, 3, 32, 32]
-    );
+fn a_full_input_shape_sets_the_batch_unless_a_batch_size_is_given() {
+    let batch =
+        |opts: &BuiltinOptions| builtin::summarize("resnet18", opts).unwrap().inputs[0].shape[0];
+    assert_eq!(batch(&size(&[2, 3, 32, 32])), 2);
+    // The batch size replaces N (what `plan` relies on to vary the batch of a full shape), also when
+    // it is 1: an explicit 1 is not the same as none given.
+    for (given, expected) in [(Some(3), 3), (Some(1), 1), (None, 2)] {
+        let opts = BuiltinOptions {
+            batch_size: given,
+            ..size(&[2, 3, 32, 32])
+        };
+        assert_eq!(batch(&opts), expected, "batch size {given:?}");
+    }
 }
 
 #[test]

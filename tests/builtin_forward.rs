@@ -95,7 +95,7 @@ fn vgg16_at_224_has_torchinfos_figures() {
 #[test]
 fn batch_size_sets_the_first_dimension() {
     let opts = BuiltinOptions {
-        batch_size: 3,
+        batch_size: Some(3),
         input_size: Some(vec![3, 64, 64]),
         ..BuiltinOptions::default()
     };

@@ -57,6 +57,10 @@ fn the_issue_figures() {
         ("squeezenet1_0", 1_248_424),
         ("efficientnet_b0", 5_288_548),
         ("inception_v3", 23_834_568),
+        // Not in the issue: torchvision's pretrained GoogLeNet, and both default constructors.
+        ("googlenet", 6_624_904),
+        ("googlenet_aux", 13_004_888),
+        ("inception_v3_aux", 27_161_264),
     ];
     for (name, params) in figures {
         assert_eq!(builtin::param_count(name, None).unwrap(), params, "{name}");
@@ -126,18 +130,50 @@ fn names_are_matched_without_case_and_typos_get_a_suggestion() {
     }
 }
 
+/// torchvision's default GoogLeNet and Inception v3 (the `_aux` built-ins) have auxiliary classifiers
+/// that only training calls: they are in the tree with their parameters, and the eval forward leaves
+/// them without output shape, mult-adds or activations, as torchinfo counts them (params in the total,
+/// compute not). The plain names have none.
 #[test]
-fn googlenet_and_inception_say_their_auxiliary_heads_are_left_out() {
-    let s = builtin::summarize("googlenet", &no_forward()).unwrap();
-    assert!(
-        s.notes.iter().any(|n| n.contains("aux_logits=False")),
-        "{:?}",
-        s.notes
-    );
-    let s = builtin::summarize("inception_v3", &no_forward()).unwrap();
-    assert!(
-        s.notes.iter().any(|n| n.contains("aux_logits=False")),
-        "{:?}",
-        s.notes
-    );
+fn auxiliary_classifiers_are_built_but_not_called() {
+    one_torch_thread();
+    for (name, aux, size, aux_params) in [
+        ("googlenet_aux", &["aux1", "aux2"][..], 96, 6_379_984u64),
+        ("inception_v3_aux", &["AuxLogits"][..], 107, 3_326_696),
+    ] {
+        let opts = BuiltinOptions {
+            input_size: Some(vec![3, size, size]),
+            ..BuiltinOptions::default()
+        };
+        let s = builtin::summarize(name, &opts).unwrap();
+        let mut params = 0;
+        for path in aux {
+            let node = s.root.find(path).unwrap();
+            assert_eq!(node.type_name, "InceptionAux", "{name}");
+            params += node.subtree_params();
+            for (_, n) in node.walk() {
+                assert_eq!(n.outputs, None, "{name}: {} is never called", n.path);
+                assert_eq!(n.mult_adds, None, "{name}: {}", n.path);
+            }
+        }
+        assert_eq!(
+            params, aux_params,
+            "{name}: torchinfo's leftover root params"
+        );
+        assert!(s.root.outputs.is_some(), "{name}: the model itself ran");
+        assert!(
+            s.notes.iter().any(|n| n.contains("aux_logits=True")),
+            "{name}: {:?}",
+            s.notes
+        );
+        let plain = builtin::summarize(name.trim_end_matches("_aux"), &no_forward()).unwrap();
+        for path in aux {
+            assert!(plain.root.find(path).is_none(), "{name}: {path}");
+        }
+        assert_eq!(
+            plain.totals().params + aux_params,
+            s.totals().params,
+            "{name}"
+        );
+    }
 }

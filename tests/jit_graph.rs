@@ -293,6 +293,19 @@ fn wrong_inputs_give_one_line_naming_what_forward_expects() {
     }
 }
 
+/// An input libtorch cannot make (a quantized dtype cannot be filled) fits forward's signature; the
+/// error says what failed, without the schema the signature errors add.
+#[test]
+fn inputs_libtorch_cannot_make_are_their_own_error() {
+    let message = input_error("vgg_tiny", &[spec(&[1, 3, 32, 32], DType::QInt8)]);
+    assert!(
+        message.contains("vgg_tiny.pt: input 1: cannot make it: "),
+        "{message}"
+    );
+    assert!(!message.contains("it expects"), "{message}");
+    assert_eq!(message.lines().count(), 1, "{message}");
+}
+
 #[test]
 fn unusable_sizes_are_refused_before_running() {
     let message = input_error("vgg_tiny", &[spec(&[1, 3, 0, 32], DType::Float32)]);
@@ -368,6 +381,44 @@ fn recurrent_and_transformer_layers_are_measured_like_eager() {
         m.edges.contains(&lstm_to_gru),
         "a tuple output still feeds the next module: {:?}",
         m.edges
+    );
+}
+
+/// `tests/fixtures/shim/packed.pt` (export.py): LSTM(8, 16), bidirectional GRU(16, 16) and RNN(32, 8)
+/// on a PackedSequence of 6 + 4 + 2 = 12 steps, which libtorch runs through the `.data` overloads
+/// (`data, batch_sizes, hx, params, …`): the weights are the fourth argument there, not the third.
+#[test]
+fn packed_sequences_count_every_weight_at_every_packed_step() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/shim/packed.pt");
+    let mut summary = read_file(&path).unwrap();
+    let m = measure(&path, &[spec(&[6, 3, 8], DType::Float32)]).unwrap();
+    apply(&mut summary, &m);
+    let ops = |path: &str| summary.root.find(path).unwrap().subtree_op_mult_adds();
+    let steps = 6 + 4 + 2;
+    assert_eq!(ops("lstm"), Some(steps * (64 * 8 + 64 * 16)));
+    assert_eq!(ops("gru"), Some(2 * steps * (48 * 16 + 48 * 16)));
+    assert_eq!(ops("rnn"), Some(steps * (8 * 32 + 8 * 8)));
+    let lstm = summary.root.find("lstm").unwrap();
+    assert_eq!(lstm.outputs.as_ref().unwrap()[0].shape, vec![12, 16]);
+}
+
+/// `tests/fixtures/shim/warns.pt` (export.py): forward calls `warnings.warn` with a two-line message.
+/// libtorch's default handler would print it to stderr with its C++ source; it is collected and
+/// becomes one note, and stderr stays empty on success.
+#[test]
+fn libtorch_warnings_become_one_line_notes() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/shim/warns.pt");
+    let m = measure(&path, &[spec(&[1, 4], DType::Float32)]).unwrap();
+    assert_eq!(m.warnings, vec!["this model warns on two lines"]);
+    let out = common::tchinfo(&[path.to_str().unwrap(), "--input-size", "1,4"]);
+    assert!(out.status.success());
+    assert_eq!(common::stderr(&out), "", "nothing leaks to stderr");
+    assert!(
+        common::stdout(&out).contains(
+            "Note: libtorch warned while loading or running the model: this model warns on two lines\n"
+        ),
+        "{}",
+        common::stdout(&out)
     );
 }
 

@@ -128,6 +128,25 @@ fn bad_models_give_one_clean_line() {
     assert_clean_error(&out, 1, "vgg16");
     let out = tchinfo(&["vgg16", "--columns", "weight"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // Files have the built-ins' input limit, said before libtorch's allocator fails.
+    let out = tchinfo(&["models/vgg_tiny.pt", "--input-size", "1,3,100000,100000"]);
+    assert_clean_error(
+        &out,
+        1,
+        "models/vgg_tiny.pt: input 1 [1, 3, 100000, 100000]: too large for a CPU forward pass",
+    );
+    assert!(!stderr(&out).contains("it expects"), "{}", stderr(&out));
+    // A state dict (or a checkpoint holding one) has no code to run: said without asking libtorch.
+    for file in ["models/state_dict.pt", "models/checkpoint.pt"] {
+        let out = tchinfo(&[file, "--input-size", "1,3,32,32"]);
+        assert_clean_error(
+            &out,
+            1,
+            &format!(
+                "{file}: a state dict has no forward to run; --input-size needs a TorchScript file"
+            ),
+        );
+    }
 }
 
 #[test]
@@ -177,4 +196,53 @@ fn usage_errors_read_like_every_other_error() {
     // Help and version are not errors: stdout, exit 0.
     let out = tchinfo(&["--version"]);
     assert!(out.status.success() && stdout(&out).starts_with("tchinfo "));
+}
+
+/// One rule for the batch: `--batch-size` replaces the N of a full `--input-size N,C,H,W`, an explicit
+/// 1 included; without it N is the batch.
+#[test]
+fn batch_size_replaces_the_n_of_a_full_input_size() {
+    let batch = |extra: &[&str]| {
+        let mut args = vec![
+            "squeezenet1_1",
+            "--input-size",
+            "2,3,32,32",
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let doc: serde_json::Value = serde_json::from_str(&run_ok(&args)).unwrap();
+        doc["inputs"][0]["shape"][0].as_u64().unwrap()
+    };
+    assert_eq!(batch(&[]), 2);
+    assert_eq!(batch(&["--batch-size", "1"]), 1);
+    assert_eq!(batch(&["--batch-size", "3"]), 3);
+}
+
+/// torchinfo 1.8 on `torchvision.models.googlenet()` at 1×3×224×224: the auxiliary classifiers' params
+/// are in the total, but they never run in eval mode, so they add no mult-adds, no activations and
+/// nothing to "Params size" (26,499,616 B) or the estimated total; and they are not the head.
+#[test]
+fn googlenet_matches_torchinfo_with_its_auxiliary_classifiers() {
+    let doc: serde_json::Value =
+        serde_json::from_str(&run_ok(&["googlenet_aux", "--format", "json"])).unwrap();
+    assert_eq!(doc["totals"]["params"], 13_004_888);
+    assert_eq!(doc["totals"]["mult_adds"], 1_498_391_752);
+    let act = &doc["memory"]["activations"];
+    assert_eq!(act["torchinfo_forward_backward_bytes"], 51_626_560);
+    // Input 602,112 B (torchinfo's own input figure, 602,176 B, adds Python's object overhead) +
+    // torchinfo's Params size + the forward/backward size.
+    assert_eq!(
+        act["torchinfo_estimated_total_bytes"],
+        602_112 + 26_499_616 + 51_626_560
+    );
+    assert_eq!(doc["head"]["linear_layers"], serde_json::json!(["fc"]));
+    let aux = doc["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["path"] == "aux2")
+        .unwrap();
+    assert_eq!(aux["outputs"], serde_json::Value::Null);
+    assert_eq!(aux["subtree_params"], 3_191_016);
 }

@@ -23,7 +23,11 @@
 //   call <module path> <tensor>...        a module's forward returned these tensors (flattened); none
 //                                         for a traced pass-through call whose value is not known
 //   op <module path> <aten::op> <arg>...  a counted operator ran: its inputs, then its outputs
-//   error <load|input|run|internal> <message> [<module path that was running>]
+//   warning <message>                     libtorch warned (TORCH_WARN, `warnings.warn` in the model's
+//                                         code) while loading or running; each distinct message once
+//   error <load|input|build|run|internal> <message> [<module path that was running>]
+//                                         input: the inputs do not fit forward's signature;
+//                                         build: an input tensor could not be made
 // A tensor is <ScalarType>:<d0,d1,...>. An arg is T<tensor>, I<int>, F<float>, B<0|1>, N (None),
 // S<string>, L<d0,d1,...> (ints), Y<tensor>;<tensor>... (tensors) or ?<kind>. The root module's
 // path is empty. Strings escape backslash, tab and newline.
@@ -33,6 +37,7 @@
 #include <ATen/ops/ones.h>
 #include <ATen/ops/zeros.h>
 #include <c10/core/InferenceMode.h>
+#include <c10/util/Exception.h>
 #include <caffe2/serialize/file_adapter.h>
 #include <caffe2/serialize/inline_container.h>
 #include <torch/csrc/jit/api/function_impl.h>
@@ -662,6 +667,21 @@ std::string fail(const std::string& kind, const std::string& message, const std:
   return line + "\n";
 }
 
+// libtorch's default handler prints each warning to stderr, several lines with its C++ source, even
+// when the run succeeds; collected here instead, they reach the user as one note each.
+class CollectWarnings : public c10::WarningHandler {
+ public:
+  void process(const c10::Warning& warning) override {
+    const std::string& message = warning.msg();
+    if (seen_.insert(message).second) lines += "warning\t" + escape(message) + "\n";
+  }
+
+  std::string lines;
+
+ private:
+  std::set<std::string> seen_;
+};
+
 // ---- loading without the weights' bytes ----
 
 // Shapes, dtypes and operator counts do not depend on weight values, and copying them is most of the
@@ -722,6 +742,8 @@ Loaded load_without_weights(const std::string& path) {
 
 std::string measure(const std::string& path, const std::string& request_text) {
   const Request req = parse_request(request_text);
+  CollectWarnings warnings;  // declared first: the guard must put the old handler back before it goes
+  c10::WarningUtils::WarningHandlerGuard collecting(&warnings);
   torch::jit::Module module;
   bool traced = false;
   try {
@@ -752,10 +774,13 @@ std::string measure(const std::string& path, const std::string& request_text) {
 
   c10::InferenceMode inference;
   torch::jit::Stack stack{module._ivalue()};
-  try {
-    for (const auto& [type, dims] : req.inputs) stack.emplace_back(make_input(type, dims));
-  } catch (const std::exception& e) {
-    return out + fail("input", message_of(e));
+  for (size_t i = 0; i < req.inputs.size(); ++i) {
+    const auto& [type, dims] = req.inputs[i];
+    try {
+      stack.emplace_back(make_input(type, dims));
+    } catch (const std::exception& e) {
+      return out + fail("build", "input " + std::to_string(i + 1) + ": cannot make it: " + message_of(e));
+    }
   }
   const auto& args = schema.arguments();
   for (size_t i = stack.size(); i < args.size(); ++i) stack.push_back(*args[i].default_value());
@@ -765,7 +790,7 @@ std::string measure(const std::string& path, const std::string& request_text) {
     const std::string where = rec.running.empty() ? "" : rec.running.back();
     return out + fail("run", message_of(e), &where);
   }
-  return out + rec.lines;
+  return out + warnings.lines + rec.lines;
 }
 
 char* to_c(const std::string& text) noexcept {

@@ -2,12 +2,13 @@
 
 use super::{LoadOptions, SourceError, builtin, torchscript};
 use crate::cli::{BuiltinRow, Loader};
-use crate::summary::ModelSummary;
+use crate::summary::{ModelSummary, SourceKind};
 use std::path::Path;
 
 pub struct TorchLoader;
 
-/// `--batch-size` wins over the N of a full `N,C,H,W` so that `plan` can vary the batch.
+/// The options as given: how `--batch-size` and a full `N,C,H,W` combine is decided in one place,
+/// [`builtin::BuiltinOptions::batch_size`].
 fn builtin_options(
     model: &str,
     opts: &LoadOptions,
@@ -21,16 +22,10 @@ fn builtin_options(
             ),
         });
     }
-    let mut input_size = opts.input_sizes.first().cloned();
-    if let (Some(dims), Some(batch)) = (input_size.as_mut(), opts.batch_size)
-        && dims.len() == 4
-    {
-        dims[0] = batch;
-    }
     Ok(builtin::BuiltinOptions {
         num_classes: opts.num_classes,
-        input_size,
-        batch_size: opts.batch_size.unwrap_or(1),
+        input_size: opts.input_sizes.first().cloned(),
+        batch_size: opts.batch_size,
         forward: opts.forward,
     })
 }
@@ -42,6 +37,15 @@ impl Loader for TorchLoader {
         if path.is_file() {
             let mut summary = torchscript::read_file(path)?;
             if opts.forward && !opts.input_sizes.is_empty() {
+                // Only TorchScript carries code; a state dict is weights under names.
+                if summary.source != SourceKind::TorchScript {
+                    return Err(SourceError::Input {
+                        model: model.to_string(),
+                        problem: "a state dict has no forward to run; --input-size needs a \
+                                  TorchScript file"
+                            .to_string(),
+                    });
+                }
                 super::jit_graph::measure_into(&mut summary, path, opts)?;
             }
             return Ok(summary);

@@ -94,11 +94,11 @@ pub struct SourceArgs {
     /// Classes of the classifier for built-in architectures (default: the architecture's own, 1000).
     #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
     pub num_classes: Option<i64>,
-    /// Input shape: C,H,W for built-ins (batch from --batch-size), the full shape (e.g. 1,3,224,224) for
-    /// files. Repeat for a forward that takes several inputs. Giving it for a file runs the model once.
+    /// Input shape: C,H,W or N,C,H,W for built-ins, the full shape (e.g. 1,3,224,224) for files. Repeat for a forward that takes several inputs. Giving it for a file runs the model once.
     #[arg(long = "input-size", value_name = "DIMS", value_parser = parse_dims)]
     pub input_sizes: Vec<Vec<i64>>,
-    /// Batch size for the forward pass (built-ins; default 1).
+    /// Batch size for the forward pass: replaces the first dimension of every input size (a built-in's
+    /// N,C,H,W too). Default: the sizes as given; 1 for a built-in's C,H,W.
     #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
     pub batch_size: Option<i64>,
     /// Element type of file inputs: f32 (default), f16, bf16, f64, i64 (token ids) …

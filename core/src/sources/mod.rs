@@ -7,15 +7,22 @@ use crate::dtype::DType;
 use std::fmt;
 use std::path::PathBuf;
 
+/// Forward inputs with more elements than this are refused, for built-ins and files alike: a CPU
+/// forward pass needs tens of times its input's size in activations, and a libtorch allocation that
+/// fails midway gives a raw allocator message, not a clear line. 2^26 float32 elements are 256 MiB
+/// (a batch of 445 images at 3×224×224).
+pub const MAX_INPUT_ELEMENTS: u64 = 1 << 26;
+
 /// What the user asked for, whatever the source.
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
     /// Classes of the classifier, for built-in architectures (default: the architecture's own, 1000).
     pub num_classes: Option<i64>,
-    /// One shape per forward input. For built-ins `C,H,W` (the batch comes from `batch_size`) or a full
+    /// One shape per forward input. For built-ins `C,H,W` (batch 1 unless `batch_size` says) or a full
     /// `N,C,H,W`; for files the full shape of each input.
     pub input_sizes: Vec<Vec<i64>>,
-    /// Batch size: for built-ins the N of `N,C,H,W`; for files it replaces the first dimension of every input.
+    /// Batch size: replaces the first dimension of every input (the N of a built-in's `N,C,H,W` too); when
+    /// `None`, the sizes are used as given, and a built-in's `C,H,W` runs at batch 1.
     pub batch_size: Option<i64>,
     /// Element type of file inputs (default float32).
     pub dtype: Option<DType>,

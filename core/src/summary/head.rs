@@ -49,13 +49,16 @@ fn is_global_pool(node: &ModuleNode) -> bool {
     pooling && to_one.unwrap_or(node.type_name.starts_with("Adaptive"))
 }
 
-/// The layers after the model's last convolution, in tree (definition) order.
+/// The layers after the model's last convolution, in tree (definition) order. When a forward pass
+/// ran, leaves it never called are left out: an auxiliary classifier registered after the last block
+/// (GoogLeNet's `aux2`) runs only in training and is not the head.
 pub fn find_head(root: &ModuleNode) -> Head {
-    let leaves: Vec<&ModuleNode> = root
-        .walk()
+    let all = root.walk();
+    let measured = all.iter().any(|(_, n)| n.outputs.is_some());
+    let leaves: Vec<&ModuleNode> = all
         .into_iter()
         .map(|(_, n)| n)
-        .filter(|n| n.is_leaf())
+        .filter(|n| n.is_leaf() && (!measured || n.outputs.is_some()))
         .collect();
     // Without a convolution, the head is the trailing run of Linear and parameter-free layers: a
     // transformer's attention projections and feed-forward Linears are its body, not its head.
@@ -93,5 +96,62 @@ pub fn find_head(root: &ModuleNode) -> Head {
         kind,
         linear_layers,
         params,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dtype::DType;
+    use crate::summary::{TensorRecord, TensorValue};
+
+    fn leaf(path: &str, type_name: &str, output: Option<Vec<u64>>) -> ModuleNode {
+        let mut n = ModuleNode::new(path, path, type_name);
+        if type_name != "AdaptiveAvgPool2d" {
+            n.parameters = vec![TensorRecord::new(
+                "weight",
+                vec![4, 4],
+                DType::Float32,
+                true,
+            )];
+        }
+        n.outputs = output.map(|shape| {
+            vec![TensorValue {
+                shape,
+                dtype: DType::Float32,
+            }]
+        });
+        n
+    }
+
+    /// GoogLeNet's layout: an auxiliary classifier (convolution, two Linear) registered after the last
+    /// block, never called in eval mode, then the real head.
+    fn googlenet_like(measured: bool) -> ModuleNode {
+        let out = |shape: &[u64]| measured.then(|| shape.to_vec());
+        let mut root = ModuleNode::new("", "", "Net");
+        root.children
+            .push(leaf("conv", "Conv2d", out(&[1, 4, 7, 7])));
+        let mut aux = ModuleNode::new("aux2", "aux2", "InceptionAux");
+        aux.children = vec![
+            leaf("aux2.conv", "Conv2d", None),
+            leaf("aux2.fc1", "Linear", None),
+            leaf("aux2.fc2", "Linear", None),
+        ];
+        root.children.push(aux);
+        root.children
+            .push(leaf("avgpool", "AdaptiveAvgPool2d", out(&[1, 4, 1, 1])));
+        root.children.push(leaf("fc", "Linear", out(&[1, 4])));
+        root
+    }
+
+    #[test]
+    fn a_measured_forward_leaves_uncalled_layers_out_of_the_head() {
+        let head = find_head(&googlenet_like(true));
+        assert_eq!(head.kind, HeadKind::GlobalPoolLinear);
+        assert_eq!(head.linear_layers, vec!["fc"]);
+        assert_eq!(head.params, 16);
+        // Without a forward pass only the definition order is known.
+        let head = find_head(&googlenet_like(false));
+        assert_eq!(head.linear_layers, vec!["aux2.fc1", "aux2.fc2", "fc"]);
     }
 }

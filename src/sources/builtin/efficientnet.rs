@@ -1,6 +1,6 @@
 //! EfficientNet-B0 (Tan & Le), as torchvision builds it: MBConv blocks (expand, depthwise,
-//! squeeze-and-excitation, project) with SiLU, BatchNorm eps 1e-3, and stochastic depth on the
-//! residual branches (the identity in eval mode).
+//! squeeze-and-excitation, project) with SiLU, BatchNorm with PyTorch's default eps, and stochastic
+//! depth on the residual branches (the identity in eval mode).
 
 use super::module::Module;
 use super::ops;
@@ -20,7 +20,9 @@ const STAGES: [(i64, i64, i64, i64, i64, usize); 7] = [
     (6, 3, 1, 192, 320, 1),
 ];
 
-const BN_EPS: f64 = 1e-3;
+/// torchvision gives B0–B4 `nn.BatchNorm2d` as it comes (eps 1e-5); only B5–B7 and the V2 models
+/// pass `eps=0.001`. Eps changes no shape or count, only the values a forward pass computes.
+const BN_EPS: f64 = 1e-5;
 
 /// torchvision's `_make_divisible(v, 8)`: the nearest multiple of 8, never more than 10% below `v`.
 fn make_divisible(v: i64) -> i64 {

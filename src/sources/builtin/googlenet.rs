@@ -1,9 +1,10 @@
-//! GoogLeNet (Inception v1, Szegedy et al.), as torchvision builds it, without the two auxiliary
-//! classifiers (`aux_logits=False`, the form torchvision's pretrained model is used in: they only run in
-//! training). Like torchvision, the "5×5" branch uses a 3×3 convolution.
+//! GoogLeNet (Inception v1, Szegedy et al.), as torchvision builds it, with or without the two
+//! auxiliary classifiers `aux1` and `aux2` (`aux_logits`), which hold parameters but run only in
+//! training, so the eval forward never calls them. Like torchvision, the "5×5" branch
+//! uses a 3×3 convolution.
 
 use super::basic_conv::basic_conv2d;
-use super::module::Module;
+use super::module::{Module, training_only};
 use super::ops;
 use super::recorder::{Act, ForwardError, Recorder};
 use super::scope::{Conv, Pool, Scope};
@@ -14,11 +15,15 @@ const BASIC_CONV: &str = "torchvision.models.googlenet.BasicConv2d";
 /// An Inception module's widths: 1×1, 3×3 reduce, 3×3, "5×5" reduce, "5×5", pool projection.
 type Widths = (i64, i64, i64, i64, i64, i64);
 
-pub(super) fn googlenet(root: &Scope, num_classes: i64) -> Result<Module, TchError> {
+pub(super) fn googlenet(
+    root: &Scope,
+    num_classes: i64,
+    aux_logits: bool,
+) -> Result<Module, TchError> {
     let pool =
         |name: &str, kernel: i64| root.sub(name).max_pool2d(Pool::new(kernel, 2).ceil_mode());
     let inception = |name: &str, cin: i64, w: Widths| inception(&root.sub(name), cin, w);
-    let children = vec![
+    let mut children = vec![
         basic_conv2d(
             &root.sub("conv1"),
             BASIC_CONV,
@@ -43,10 +48,16 @@ pub(super) fn googlenet(root: &Scope, num_classes: i64) -> Result<Module, TchErr
         pool("maxpool4", 2),
         inception("inception5a", 832, (256, 160, 320, 32, 128, 128))?,
         inception("inception5b", 832, (384, 192, 384, 48, 128, 128))?,
+    ];
+    if aux_logits {
+        children.push(inception_aux(&root.sub("aux1"), 512, num_classes)?);
+        children.push(inception_aux(&root.sub("aux2"), 528, num_classes)?);
+    }
+    children.extend([
         root.sub("avgpool").adaptive_avg_pool2d([1, 1]),
         root.sub("dropout").dropout(),
         root.sub("fc").linear(1024, num_classes)?,
-    ];
+    ]);
     Ok(root.block(
         "torchvision.models.googlenet.GoogLeNet",
         googlenet_forward,
@@ -107,9 +118,28 @@ fn branches_concatenated(m: &Module, x: &Act, rec: &mut Recorder) -> Result<Act,
     ops::cat(m, rec, &outputs)
 }
 
+/// `InceptionAux`, registered after `inception5b`; called only when training.
+fn inception_aux(s: &Scope, cin: i64, num_classes: i64) -> Result<Module, TchError> {
+    let children = vec![
+        basic_conv2d(&s.sub("conv"), BASIC_CONV, Conv::new(cin, 128, 1))?,
+        s.sub("fc1").linear(2048, 1024)?,
+        s.sub("fc2").linear(1024, num_classes)?,
+        s.sub("dropout").dropout(),
+    ];
+    Ok(s.block(
+        "torchvision.models.googlenet.InceptionAux",
+        training_only,
+        children,
+    ))
+}
+
 fn googlenet_forward(m: &Module, x: &Act, rec: &mut Recorder) -> Result<Act, ForwardError> {
     let mut x = x.share();
-    for child in m.children.iter().take_while(|c| c.name != "dropout") {
+    let in_eval = m
+        .children
+        .iter()
+        .filter(|c| c.name != "aux1" && c.name != "aux2");
+    for child in in_eval.take_while(|c| c.name != "dropout") {
         x = child.forward(&x, rec)?;
     }
     // torchvision flattens before the dropout.

@@ -1,10 +1,10 @@
 //! Inception v3 (Szegedy et al., "Rethinking the Inception architecture"), as torchvision builds it,
-//! without the auxiliary classifier (`aux_logits=False`: it only runs in training). Default input
-//! 3×299×299. The pools inside the Inception modules are functional (`F.avg_pool2d`, `F.max_pool2d`),
-//! so they have no rows.
+//! with or without the auxiliary classifier `AuxLogits` (`aux_logits`), which holds parameters but runs
+//! only in training, so the eval forward never calls it. Default input 3×299×299. The pools inside the Inception modules are
+//! functional (`F.avg_pool2d`, `F.max_pool2d`), so they have no rows.
 
 use super::basic_conv::basic_conv2d;
-use super::module::Module;
+use super::module::{Module, training_only};
 use super::ops;
 use super::recorder::{Act, ForwardError, Recorder};
 use super::scope::{Conv, Pool, Scope};
@@ -16,8 +16,12 @@ fn conv(s: &Scope, name: &str, spec: Conv) -> Result<Module, TchError> {
     basic_conv2d(&s.sub(name), BASIC_CONV, spec)
 }
 
-pub(super) fn inception_v3(root: &Scope, num_classes: i64) -> Result<Module, TchError> {
-    let children = vec![
+pub(super) fn inception_v3(
+    root: &Scope,
+    num_classes: i64,
+    aux_logits: bool,
+) -> Result<Module, TchError> {
+    let mut children = vec![
         conv(root, "Conv2d_1a_3x3", Conv::new(3, 32, 3).stride(2))?,
         conv(root, "Conv2d_2a_3x3", Conv::new(32, 32, 3))?,
         conv(root, "Conv2d_2b_3x3", Conv::new(32, 64, 3).padding(1))?,
@@ -33,13 +37,18 @@ pub(super) fn inception_v3(root: &Scope, num_classes: i64) -> Result<Module, Tch
         inception_c(&root.sub("Mixed_6c"), 768, 160)?,
         inception_c(&root.sub("Mixed_6d"), 768, 160)?,
         inception_c(&root.sub("Mixed_6e"), 768, 192)?,
+    ];
+    if aux_logits {
+        children.push(inception_aux(&root.sub(AUX), 768, num_classes)?);
+    }
+    children.extend([
         inception_d(&root.sub("Mixed_7a"), 768)?,
         inception_e(&root.sub("Mixed_7b"), 1280)?,
         inception_e(&root.sub("Mixed_7c"), 2048)?,
         root.sub("avgpool").adaptive_avg_pool2d([1, 1]),
         root.sub("dropout").dropout(),
         root.sub("fc").linear(2048, num_classes)?,
-    ];
+    ]);
     Ok(root.block(
         "torchvision.models.inception.Inception3",
         inception3_forward,
@@ -47,9 +56,26 @@ pub(super) fn inception_v3(root: &Scope, num_classes: i64) -> Result<Module, Tch
     ))
 }
 
+const AUX: &str = "AuxLogits";
+
+/// `InceptionAux`: registered between `Mixed_6e` and `Mixed_7a`, called only when training.
+fn inception_aux(s: &Scope, cin: i64, num_classes: i64) -> Result<Module, TchError> {
+    let children = vec![
+        conv(s, "conv0", Conv::new(cin, 128, 1))?,
+        conv(s, "conv1", Conv::new(128, 768, 5))?,
+        s.sub("fc").linear(768, num_classes)?,
+    ];
+    Ok(s.block(
+        "torchvision.models.inception.InceptionAux",
+        training_only,
+        children,
+    ))
+}
+
 fn inception3_forward(m: &Module, x: &Act, rec: &mut Recorder) -> Result<Act, ForwardError> {
     let mut x = x.share();
-    for child in m.children.iter().take_while(|c| c.name != "fc") {
+    let in_eval = m.children.iter().filter(|c| c.name != AUX);
+    for child in in_eval.take_while(|c| c.name != "fc") {
         x = child.forward(&x, rec)?;
     }
     let x = ops::flatten(m, rec, &x)?;

@@ -1,7 +1,8 @@
-//! Built-in architectures: torchvision's classic image classifiers rebuilt with tch, every variable
-//! named as in torchvision's state dict and every module as in its `named_modules()`, so a summary's
-//! rows line up with checkpoint keys. Output shapes come from a real forward pass (eval mode, no grad)
-//! that goes through a recorder module call by module call.
+//! Built-in architectures: torchvision's classic image classifiers rebuilt with tch as
+//! `torchvision.models.<name>()` builds them (default arguments), every variable named as in that
+//! model's state dict and every module as in its `named_modules()`, in the same order. Output shapes
+//! come from a real forward pass (eval mode, no grad) that goes through a recorder module call by
+//! module call; a module the eval forward never calls (an auxiliary classifier) has none.
 //!
 //! One file per family; the framework is `module` (the tree and its leaf layers), `scope` (variables
 //! and constructors), `recorder` (what a forward pass leaves behind) and `ops` (functional operations
@@ -9,6 +10,8 @@
 
 mod alexnet;
 mod basic_conv;
+#[cfg(test)]
+mod bn_eps_test;
 mod densenet;
 mod describe;
 mod efficientnet;
@@ -27,7 +30,7 @@ mod tv_ops;
 mod vgg;
 
 use crate::progress::Progress;
-use crate::sources::SourceError;
+use crate::sources::{MAX_INPUT_ELEMENTS, SourceError};
 use crate::summary::{ModelSummary, TensorValue};
 use module::Module;
 use recorder::{Act, ForwardError, Recorder};
@@ -40,11 +43,11 @@ use tch::{Device, Kind, TchError, Tensor, nn::VarStore};
 pub struct BuiltinOptions {
     /// Outputs of the final classifier; the architecture's own (1000, ImageNet) when `None`.
     pub num_classes: Option<i64>,
-    /// C, H, W of one input image (or a full N, C, H, W, which then sets the batch); the
-    /// architecture's default when `None`.
+    /// C, H, W of one input image, or a full N, C, H, W; the architecture's default when `None`.
     pub input_size: Option<Vec<i64>>,
-    /// Images per forward pass (default 1).
-    pub batch_size: i64,
+    /// Images per forward pass. When set it is the batch, replacing the N of a full N, C, H, W (so
+    /// that `plan` can vary the batch of any input size); when `None` the batch is that N, else 1.
+    pub batch_size: Option<i64>,
     /// Run a forward pass for output shapes and mult-adds; without it only the tree and parameters.
     pub forward: bool,
 }
@@ -54,7 +57,7 @@ impl Default for BuiltinOptions {
         BuiltinOptions {
             num_classes: None,
             input_size: None,
-            batch_size: 1,
+            batch_size: None,
             forward: true,
         }
     }
@@ -154,10 +157,6 @@ pub fn summarize_traced(
     Ok((summary, calls))
 }
 
-/// Tensors whose element count exceeds this are refused as inputs: a CPU forward pass of an image
-/// model needs tens of times the input's size in activations.
-const MAX_INPUT_ELEMENTS: i64 = 1 << 26;
-
 struct Run {
     entry: &'static Entry,
     vs: VarStore,
@@ -229,19 +228,8 @@ fn input_shape(entry: &Entry, opts: &BuiltinOptions) -> Result<[i64; 4], SourceE
     };
     let text = |d: &[i64]| d.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
     let (batch, c, h, w) = match dims[..] {
-        [c, h, w] => (opts.batch_size, c, h, w),
-        // A full N,C,H,W carries its own batch; a different batch size given as well is a contradiction.
-        [n, c, h, w] if opts.batch_size == 1 || opts.batch_size == n => (n, c, h, w),
-        [n, ..] if dims.len() == 4 => {
-            return Err(input_error(
-                entry,
-                format!(
-                    "the input size {} has batch {n} but the batch size is {}",
-                    text(&dims),
-                    opts.batch_size
-                ),
-            ));
-        }
+        [c, h, w] => (opts.batch_size.unwrap_or(1), c, h, w),
+        [n, c, h, w] => (opts.batch_size.unwrap_or(n), c, h, w),
         _ => {
             return Err(input_error(
                 entry,
@@ -282,14 +270,14 @@ fn input_shape(entry: &Entry, opts: &BuiltinOptions) -> Result<[i64; 4], SourceE
     let shape = [batch, c, h, w];
     let elements = shape.iter().try_fold(1i64, |acc, &d| acc.checked_mul(d));
     match elements {
-        Some(n) if n <= MAX_INPUT_ELEMENTS => Ok(shape),
+        Some(n) if n as u64 <= MAX_INPUT_ELEMENTS => Ok(shape),
         _ => Err(input_error(
             entry,
             format!(
                 "input {} is too large for a CPU forward pass (limit {} elements); use a smaller batch or \
                  input size, or skip the forward pass",
                 shape_text(&shape),
-                crate::units::thousands(MAX_INPUT_ELEMENTS as u64)
+                crate::units::thousands(MAX_INPUT_ELEMENTS)
             ),
         )),
     }

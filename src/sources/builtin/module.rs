@@ -240,6 +240,17 @@ fn numel(t: &Tensor) -> u64 {
     t.size().iter().map(|&d| d.max(0) as u64).product()
 }
 
+/// The forward of a module that torchvision calls only in training mode (GoogLeNet's and Inception
+/// v3's auxiliary classifiers); built-ins run in eval mode, so reaching it is a bug in a family's
+/// forward.
+pub(crate) fn training_only(m: &Module, _: &Act, _: &mut Recorder) -> Result<Act, ForwardError> {
+    Err(ForwardError::new(
+        &m.path,
+        m.type_name(),
+        "internal error: called in eval mode, but it runs only in training",
+    ))
+}
+
 /// The forward of a container that runs its children one after another, like `Sequential`, for
 /// classes that are not called `Sequential` (`_DenseLayer`, `_Transition`, `Conv2dNormActivation` …).
 pub(crate) fn children_in_order(

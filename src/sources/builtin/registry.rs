@@ -15,7 +15,7 @@ pub(super) struct Entry {
     /// C, H, W.
     pub(super) default_input: [i64; 3],
     pub(super) build: Build,
-    /// What the reader should know about how this model differs from torchvision's default call.
+    /// What the reader should know about this model's summary (modules the eval forward never calls).
     pub(super) note: Option<&'static str>,
 }
 
@@ -104,20 +104,47 @@ pub(super) static ENTRIES: &[Entry] = &[
         "EfficientNet",
         efficientnet::efficientnet_b0,
     ),
+    // The plain names are the inference networks (aux_logits=False, the figures the project's issue
+    // fixes: inception_v3 23,834,568); the _aux names are what torchvision's default constructors build.
     Entry {
         note: Some(
-            "built without the auxiliary classifiers (aux_logits=False), as torchvision's pretrained GoogLeNet \
-             is used; they run only in training and would add 6,379,984 parameters",
+            "without the auxiliary classifiers aux1 and aux2, which run only in training \
+             (aux_logits=False); googlenet_aux has them, as torchvision.models.googlenet() builds it",
         ),
-        ..entry("googlenet", "GoogLeNet", googlenet::googlenet)
+        ..entry("googlenet", "GoogLeNet", |s, n| {
+            googlenet::googlenet(s, n, false)
+        })
+    },
+    Entry {
+        note: Some(
+            "aux1 and aux2, the auxiliary classifiers (torchvision's default aux_logits=True), run only in \
+             training: their parameters are counted, but they have no output shape, mult-adds \
+             or activations",
+        ),
+        ..entry("googlenet_aux", "GoogLeNet", |s, n| {
+            googlenet::googlenet(s, n, true)
+        })
     },
     Entry {
         default_input: [3, 299, 299],
         note: Some(
-            "built without the auxiliary classifier (aux_logits=False); it runs only in training and would \
-             add 3,326,696 parameters",
+            "without the auxiliary classifier AuxLogits, which runs only in training \
+             (aux_logits=False); inception_v3_aux has it, as torchvision.models.inception_v3() builds it",
         ),
-        ..entry("inception_v3", "Inception", inception::inception_v3)
+        ..entry("inception_v3", "Inception", |s, n| {
+            inception::inception_v3(s, n, false)
+        })
+    },
+    Entry {
+        default_input: [3, 299, 299],
+        note: Some(
+            "AuxLogits, the auxiliary classifier (torchvision's default aux_logits=True), runs only in \
+             training: its parameters are counted, but it has no output shape, mult-adds or \
+             activations",
+        ),
+        ..entry("inception_v3_aux", "Inception", |s, n| {
+            inception::inception_v3(s, n, true)
+        })
     },
 ];
 

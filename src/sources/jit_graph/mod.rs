@@ -23,7 +23,7 @@ use std::path::Path;
 
 use crate::dtype::DType;
 use crate::progress::Progress;
-use crate::sources::{LoadOptions, SourceError, first_line};
+use crate::sources::{LoadOptions, MAX_INPUT_ELEMENTS, SourceError, first_line};
 use crate::summary::macs::fill_torchinfo_mult_adds;
 use crate::summary::{DataEdge, ModelSummary, TensorValue};
 use protocol::{ErrorKind, Line};
@@ -65,6 +65,8 @@ pub struct Measurement {
     pub edges: Vec<DataEdge>,
     /// `forward(Tensor x) -> Tensor`, without `self`.
     pub forward_schema: String,
+    /// What libtorch warned about while loading and running, each on one line.
+    pub warnings: Vec<String>,
 }
 
 /// Runs `forward` of the TorchScript file at `path` once on `inputs` and measures every module.
@@ -147,6 +149,11 @@ pub fn apply(summary: &mut ModelSummary, m: &Measurement) {
     });
     summary.inputs = m.inputs.clone();
     summary.dataflow = Some(m.edges.clone());
+    for warning in &m.warnings {
+        summary.notes.push(format!(
+            "libtorch warned while loading or running the model: {warning}"
+        ));
+    }
     fill_torchinfo_mult_adds(&mut summary.root);
 }
 
@@ -177,13 +184,16 @@ fn input_values(model: &str, inputs: &[InputSpec]) -> Result<Vec<TensorValue>, S
             shape,
             dtype: input.dtype,
         };
-        if value
+        // The same limit as for built-ins, checked here: libtorch's allocator would fail with a raw message.
+        let elements = value
             .shape
             .iter()
-            .try_fold(input.dtype.bytes(), |acc, &d| acc.checked_mul(d))
-            .is_none()
-        {
-            return Err(problem("too large to allocate"));
+            .try_fold(1u64, |acc, &d| acc.checked_mul(d));
+        if elements.is_none_or(|n| n > MAX_INPUT_ELEMENTS) {
+            return Err(problem(&format!(
+                "too large for a CPU forward pass (limit {} elements); use a smaller batch or input size",
+                crate::units::thousands(MAX_INPUT_ELEMENTS)
+            )));
         }
         values.push(value);
     }
@@ -215,6 +225,7 @@ fn assemble(
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut called: Vec<bool> = Vec::new();
     let mut edges: Vec<DataEdge> = Vec::new();
+    let mut warnings: Vec<String> = Vec::new();
     let mut module =
         |path: String, modules: &mut Vec<ModuleMeasurement>, called: &mut Vec<bool>| {
             *index.entry(path.clone()).or_insert_with(|| {
@@ -231,6 +242,7 @@ fn assemble(
     for line in lines {
         match line {
             Line::Schema(s) => schema = s,
+            Line::Warning(message) => warnings.push(one_line(&message)),
             Line::Edge {
                 from,
                 to,
@@ -283,7 +295,18 @@ fn assemble(
         modules,
         edges,
         forward_schema: schema,
+        warnings,
     })
+}
+
+/// A multi-line warning as one line: its non-empty lines, trimmed, joined by spaces.
+fn one_line(message: &str) -> String {
+    let lines: Vec<&str> = message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.join(" ")
 }
 
 fn error(
@@ -313,6 +336,8 @@ fn error(
             )
         }
         ErrorKind::Input => input(format!("{}; it expects {schema}", first_line(message))),
+        // The inputs were acceptable to forward; libtorch could not make them (a dtype it cannot fill).
+        ErrorKind::BuildInput => input(first_line(message).to_string()),
         ErrorKind::Run => {
             let given: Vec<String> = inputs
                 .iter()
@@ -427,6 +452,7 @@ mod tests {
             ],
             edges: vec![],
             forward_schema: "forward(Tensor x) -> Tensor".into(),
+            warnings: vec!["deprecated".into()],
         };
         let mut s = tree();
         apply(&mut s, &m);
@@ -438,6 +464,10 @@ mod tests {
         assert_eq!(s.root.subtree_op_mult_adds(), Some(10_245));
         assert_eq!(s.inputs, m.inputs);
         assert_eq!(s.dataflow, Some(vec![]));
+        assert_eq!(
+            s.notes,
+            vec!["libtorch warned while loading or running the model: deprecated"]
+        );
     }
 
     #[test]
@@ -549,5 +579,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("too large"), "{err}");
+        // The built-ins' limit, 2^26 elements, exactly.
+        assert!(input_values("m.pt", &[spec(vec![1, 1, 8192, 8192])]).is_ok());
+        let err = input_values("m.pt", &[spec(vec![1, 1, 8192, 8193])])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "m.pt: input 1 [1, 1, 8192, 8193]: too large for a CPU forward pass (limit 67,108,864 \
+             elements); use a smaller batch or input size"
+        );
     }
 }

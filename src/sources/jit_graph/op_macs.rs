@@ -80,21 +80,34 @@ fn count(op: &str, args: &[Arg]) -> Option<u64> {
             let attention = native_multi_head_attention(src, src, src)?;
             Some(attention.saturating_add(positions.saturating_mul(feed_forward)))
         }
-        // (input, hx, params, has_biases, num_layers, …): every weight matrix meets every time step of
-        // every sequence once, in each layer and direction.
-        "aten::lstm" | "aten::gru" | "aten::rnn_tanh" | "aten::rnn_relu" => match args.get(2)? {
-            Arg::Tensors(params) => {
-                let input = shape(0)?;
-                let steps = numel(input) / input.last().copied().filter(|&f| f > 0)?;
-                let weights = params.iter().filter(|p| p.len() == 2).map(|p| numel(p));
-                Some(weights.fold(0u64, |acc, w| acc.saturating_add(w.saturating_mul(steps))))
+        // Every weight matrix meets every time step of every sequence once, in each layer and direction.
+        "aten::lstm" | "aten::gru" | "aten::rnn_tanh" | "aten::rnn_relu" => {
+            match args.get(rnn_params_at(args))? {
+                Arg::Tensors(params) => {
+                    let input = shape(0)?;
+                    let steps = numel(input) / input.last().copied().filter(|&f| f > 0)?;
+                    let weights = params.iter().filter(|p| p.len() == 2).map(|p| numel(p));
+                    Some(weights.fold(0u64, |acc, w| acc.saturating_add(w.saturating_mul(steps))))
+                }
+                _ => None,
             }
-            _ => None,
-        },
+        }
         "aten::_native_multi_head_attention" => {
             native_multi_head_attention(shape(0)?, shape(1)?, shape(2)?)
         }
         _ => None,
+    }
+}
+
+/// Where a recurrent operator's weight list is. Padded input, `(input, hx, params, …)`; a packed
+/// sequence, the `.data` overloads, `(data, batch_sizes, hx, params, …)`. Their second argument tells
+/// them apart: `batch_sizes` is one-dimensional, while `hx` is a list of tensors (LSTM) or a
+/// three-dimensional state (GRU, RNN). The packed `data` is (steps of all sequences, features), so the
+/// step count below holds for both.
+fn rnn_params_at(args: &[Arg]) -> usize {
+    match args.get(1) {
+        Some(Arg::Tensor(batch_sizes)) if batch_sizes.len() == 1 => 3,
+        _ => 2,
     }
 }
 

@@ -112,8 +112,10 @@ impl Arg {
 pub(crate) enum ErrorKind {
     /// libtorch could not load the file as TorchScript.
     Load,
-    /// The inputs do not fit forward's signature, or could not be built.
+    /// The inputs do not fit forward's signature.
     Input,
+    /// libtorch could not make an input tensor of the requested shape and dtype.
+    BuildInput,
     /// forward raised while running on the inputs.
     Run,
     /// Anything else: a bug in the shim or an unexpected graph.
@@ -123,6 +125,8 @@ pub(crate) enum ErrorKind {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Line {
     Schema(String),
+    /// A warning libtorch raised while loading or running (each distinct message once).
+    Warning(String),
     Edge {
         from: String,
         to: String,
@@ -159,6 +163,7 @@ fn parse_line(line: &str) -> Option<Line> {
     let (tag, rest) = fields.split_first()?;
     Some(match (tag.as_str(), rest) {
         ("schema", [s]) => Line::Schema(s.clone()),
+        ("warning", [message]) => Line::Warning(message.clone()),
         ("edge", [from, to, only]) => Line::Edge {
             from: from.clone(),
             to: to.clone(),
@@ -184,6 +189,7 @@ fn parse_line(line: &str) -> Option<Line> {
             kind: match kind.as_str() {
                 "load" => ErrorKind::Load,
                 "input" => ErrorKind::Input,
+                "build" => ErrorKind::BuildInput,
                 "run" => ErrorKind::Run,
                 _ => ErrorKind::Internal,
             },
