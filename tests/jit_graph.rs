@@ -343,6 +343,13 @@ fn files_libtorch_cannot_load_give_a_format_error() {
         measure(Path::new("models/no_such_file.pt"), &inputs),
         Err(SourceError::Io { .. })
     ));
+    // odd_keys.pt's ModuleDict key holds a line break, which libtorch's code parser refuses: the one
+    // line says where in the archive's code it stopped.
+    let e = measure(&model("odd_keys"), &[spec(&[1, 4], DType::Float32)]).unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("found '\"' here: (in \"code/"), "{text}");
+    assert!(text.contains(", line 6)"), "{text}");
+    assert_eq!(text.lines().count(), 1, "{text}");
 }
 
 /// `tests/fixtures/shim/recurrent.pt` (written by export.py beside it): LSTM, a bidirectional 2-layer

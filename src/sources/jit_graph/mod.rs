@@ -332,7 +332,10 @@ fn error(
                 .unwrap_or(reason);
             SourceError::format(
                 path,
-                format!("libtorch cannot load it as TorchScript: {reason}"),
+                format!(
+                    "libtorch cannot load it as TorchScript: {reason}{}",
+                    code_location(message)
+                ),
             )
         }
         ErrorKind::Input => input(format!("{}; it expects {schema}", first_line(message))),
@@ -359,6 +362,17 @@ fn error(
             message: message.to_string(),
         },
     }
+}
+
+/// Where in the archive's code libtorch's parser stopped, from the `File "…", line N` line that
+/// follows its first line ("… found '"' here:"); empty when there is none.
+fn code_location(message: &str) -> String {
+    message
+        .lines()
+        .skip(1)
+        .find_map(|line| line.trim_start().strip_prefix("File \""))
+        .map(|place| format!(" (in \"{})", place.trim_end()))
+        .unwrap_or_default()
 }
 
 /// The TorchScript interpreter puts the real error after a traceback of code excerpts, as a Python
