@@ -11,8 +11,10 @@ pub enum HeadKind {
     FullyConnectedStack,
     /// One Linear with no global pooling before it.
     SingleLinear,
-    /// A convolution produces the output (SqueezeNet's final 1×1 conv), or there is no Linear at the end.
+    /// A convolution produces the output (SqueezeNet's final 1×1 conv).
     Convolutional,
+    /// No convolution and no Linear at the end (a recurrent or attention layer produces the output).
+    NoLinear,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -34,6 +36,7 @@ impl Head {
             HeadKind::Convolutional => {
                 "convolutional (no Linear after the last convolution)".to_string()
             }
+            HeadKind::NoLinear => "none (the model does not end in a Linear layer)".to_string(),
         }
     }
 }
@@ -62,10 +65,10 @@ pub fn find_head(root: &ModuleNode) -> Head {
         .collect();
     // Without a convolution, the head is the trailing run of Linear and parameter-free layers: a
     // transformer's attention projections and feed-forward Linears are its body, not its head.
-    let start = match leaves
+    let last_conv = leaves
         .iter()
-        .rposition(|n| n.kind == LayerKind::Convolution)
-    {
+        .rposition(|n| n.kind == LayerKind::Convolution);
+    let start = match last_conv {
         Some(i) => i + 1,
         None => leaves
             .iter()
@@ -87,7 +90,8 @@ pub fn find_head(root: &ModuleNode) -> Head {
         .unwrap_or(tail.len());
     let params = tail[head_start..].iter().map(|n| n.own_params()).sum();
     let kind = match linear_layers.len() {
-        0 => HeadKind::Convolutional,
+        0 if last_conv.is_some() => HeadKind::Convolutional,
+        0 => HeadKind::NoLinear,
         1 if tail.iter().any(|n| is_global_pool(n)) => HeadKind::GlobalPoolLinear,
         1 => HeadKind::SingleLinear,
         _ => HeadKind::FullyConnectedStack,
@@ -153,5 +157,14 @@ mod tests {
         // Without a forward pass only the definition order is known.
         let head = find_head(&googlenet_like(false));
         assert_eq!(head.linear_layers, vec!["aux2.fc1", "aux2.fc2", "fc"]);
+    }
+
+    #[test]
+    fn a_model_ending_in_neither_convolution_nor_linear_has_no_head() {
+        let mut root = ModuleNode::new("", "", "Net");
+        root.children.push(leaf("lstm", "LSTM", None));
+        let head = find_head(&root);
+        assert_eq!(head.kind, HeadKind::NoLinear);
+        assert!(head.describe().starts_with("none"), "{}", head.describe());
     }
 }
