@@ -287,3 +287,24 @@ fn files_that_are_not_models_are_named_as_such() {
         "{missing}"
     );
 }
+
+/// `constants.pkl` only feeds a note (how many tensors a frozen module keeps there): a damaged one
+/// must not cost the summary of a model that was read.
+#[test]
+fn a_damaged_constants_pickle_is_a_note_not_an_error() {
+    let bytes =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/vgg_tiny.pt")).unwrap();
+    let recs = records(&bytes);
+    assert!(recs.iter().any(|(n, _)| n.ends_with("/constants.pkl")));
+    let damaged = rezip_replacing(&recs, |n| n.ends_with("/constants.pkl"), b"\x80\x02\xff");
+    let intact = read(bytes).unwrap();
+    let s = read(damaged).unwrap();
+    assert_eq!(s.totals().params, intact.totals().params);
+    assert!(
+        s.notes
+            .iter()
+            .any(|n| n.starts_with("constants.pkl could not be read")),
+        "{:?}",
+        s.notes
+    );
+}

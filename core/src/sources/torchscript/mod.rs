@@ -98,18 +98,28 @@ fn load_classes<R: Read + Seek>(
 
 /// A note when `constants.pkl` holds tensors: a frozen module (`torch.jit.freeze`) keeps its weights
 /// there, not in attributes, so its tree counts no parameters and the totals alone would mislead.
-/// Constants this reader cannot read as tensors are left out of the count, not made errors: the model
-/// itself was read.
+/// Constants this reader cannot read are left out of the count and said so in the note, not made
+/// errors: the model itself was read.
 fn constants_note<R: Read + Seek>(archive: &mut Archive<R>) -> Result<Option<String>, String> {
     let Some(bytes) = archive.read_constants()? else {
         return Ok(None);
     };
-    let p = Pickle::parse(&bytes).map_err(|e| format!("constants.pkl: {e}"))?;
+    let unreadable = |e: &dyn std::fmt::Display| {
+        Ok(Some(format!(
+            "constants.pkl could not be read ({e}); tensors it may hold are not counted"
+        )))
+    };
+    let p = match Pickle::parse(&bytes) {
+        Ok(p) => p,
+        Err(e) => return unreadable(&e),
+    };
     let mut count: u64 = 0;
     let mut tally = budget::ByteTally::default();
     for value in p.sequence(&p.root).unwrap_or_default() {
         if let Ok(Some(t)) = tensors::tensor(&p, value) {
-            tally.add(&t).map_err(|e| format!("constants.pkl: {e}"))?;
+            if let Err(e) = tally.add(&t) {
+                return unreadable(&e);
+            }
             count += 1;
         }
     }
