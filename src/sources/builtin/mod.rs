@@ -1,6 +1,8 @@
-//! Built-in architectures: torchvision's classic image classifiers rebuilt with tch as
-//! `torchvision.models.<name>()` builds them (default arguments), every variable named as in that
-//! model's state dict and every module as in its `named_modules()`, in the same order. Output shapes
+//! Built-in architectures: torchvision's classic image classifiers rebuilt with tch, every variable
+//! named as in the torchvision model's state dict and every module as in its `named_modules()`, in the
+//! same order. Most are `torchvision.models.<name>()` with default arguments; `googlenet` and
+//! `inception_v3` are built with `aux_logits=False` (the inference networks), and `googlenet_aux` and
+//! `inception_v3_aux`, names torchvision does not have, are its defaults for those two (see registry). Output shapes
 //! come from a real forward pass (eval mode, no grad) that goes through a recorder module call by
 //! module call; a module the eval forward never calls (an auxiliary classifier) has none.
 //!
