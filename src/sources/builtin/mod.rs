@@ -229,9 +229,10 @@ fn input_shape(entry: &Entry, opts: &BuiltinOptions) -> Result<[i64; 4], SourceE
         Some(v) => v.clone(),
     };
     let text = |d: &[i64]| d.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-    let (batch, c, h, w) = match dims[..] {
-        [c, h, w] => (opts.batch_size.unwrap_or(1), c, h, w),
-        [n, c, h, w] => (opts.batch_size.unwrap_or(n), c, h, w),
+    // C,H,W is one image; a batch size then applies as to a full N,C,H,W.
+    let mut full = match dims[..] {
+        [c, h, w] => [1, c, h, w],
+        [n, c, h, w] => [n, c, h, w],
         _ => {
             return Err(input_error(
                 entry,
@@ -244,6 +245,8 @@ fn input_shape(entry: &Entry, opts: &BuiltinOptions) -> Result<[i64; 4], SourceE
             ));
         }
     };
+    crate::sources::apply_batch(&mut full, opts.batch_size);
+    let [batch, c, h, w] = full;
     if batch < 1 {
         return Err(input_error(
             entry,

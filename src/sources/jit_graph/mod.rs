@@ -91,16 +91,15 @@ pub fn measure(path: &Path, inputs: &[InputSpec]) -> Result<Measurement, SourceE
 }
 
 /// The forward inputs `--input-size`, `--batch-size` and `--dtype` ask for: each size in full, the
-/// batch size (when given) replacing every first dimension, float32 unless a dtype is given.
+/// batch size (when given) replacing every first dimension ([`crate::sources::apply_batch`]), float32
+/// unless a dtype is given.
 pub fn input_specs(opts: &LoadOptions) -> Vec<InputSpec> {
     let dtype = opts.dtype.unwrap_or(DType::Float32);
     opts.input_sizes
         .iter()
         .map(|size| {
             let mut shape = size.clone();
-            if let (Some(batch), Some(first)) = (opts.batch_size, shape.first_mut()) {
-                *first = batch;
-            }
+            crate::sources::apply_batch(&mut shape, opts.batch_size);
             InputSpec { shape, dtype }
         })
         .collect()
