@@ -65,8 +65,11 @@ pub struct Measurement {
     pub edges: Vec<DataEdge>,
     /// `forward(Tensor x) -> Tensor`, without `self`.
     pub forward_schema: String,
-    /// What libtorch warned about while loading and running, each on one line.
+    /// What libtorch warned about while loading and running, each on one line (the first ten
+    /// distinct warnings).
     pub warnings: Vec<String>,
+    /// How many more distinct warnings libtorch gave after those ten.
+    pub more_warnings: u64,
 }
 
 /// Runs `forward` of the TorchScript file at `path` once on `inputs` and measures every module.
@@ -153,6 +156,13 @@ pub fn apply(summary: &mut ModelSummary, m: &Measurement) {
             "libtorch warned while loading or running the model: {warning}"
         ));
     }
+    if m.more_warnings > 0 {
+        summary.notes.push(format!(
+            "libtorch gave {} more distinct warning{}, not shown",
+            m.more_warnings,
+            if m.more_warnings == 1 { "" } else { "s" }
+        ));
+    }
     fill_torchinfo_mult_adds(&mut summary.root);
 }
 
@@ -225,6 +235,7 @@ fn assemble(
     let mut called: Vec<bool> = Vec::new();
     let mut edges: Vec<DataEdge> = Vec::new();
     let mut warnings: Vec<String> = Vec::new();
+    let mut more_warnings = 0;
     let mut module =
         |path: String, modules: &mut Vec<ModuleMeasurement>, called: &mut Vec<bool>| {
             *index.entry(path.clone()).or_insert_with(|| {
@@ -242,6 +253,7 @@ fn assemble(
         match line {
             Line::Schema(s) => schema = s,
             Line::Warning(message) => warnings.push(one_line(&message)),
+            Line::MoreWarnings(n) => more_warnings = n,
             Line::Edge {
                 from,
                 to,
@@ -295,6 +307,7 @@ fn assemble(
         edges,
         forward_schema: schema,
         warnings,
+        more_warnings,
     })
 }
 
@@ -329,17 +342,30 @@ fn error(
                 .split(". This is an internal miniz error")
                 .next()
                 .unwrap_or(reason);
-            SourceError::format(
-                path,
-                format!(
-                    "libtorch cannot load it as TorchScript: {reason}{}",
-                    code_location(message)
-                ),
-            )
+            // The parser's "found '"' here:" points at a code excerpt this one line leaves out; the
+            // place it names stands in for it.
+            let text = match code_location(message) {
+                Some(place) => {
+                    let reason = reason.strip_suffix(" here:").unwrap_or(reason);
+                    format!("{} at {place}", reason.trim_end_matches(':'))
+                }
+                None => reason.to_string(),
+            };
+            SourceError::format(path, format!("libtorch cannot load it as TorchScript: {text}"))
         }
         ErrorKind::Input => input(format!("{}; it expects {schema}", first_line(message))),
-        // The inputs were acceptable to forward; libtorch could not make them (a dtype it cannot fill).
-        ErrorKind::BuildInput => input(first_line(message).to_string()),
+        // The inputs were acceptable to forward; libtorch could not make one (a dtype it cannot fill).
+        ErrorKind::MakeInput => {
+            let number: Option<usize> = running.and_then(|n| n.parse().ok());
+            let which = match number.and_then(|n| Some((n, inputs.get(n.checked_sub(1)?)?))) {
+                Some((n, v)) => format!("input {n} {} {:?}", v.dtype, v.shape),
+                None => "an input".to_string(),
+            };
+            input(format!(
+                "{which}: libtorch cannot make it: {}",
+                first_line(message)
+            ))
+        }
         ErrorKind::Run => {
             let given: Vec<String> = inputs
                 .iter()
@@ -363,15 +389,14 @@ fn error(
     }
 }
 
-/// Where in the archive's code libtorch's parser stopped, from the `File "…", line N` line that
-/// follows its first line ("… found '"' here:"); empty when there is none.
-fn code_location(message: &str) -> String {
+/// Where in the archive's code libtorch's parser stopped, `code/__torch__.py, line 6`, from the
+/// `File "code/__torch__.py", line 6` line that follows its first line ("… found '"' here:").
+fn code_location(message: &str) -> Option<String> {
     message
         .lines()
         .skip(1)
         .find_map(|line| line.trim_start().strip_prefix("File \""))
-        .map(|place| format!(" (in \"{})", place.trim_end()))
-        .unwrap_or_default()
+        .map(|place| place.trim_end().replacen('"', "", 1))
 }
 
 /// The TorchScript interpreter puts the real error after a traceback of code excerpts, as a Python
@@ -466,6 +491,7 @@ mod tests {
             edges: vec![],
             forward_schema: "forward(Tensor x) -> Tensor".into(),
             warnings: vec!["deprecated".into()],
+            more_warnings: 0,
         };
         let mut s = tree();
         apply(&mut s, &m);
