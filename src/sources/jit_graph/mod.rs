@@ -351,7 +351,10 @@ fn error(
                 }
                 None => reason.to_string(),
             };
-            SourceError::format(path, format!("libtorch cannot load it as TorchScript: {text}"))
+            SourceError::format(
+                path,
+                format!("libtorch cannot load it as TorchScript: {text}"),
+            )
         }
         ErrorKind::Input => input(format!("{}; it expects {schema}", first_line(message))),
         // The inputs were acceptable to forward; libtorch could not make one (a dtype it cannot fill).
