@@ -66,7 +66,7 @@ def ensure_models():
     LARGE.mkdir(parents=True, exist_ok=True)
     if not (LARGE / "vgg16.scripted.pt").exists() or not (LARGE / "resnet50.scripted.pt").exists():
         subprocess.run([str(PY), str(ROOT / "models" / "export.py"), "--large"], check=True, cwd=ROOT)
-    big = LARGE / "big_linear_3x16384.scripted.pt"
+    big = LARGE / "big_linear_3x16384.traced.pt"
     if not big.exists():
         subprocess.run([str(PY), "-c", EXPORT_BIG, str(big)], check=True)
 
@@ -87,7 +87,7 @@ def measure(cmd):
 def cases():
     vgg = LARGE / "vgg16.scripted.pt"
     r50 = LARGE / "resnet50.scripted.pt"
-    big = LARGE / "big_linear_3x16384.scripted.pt"
+    big = LARGE / "big_linear_3x16384.traced.pt"
     return [
         ("vgg16 summary with shapes (built-in / eager)",
          [TCHINFO, "summary", "vgg16"], [PY, "-c", TORCHINFO_EAGER, "vgg16"]),

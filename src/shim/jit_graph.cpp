@@ -24,10 +24,14 @@
 //                                         for a traced pass-through call whose value is not known
 //   op <module path> <aten::op> <arg>...  a counted operator ran: its inputs, then its outputs
 //   warning <message>                     libtorch warned (TORCH_WARN, `warnings.warn` in the model's
-//                                         code) while loading or running; each distinct message once
-//   error <load|input|build|run|internal> <message> [<module path that was running>]
+//                                         code) while loading or running; each distinct message once,
+//                                         the first 10 distinct messages only
+//   more_warnings <count>                 how many more distinct messages there were
+//   error <load|input|make_input|run|internal> <message> [<where>]
 //                                         input: the inputs do not fit forward's signature;
-//                                         build: an input tensor could not be made
+//                                         make_input: an input tensor could not be made, <where> is
+//                                         its number (1-based); run: <where> is the module path that
+//                                         was running
 // A tensor is <ScalarType>:<d0,d1,...>. An arg is T<tensor>, I<int>, F<float>, B<0|1>, N (None),
 // S<string>, L<d0,d1,...> (ints), Y<tensor>;<tensor>... (tensors) or ?<kind>. The root module's
 // path is empty. Strings escape backslash, tab and newline.
@@ -668,18 +672,39 @@ std::string fail(const std::string& kind, const std::string& message, const std:
 }
 
 // libtorch's default handler prints each warning to stderr, several lines with its C++ source, even
-// when the run succeeds; collected here instead, they reach the user as one note each.
+// when the run succeeds; collected here instead, they reach the user as one note each, at most
+// kMaxWarnings distinct ones and then one line saying how many more there were.
+// The handler is per thread (c10 keeps it thread-local): warnings raised on libtorch's intra-op or
+// inter-op pool threads still go to its default handler, stderr.
 class CollectWarnings : public c10::WarningHandler {
  public:
+  // c10::warn is called from noexcept code too, where an exception escaping would std::terminate
+  // the process; a warning that cannot be recorded (out of memory) is dropped instead.
   void process(const c10::Warning& warning) override {
-    const std::string& message = warning.msg();
-    if (seen_.insert(message).second) lines += "warning\t" + escape(message) + "\n";
+    try {
+      const std::string& message = warning.msg();
+      if (kept_.count(message)) return;
+      if (kept_.size() < kMaxWarnings) {
+        kept_.insert(message);
+        lines_ += "warning\t" + escape(message) + "\n";
+      } else {
+        left_out_.insert(std::hash<std::string>{}(message));  // hashes: a flood costs no text
+      }
+    } catch (...) {
+    }
   }
 
-  std::string lines;
+  // The warning lines, then how many distinct warnings were left out.
+  std::string lines() const {
+    if (left_out_.empty()) return lines_;
+    return lines_ + "more_warnings\t" + std::to_string(left_out_.size()) + "\n";
+  }
 
  private:
-  std::set<std::string> seen_;
+  static constexpr size_t kMaxWarnings = 10;
+  std::string lines_;
+  std::set<std::string> kept_;
+  std::set<size_t> left_out_;
 };
 
 // ---- loading without the weights' bytes ----
@@ -779,7 +804,8 @@ std::string measure(const std::string& path, const std::string& request_text) {
     try {
       stack.emplace_back(make_input(type, dims));
     } catch (const std::exception& e) {
-      return out + fail("build", "input " + std::to_string(i + 1) + ": cannot make it: " + message_of(e));
+      const std::string number = std::to_string(i + 1);
+      return out + fail("make_input", message_of(e), &number);
     }
   }
   const auto& args = schema.arguments();
@@ -790,7 +816,7 @@ std::string measure(const std::string& path, const std::string& request_text) {
     const std::string where = rec.running.empty() ? "" : rec.running.back();
     return out + fail("run", message_of(e), &where);
   }
-  return out + warnings.lines + rec.lines;
+  return out + warnings.lines() + rec.lines;
 }
 
 char* to_c(const std::string& text) noexcept {

@@ -7,8 +7,8 @@ use std::path::Path;
 
 pub struct TorchLoader;
 
-/// The options as given: how `--batch-size` and a full `N,C,H,W` combine is decided in one place,
-/// [`builtin::BuiltinOptions::batch_size`].
+/// The options as given: how `--batch-size` and a full `N,C,H,W` combine is decided in one place for
+/// built-ins and TorchScript alike, [`super::apply_batch`].
 fn builtin_options(
     model: &str,
     opts: &LoadOptions,

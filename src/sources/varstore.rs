@@ -15,13 +15,12 @@
 //! println!("{} parameters", summary.totals().params);
 //! ```
 
-use crate::dtype::DType;
 use crate::sources::SourceError;
 use crate::summary::infer::{NamedTensor, TYPES_INFERRED_NOTE, tree_from_named_tensors};
 use crate::summary::{ModelSummary, SourceKind, TensorValue};
 use std::collections::HashMap;
 use tch::nn::VarStore;
-use tch::{Kind, TchError, Tensor};
+use tch::{TchError, Tensor};
 
 /// The root type shown for a `VarStore`, which records no class names.
 pub const ROOT_TYPE: &str = "VarStore";
@@ -33,18 +32,10 @@ pub fn summarize_varstore(vs: &VarStore, name: &str) -> ModelSummary {
     let order = creation_order(vs, &variables);
     variables.sort_by_cached_key(|(n, _)| order(n));
 
-    let mut notes = vec![TYPES_INFERRED_NOTE.to_string()];
     let mut views: HashMap<String, (usize, Vec<i64>, Vec<i64>)> = HashMap::new();
     let mut named = Vec::with_capacity(variables.len());
     for (var, t) in &variables {
-        let kind = t.kind();
-        let dtype = crate::torch_dtype::from_kind(kind).unwrap_or_else(|| {
-            let stand_in = same_size_dtype(kind);
-            notes.push(format!(
-                "{var}: dtype {kind:?} is shown as {stand_in}, which has the same size"
-            ));
-            stand_in
-        });
+        let dtype = crate::torch_dtype::from_kind(t.kind());
         let shape: Vec<u64> = t.size().iter().map(|&d| d.max(0) as u64).collect();
         // Same memory, shape and stride: one tensor under two names (a tied embedding).
         if t.numel() > 0 {
@@ -59,7 +50,7 @@ pub fn summarize_varstore(vs: &VarStore, name: &str) -> ModelSummary {
     }
     let root = tree_from_named_tensors(ROOT_TYPE, named);
     let mut summary = ModelSummary::new(name, SourceKind::VarStore, root);
-    summary.notes = notes;
+    summary.notes = vec![TYPES_INFERRED_NOTE.to_string()];
     summary.mark_tied(|full| views.get(full).cloned());
     summary
 }
@@ -109,21 +100,9 @@ pub fn record_module_output<M: tch::nn::Module>(
 }
 
 fn tensor_value(t: &Tensor) -> TensorValue {
-    let kind = t.kind();
     TensorValue {
         shape: t.size().iter().map(|&d| d.max(0) as u64).collect(),
-        dtype: crate::torch_dtype::from_kind(kind).unwrap_or_else(|| same_size_dtype(kind)),
-    }
-}
-
-/// For the few libtorch dtypes the summary model does not name (`ComplexHalf`, the `fnuz` float8s).
-fn same_size_dtype(kind: Kind) -> DType {
-    match kind.elt_size_in_bytes() {
-        1 => DType::UInt8,
-        2 => DType::Float16,
-        4 => DType::Float32,
-        8 => DType::Float64,
-        _ => DType::Complex128,
+        dtype: crate::torch_dtype::from_kind(t.kind()),
     }
 }
 

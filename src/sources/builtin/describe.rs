@@ -3,7 +3,6 @@
 
 use super::module::Module;
 use super::recorder::Recorder;
-use crate::dtype::DType;
 use crate::summary::macs::fill_torchinfo_mult_adds;
 use crate::summary::{LayerKind, ModelSummary, ModuleNode, SourceKind, TensorRecord, TensorValue};
 use std::collections::HashMap;
@@ -80,7 +79,7 @@ fn record(name: &str, t: &Tensor, requires_grad: bool) -> TensorRecord {
     TensorRecord::new(
         name,
         shape,
-        crate::torch_dtype::from_kind(t.kind()).unwrap_or(DType::Float32),
+        crate::torch_dtype::from_kind(t.kind()),
         requires_grad,
     )
 }

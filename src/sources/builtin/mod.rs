@@ -1,6 +1,8 @@
-//! Built-in architectures: torchvision's classic image classifiers rebuilt with tch as
-//! `torchvision.models.<name>()` builds them (default arguments), every variable named as in that
-//! model's state dict and every module as in its `named_modules()`, in the same order. Output shapes
+//! Built-in architectures: torchvision's classic image classifiers rebuilt with tch, every variable
+//! named as in the torchvision model's state dict and every module as in its `named_modules()`, in the
+//! same order. Most are `torchvision.models.<name>()` with default arguments; `googlenet` and
+//! `inception_v3` are built with `aux_logits=False` (the inference networks), and `googlenet_aux` and
+//! `inception_v3_aux`, names torchvision does not have, are its defaults for those two (see registry). Output shapes
 //! come from a real forward pass (eval mode, no grad) that goes through a recorder module call by
 //! module call; a module the eval forward never calls (an auxiliary classifier) has none.
 //!
@@ -227,9 +229,10 @@ fn input_shape(entry: &Entry, opts: &BuiltinOptions) -> Result<[i64; 4], SourceE
         Some(v) => v.clone(),
     };
     let text = |d: &[i64]| d.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-    let (batch, c, h, w) = match dims[..] {
-        [c, h, w] => (opts.batch_size.unwrap_or(1), c, h, w),
-        [n, c, h, w] => (opts.batch_size.unwrap_or(n), c, h, w),
+    // C,H,W is one image; a batch size then applies as to a full N,C,H,W.
+    let mut full = match dims[..] {
+        [c, h, w] => [1, c, h, w],
+        [n, c, h, w] => [n, c, h, w],
         _ => {
             return Err(input_error(
                 entry,
@@ -242,6 +245,8 @@ fn input_shape(entry: &Entry, opts: &BuiltinOptions) -> Result<[i64; 4], SourceE
             ));
         }
     };
+    crate::sources::apply_batch(&mut full, opts.batch_size);
+    let [batch, c, h, w] = full;
     if batch < 1 {
         return Err(input_error(
             entry,

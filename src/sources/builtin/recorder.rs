@@ -5,7 +5,6 @@
 //! a module (or a functional operation such as `+` or `cat`) that takes an `Act` is recorded as its
 //! consumer. That gives the data flow without guessing from tensor pointers.
 
-use crate::dtype::DType;
 use crate::summary::{DataEdge, TensorValue};
 use std::collections::BTreeMap;
 use tch::{TchError, Tensor};
@@ -180,6 +179,6 @@ impl Recorder {
 pub(crate) fn tensor_value(t: &Tensor) -> TensorValue {
     TensorValue {
         shape: t.size().iter().map(|&d| d.max(0) as u64).collect(),
-        dtype: crate::torch_dtype::from_kind(t.kind()).unwrap_or(DType::Float32),
+        dtype: crate::torch_dtype::from_kind(t.kind()),
     }
 }

@@ -1,4 +1,6 @@
-//! The built-in architectures: torchvision's names, families, default inputs and constructors.
+//! The built-in architectures: names, families, default inputs and constructors. Each name is
+//! torchvision's and builds what `torchvision.models.<name>()` builds, except googlenet and inception_v3
+//! (`aux_logits=False`) and the `_aux` names, which are those two as torchvision's defaults build them.
 
 use super::module::Module;
 use super::scope::Scope;

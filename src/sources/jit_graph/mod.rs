@@ -65,8 +65,11 @@ pub struct Measurement {
     pub edges: Vec<DataEdge>,
     /// `forward(Tensor x) -> Tensor`, without `self`.
     pub forward_schema: String,
-    /// What libtorch warned about while loading and running, each on one line.
+    /// What libtorch warned about while loading and running, each on one line (the first ten
+    /// distinct warnings).
     pub warnings: Vec<String>,
+    /// How many more distinct warnings libtorch gave after those ten.
+    pub more_warnings: u64,
 }
 
 /// Runs `forward` of the TorchScript file at `path` once on `inputs` and measures every module.
@@ -91,16 +94,15 @@ pub fn measure(path: &Path, inputs: &[InputSpec]) -> Result<Measurement, SourceE
 }
 
 /// The forward inputs `--input-size`, `--batch-size` and `--dtype` ask for: each size in full, the
-/// batch size (when given) replacing every first dimension, float32 unless a dtype is given.
+/// batch size (when given) replacing every first dimension ([`crate::sources::apply_batch`]), float32
+/// unless a dtype is given.
 pub fn input_specs(opts: &LoadOptions) -> Vec<InputSpec> {
     let dtype = opts.dtype.unwrap_or(DType::Float32);
     opts.input_sizes
         .iter()
         .map(|size| {
             let mut shape = size.clone();
-            if let (Some(batch), Some(first)) = (opts.batch_size, shape.first_mut()) {
-                *first = batch;
-            }
+            crate::sources::apply_batch(&mut shape, opts.batch_size);
             InputSpec { shape, dtype }
         })
         .collect()
@@ -152,6 +154,13 @@ pub fn apply(summary: &mut ModelSummary, m: &Measurement) {
     for warning in &m.warnings {
         summary.notes.push(format!(
             "libtorch warned while loading or running the model: {warning}"
+        ));
+    }
+    if m.more_warnings > 0 {
+        summary.notes.push(format!(
+            "libtorch gave {} more distinct warning{}, not shown",
+            m.more_warnings,
+            if m.more_warnings == 1 { "" } else { "s" }
         ));
     }
     fill_torchinfo_mult_adds(&mut summary.root);
@@ -226,6 +235,7 @@ fn assemble(
     let mut called: Vec<bool> = Vec::new();
     let mut edges: Vec<DataEdge> = Vec::new();
     let mut warnings: Vec<String> = Vec::new();
+    let mut more_warnings = 0;
     let mut module =
         |path: String, modules: &mut Vec<ModuleMeasurement>, called: &mut Vec<bool>| {
             *index.entry(path.clone()).or_insert_with(|| {
@@ -243,6 +253,7 @@ fn assemble(
         match line {
             Line::Schema(s) => schema = s,
             Line::Warning(message) => warnings.push(one_line(&message)),
+            Line::MoreWarnings(n) => more_warnings = n,
             Line::Edge {
                 from,
                 to,
@@ -296,6 +307,7 @@ fn assemble(
         edges,
         forward_schema: schema,
         warnings,
+        more_warnings,
     })
 }
 
@@ -330,17 +342,33 @@ fn error(
                 .split(". This is an internal miniz error")
                 .next()
                 .unwrap_or(reason);
+            // The parser's "found '"' here:" points at a code excerpt this one line leaves out; the
+            // place it names stands in for it.
+            let text = match code_location(message) {
+                Some(place) => {
+                    let reason = reason.strip_suffix(" here:").unwrap_or(reason);
+                    format!("{} at {place}", reason.trim_end_matches(':'))
+                }
+                None => reason.to_string(),
+            };
             SourceError::format(
                 path,
-                format!(
-                    "libtorch cannot load it as TorchScript: {reason}{}",
-                    code_location(message)
-                ),
+                format!("libtorch cannot load it as TorchScript: {text}"),
             )
         }
         ErrorKind::Input => input(format!("{}; it expects {schema}", first_line(message))),
-        // The inputs were acceptable to forward; libtorch could not make them (a dtype it cannot fill).
-        ErrorKind::BuildInput => input(first_line(message).to_string()),
+        // The inputs were acceptable to forward; libtorch could not make one (a dtype it cannot fill).
+        ErrorKind::MakeInput => {
+            let number: Option<usize> = running.and_then(|n| n.parse().ok());
+            let which = match number.and_then(|n| Some((n, inputs.get(n.checked_sub(1)?)?))) {
+                Some((n, v)) => format!("input {n} {} {:?}", v.dtype, v.shape),
+                None => "an input".to_string(),
+            };
+            input(format!(
+                "{which}: libtorch cannot make it: {}",
+                first_line(message)
+            ))
+        }
         ErrorKind::Run => {
             let given: Vec<String> = inputs
                 .iter()
@@ -364,15 +392,14 @@ fn error(
     }
 }
 
-/// Where in the archive's code libtorch's parser stopped, from the `File "…", line N` line that
-/// follows its first line ("… found '"' here:"); empty when there is none.
-fn code_location(message: &str) -> String {
+/// Where in the archive's code libtorch's parser stopped, `code/__torch__.py, line 6`, from the
+/// `File "code/__torch__.py", line 6` line that follows its first line ("… found '"' here:").
+fn code_location(message: &str) -> Option<String> {
     message
         .lines()
         .skip(1)
         .find_map(|line| line.trim_start().strip_prefix("File \""))
-        .map(|place| format!(" (in \"{})", place.trim_end()))
-        .unwrap_or_default()
+        .map(|place| place.trim_end().replacen('"', "", 1))
 }
 
 /// The TorchScript interpreter puts the real error after a traceback of code excerpts, as a Python
@@ -467,6 +494,7 @@ mod tests {
             edges: vec![],
             forward_schema: "forward(Tensor x) -> Tensor".into(),
             warnings: vec!["deprecated".into()],
+            more_warnings: 0,
         };
         let mut s = tree();
         apply(&mut s, &m);

@@ -115,7 +115,7 @@ pub(crate) enum ErrorKind {
     /// The inputs do not fit forward's signature.
     Input,
     /// libtorch could not make an input tensor of the requested shape and dtype.
-    BuildInput,
+    MakeInput,
     /// forward raised while running on the inputs.
     Run,
     /// Anything else: a bug in the shim or an unexpected graph.
@@ -125,8 +125,11 @@ pub(crate) enum ErrorKind {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Line {
     Schema(String),
-    /// A warning libtorch raised while loading or running (each distinct message once).
+    /// A warning libtorch raised while loading or running (each distinct message once, the first
+    /// ten distinct messages only).
     Warning(String),
+    /// How many more distinct warnings there were after those ten.
+    MoreWarnings(u64),
     Edge {
         from: String,
         to: String,
@@ -164,6 +167,7 @@ fn parse_line(line: &str) -> Option<Line> {
     Some(match (tag.as_str(), rest) {
         ("schema", [s]) => Line::Schema(s.clone()),
         ("warning", [message]) => Line::Warning(message.clone()),
+        ("more_warnings", [count]) => Line::MoreWarnings(count.parse().ok()?),
         ("edge", [from, to, only]) => Line::Edge {
             from: from.clone(),
             to: to.clone(),
@@ -189,7 +193,7 @@ fn parse_line(line: &str) -> Option<Line> {
             kind: match kind.as_str() {
                 "load" => ErrorKind::Load,
                 "input" => ErrorKind::Input,
-                "build" => ErrorKind::BuildInput,
+                "make_input" => ErrorKind::MakeInput,
                 "run" => ErrorKind::Run,
                 _ => ErrorKind::Internal,
             },
@@ -286,7 +290,9 @@ mod tests {
                     call\tlayer1.0\tFloat:1,64,56,56\tLong:\n\
                     op\tfc\taten::linear\tTFloat:2,512\tTFloat:10,512\tN\tTFloat:2,10\n\
                     op\t\taten::einsum\tSij,jk->ik\tYFloat:2,3;Float:3,4\tN\tL1,2\tB0\tI3\tF0.5\t?Device\n\
-                    error\trun\tExpected 4D input\\nsecond line\tfeatures.0\n";
+                    error\trun\tExpected 4D input\\nsecond line\tfeatures.0\n\
+                    more_warnings\t3\n\
+                    error\tmake_input\tunsupported\t2\n";
         let lines = parse(text).unwrap();
         assert_eq!(lines[0], Line::Schema("forward(Tensor x) -> Tensor".into()));
         assert_eq!(
@@ -338,12 +344,22 @@ mod tests {
                 running: Some("features.0".into()),
             }
         );
+        assert_eq!(lines[6], Line::MoreWarnings(3));
+        assert_eq!(
+            lines[7],
+            Line::Error {
+                kind: ErrorKind::MakeInput,
+                message: "unsupported".into(),
+                running: Some("2".into()),
+            }
+        );
     }
 
     #[test]
     fn rejects_a_malformed_line() {
         assert!(parse("call\tx\tFloat:1,a\n").is_err());
         assert!(parse("bogus\n").is_err());
+        assert!(parse("more_warnings\tmany\n").is_err());
     }
 
     #[test]
