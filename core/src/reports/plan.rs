@@ -3,7 +3,7 @@
 use super::csv;
 use super::footer::aligned;
 use super::json::SCHEMA_VERSION;
-use super::markdown::pipe_table;
+use super::markdown::{one_line, pipe_table};
 use crate::plan::{Fit, Plan};
 use crate::units::{binary, both, decimal, thousands};
 use serde_json::json;
@@ -154,7 +154,8 @@ pub fn render_text(p: &Plan) -> String {
 }
 
 pub fn render_markdown(p: &Plan) -> String {
-    let mut s = format!("## {}\n\n", heading(p));
+    // The model's name is a file name, which may hold a line break: the heading must stay one line.
+    let mut s = format!("## {}\n\n", one_line(&heading(p)));
     let table: Vec<Vec<String>> = rows(p)
         .into_iter()
         .map(|(label, bytes)| {
@@ -350,6 +351,13 @@ mod tests {
         assert!(text.contains("Budget 22.35 GiB (24.00 GB)"), "{text}");
         let md = render_markdown(&plan(state, total));
         assert!(md.starts_with("## Memory plan for net"), "{md}");
+        let mut broken = plan(state, total);
+        broken.model = "a\nb.pt".into();
+        let md = render_markdown(&broken);
+        assert!(
+            md.starts_with("## Memory plan for a b.pt: training"),
+            "{md}"
+        );
         assert!(md.contains("| gradients (709 trainable params) |"), "{md}");
         let csv = render_csv(&plan(state, total));
         assert!(csv.contains("\ngradients_bytes,2836\n"), "{csv}");
