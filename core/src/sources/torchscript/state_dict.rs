@@ -196,10 +196,12 @@ fn tensor_entries(p: &Pickle, value: &Value, tree: &mut TreeBudget) -> Result<Sc
     let mut requires_grad_recorded = false;
     let mut unreadable = 0;
     let mut first_unreadable: Option<(String, String)> = None;
-    // Only the first unreadable entry of a dict is spelled out; its key is charged before it is copied,
-    // since a long key shared by many dicts would otherwise be copied once for each.
+    // Reading stops no longer at the first unreadable entry, so each one's message (which may quote a
+    // long dtype name from the pickle) is charged. Only the first of a dict is kept; its key is charged
+    // before it is copied, since a long key shared by many dicts would otherwise be copied for each.
     let mut refuse = |tree: &mut TreeBudget, key: &dyn Fn() -> String, len: usize, why: String| {
         unreadable += 1;
+        tree.charge(why.len())?;
         if first_unreadable.is_none() {
             tree.charge(len)?;
             first_unreadable = Some((key(), why));
