@@ -191,6 +191,9 @@ fn usage_errors_read_like_every_other_error() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = stderr(&out);
         assert!(err.starts_with("tchinfo: error: "), "{args:?}: {err}");
+        // One line, like every other error: no tip, usage or help lines after it.
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.ends_with("(see tchinfo --help)\n"), "{args:?}: {err}");
         assert!(out.stdout.is_empty());
     }
     // Help and version are not errors: stdout, exit 0.

@@ -153,8 +153,10 @@ impl FromStr for DType {
             "i8" | "int8" => Int8,
             "u8" | "uint8" => UInt8,
             _ => {
+                // Every name above, so the hint is true wherever a dtype is typed; a command that takes
+                // fewer (linear) says its own list.
                 return Err(format!(
-                    "unknown dtype '{s}' (use f32, f16, bf16, f64 or i8)"
+                    "unknown dtype '{s}' (use f32, f16, bf16, f64, i64, i32, i16, i8 or u8)"
                 ));
             }
         })
@@ -172,6 +174,17 @@ mod tests {
         assert_eq!(DType::Int8.bytes(), 1);
         assert_eq!("bf16".parse::<DType>().unwrap(), DType::BFloat16);
         assert!("f128".parse::<DType>().is_err());
+        // The hint names only what parses, and all of it.
+        let hint = "f128".parse::<DType>().unwrap_err();
+        let listed = hint.split_once("(use ").unwrap().1.trim_end_matches(')');
+        let listed: Vec<&str> = listed
+            .split([',', ' '])
+            .filter(|w| !w.is_empty() && *w != "or")
+            .collect();
+        assert_eq!(listed.len(), 9, "{hint}");
+        for name in listed {
+            assert!(name.parse::<DType>().is_ok(), "{name} in {hint}");
+        }
         // As torch.empty(0, dtype=…).element_size() says in PyTorch 2.13.
         assert_eq!(DType::UInt16.bytes(), 2);
         assert_eq!(DType::UInt32.bytes(), 4);

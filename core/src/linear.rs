@@ -74,13 +74,26 @@ impl LinearReport {
         let total_params = weight_params
             .checked_add(bias_params)
             .ok_or(too_large.clone())?;
-        // The largest figure printed is 16 bytes per parameter: make sure none of them wraps.
-        let widest = memory::bytes_per_param(Precision::Full(dtype), Optimizer::Adam).max(16);
-        total_params.checked_mul(widest).ok_or(too_large.clone())?;
         if i64::try_from(in_features).is_err() || i64::try_from(out_features).is_err() {
             return Err(too_large);
         }
 
+        // Every figure printed is part of one of these totals: if both fit, none of them wraps.
+        let adam = memory::training_of(
+            total_params,
+            total_params,
+            Precision::Full(dtype),
+            Optimizer::Adam,
+        );
+        let adam_mixed = memory::training_of(
+            total_params,
+            total_params,
+            Precision::Mixed(DType::Float16),
+            Optimizer::Adam,
+        );
+        if adam.total().is_none() || adam_mixed.total().is_none() {
+            return Err(too_large);
+        }
         Ok(LinearReport {
             in_features,
             out_features,
@@ -90,20 +103,8 @@ impl LinearReport {
             bias_params,
             total_params,
             tch_params: None,
-            adam: memory::training_of(
-                total_params,
-                total_params,
-                Precision::Full(dtype),
-                Optimizer::Adam,
-            )
-            .ok_or(too_large.clone())?,
-            adam_mixed: memory::training_of(
-                total_params,
-                total_params,
-                Precision::Mixed(DType::Float16),
-                Optimizer::Adam,
-            )
-            .ok_or(too_large)?,
+            adam,
+            adam_mixed,
         })
     }
 
@@ -130,9 +131,10 @@ impl LinearReport {
     }
 
     /// (label, bytes) for each memory figure, in the order they are printed; the labels are the memory
-    /// model's own, so the summary footer and this report name the same figure the same way.
+    /// model's own, so the summary footer and this report name the same figure the same way. [`Self::new`]
+    /// refused any layer whose totals overflow, so every figure is here.
     pub fn memory_rows(&self) -> Vec<(String, u64)> {
-        vec![
+        [
             ("weights".to_string(), self.adam.weights),
             (
                 memory::ADAM_LABEL.to_string(),
@@ -144,6 +146,9 @@ impl LinearReport {
                 self.adam_mixed.total(),
             ),
         ]
+        .into_iter()
+        .filter_map(|(label, bytes)| Some((label, bytes?)))
+        .collect()
     }
 }
 
@@ -158,11 +163,12 @@ mod tests {
         assert_eq!(r.weight_params, 16_777_216);
         assert_eq!(r.bias_params, 4_096);
         assert_eq!(r.total_params, 16_781_312);
-        assert_eq!(binary(r.adam.weights), "64.02 MiB");
-        assert_eq!(decimal(r.adam.weights), "67.13 MB");
-        assert_eq!(binary(r.adam.without_gradients()), "192.05 MiB");
-        assert_eq!(binary(r.adam.total()), "256.06 MiB");
-        assert_eq!(r.adam_mixed.total(), 16 * 16_781_312);
+        assert_eq!(binary(r.adam.weights.unwrap()), "64.02 MiB");
+        assert_eq!(decimal(r.adam.weights.unwrap()), "67.13 MB");
+        assert_eq!(binary(r.adam.without_gradients().unwrap()), "192.05 MiB");
+        assert_eq!(binary(r.adam.total().unwrap()), "256.06 MiB");
+        assert_eq!(r.adam_mixed.total(), Some(16 * 16_781_312));
+        assert_eq!(r.memory_rows().len(), 4);
     }
 
     #[test]
@@ -175,6 +181,11 @@ mod tests {
     fn overflow_is_an_error() {
         assert!(LinearReport::new(u64::MAX, 2, true, DType::Float32).is_err());
         assert!(LinearReport::new(1 << 32, 1 << 32, true, DType::Float32).is_err());
+        // 2^60 parameters fit, and so do their float32 weights, but not Adam's 16 bytes each.
+        assert!(LinearReport::new(1 << 30, 1 << 30, false, DType::Float32).is_err());
+        // 2^59: 16 bytes each fit in float32; 32 bytes each in float64 do not.
+        assert!(LinearReport::new(1 << 29, 1 << 30, false, DType::Float32).is_ok());
+        assert!(LinearReport::new(1 << 29, 1 << 30, false, DType::Float64).is_err());
     }
 
     #[test]

@@ -108,71 +108,70 @@ impl FromStr for Precision {
     }
 }
 
-/// Bytes kept for the parameters during training, split by what they are.
+/// Bytes kept for the parameters during training, split by what they are. Each figure is checked on its
+/// own: `None` is a figure that does not fit in 64 bits, so a report says so for that figure only (the
+/// weights of a huge model can be exact when their ×4 total is not).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TrainingMemory {
-    pub weights: u64,
-    pub gradients: u64,
-    pub optimizer_state: u64,
+    pub weights: Option<u64>,
+    pub gradients: Option<u64>,
+    pub optimizer_state: Option<u64>,
     /// float32 copies of 16-bit weights under mixed precision; 0 otherwise.
-    pub master_weights: u64,
+    pub master_weights: Option<u64>,
 }
 
 impl TrainingMemory {
-    /// Exact for anything [`training_of`] returns (it checks that the total fits).
-    pub fn total(&self) -> u64 {
-        self.weights
-            .saturating_add(self.gradients)
-            .saturating_add(self.optimizer_state)
-            .saturating_add(self.master_weights)
+    /// Everything: `None` when a part or the sum does not fit in 64 bits.
+    pub fn total(&self) -> Option<u64> {
+        self.without_gradients()?.checked_add(self.gradients?)
     }
 
     /// Everything but the gradients: what the "×3" figure for Adam counts.
-    pub fn without_gradients(&self) -> u64 {
-        self.weights
-            .saturating_add(self.optimizer_state)
-            .saturating_add(self.master_weights)
+    pub fn without_gradients(&self) -> Option<u64> {
+        self.weights?
+            .checked_add(self.optimizer_state?)?
+            .checked_add(self.master_weights?)
     }
 }
 
 /// The labels every report prints beside these figures, so the same figure reads the same everywhere.
 pub const ADAM_LABEL: &str = "Adam: weights + momentum + variance (×3)";
 pub const FULL_TRAINING_LABEL: &str = "full training: Adam + gradients (×4)";
+/// [`FULL_TRAINING_LABEL`] starting a row of its own, as compare's rows do.
+pub const FULL_TRAINING_ROW_LABEL: &str = "Full training: Adam + gradients (×4)";
 pub const MIXED_ADAM_LABEL: &str = "mixed precision Adam (16 B/param)";
 
 /// Bytes for `params` parameters of which `trainable` are trained with `optimizer` at `precision`.
 ///
 /// Every parameter is stored, but only trainable ones get gradients, optimizer state and (under mixed
-/// precision) float32 master weights: a frozen backbone costs its weights and nothing more. `None` when a
-/// figure or their total does not fit in 64 bits, so no report prints a saturated number as if exact.
+/// precision) float32 master weights: a frozen backbone costs its weights and nothing more.
 pub fn training_of(
     params: u64,
     trainable: u64,
     precision: Precision,
     optimizer: Optimizer,
-) -> Option<TrainingMemory> {
+) -> TrainingMemory {
     let states = optimizer.states_per_param();
     let fp32 = DType::Float32.bytes();
     let (stored, state_bytes, master) = match precision {
         Precision::Full(dtype) => (dtype.bytes(), dtype.bytes(), 0),
         Precision::Mixed(half) => (half.bytes(), fp32, fp32),
     };
-    let m = TrainingMemory {
-        weights: params.checked_mul(stored)?,
-        gradients: trainable.checked_mul(stored)?,
-        optimizer_state: trainable.checked_mul(state_bytes)?.checked_mul(states)?,
-        master_weights: trainable.checked_mul(master)?,
-    };
-    m.weights
-        .checked_add(m.gradients)?
-        .checked_add(m.optimizer_state)?
-        .checked_add(m.master_weights)?;
-    Some(m)
+    TrainingMemory {
+        weights: params.checked_mul(stored),
+        gradients: trainable.checked_mul(stored),
+        optimizer_state: trainable
+            .checked_mul(state_bytes)
+            .and_then(|b| b.checked_mul(states)),
+        master_weights: trainable.checked_mul(master),
+    }
 }
 
 /// Bytes per parameter for a training set-up: 16 for Adam under mixed precision, 16 for Adam in fp32.
 pub fn bytes_per_param(precision: Precision, optimizer: Optimizer) -> u64 {
-    training_of(1, 1, precision, optimizer).map_or(u64::MAX, |m| m.total())
+    training_of(1, 1, precision, optimizer)
+        .total()
+        .unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
@@ -188,34 +187,35 @@ mod tests {
             LINEAR_4096,
             Precision::Full(DType::Float32),
             Optimizer::Adam,
-        )
-        .unwrap();
-        assert_eq!(m.weights, 67_125_248);
-        assert_eq!(m.without_gradients(), 3 * 67_125_248);
-        assert_eq!(m.total(), 4 * 67_125_248);
-        assert_eq!(crate::units::binary(m.without_gradients()), "192.05 MiB");
-        assert_eq!(crate::units::binary(m.total()), "256.06 MiB");
+        );
+        assert_eq!(m.weights, Some(67_125_248));
+        assert_eq!(m.without_gradients(), Some(3 * 67_125_248));
+        assert_eq!(m.total(), Some(4 * 67_125_248));
+        assert_eq!(
+            crate::units::binary(m.without_gradients().unwrap()),
+            "192.05 MiB"
+        );
+        assert_eq!(crate::units::binary(m.total().unwrap()), "256.06 MiB");
     }
 
     #[test]
     fn frozen_parameters_get_no_gradients_or_optimizer_state() {
         // models/frozen_backbone.pt: 2,117 parameters, 709 trainable.
-        let m = training_of(2_117, 709, Precision::Full(DType::Float32), Optimizer::Adam).unwrap();
-        assert_eq!(m.weights, 2_117 * 4);
-        assert_eq!(m.gradients, 709 * 4);
-        assert_eq!(m.optimizer_state, 709 * 8);
-        assert_eq!(m.master_weights, 0);
+        let m = training_of(2_117, 709, Precision::Full(DType::Float32), Optimizer::Adam);
+        assert_eq!(m.weights, Some(2_117 * 4));
+        assert_eq!(m.gradients, Some(709 * 4));
+        assert_eq!(m.optimizer_state, Some(709 * 8));
+        assert_eq!(m.master_weights, Some(0));
         let mixed = training_of(
             2_117,
             709,
             Precision::Mixed(DType::BFloat16),
             Optimizer::AdamW,
-        )
-        .unwrap();
-        assert_eq!(mixed.weights, 2_117 * 2);
-        assert_eq!(mixed.gradients, 709 * 2);
-        assert_eq!(mixed.optimizer_state, 709 * 8);
-        assert_eq!(mixed.master_weights, 709 * 4);
+        );
+        assert_eq!(mixed.weights, Some(2_117 * 2));
+        assert_eq!(mixed.gradients, Some(709 * 2));
+        assert_eq!(mixed.optimizer_state, Some(709 * 8));
+        assert_eq!(mixed.master_weights, Some(709 * 4));
     }
 
     #[test]
@@ -223,12 +223,20 @@ mod tests {
         // 2^60 parameters take 2^62 bytes of weights, but ×4 for Adam is 2^64: one past u64::MAX.
         let n = 1u64 << 60;
         let full = Precision::Full(DType::Float32);
-        assert_eq!(training_of(n, n, full, Optimizer::Adam), None);
+        let both = training_of(n, n, full, Optimizer::Adam);
+        assert_eq!(both.total(), None);
+        assert_eq!(both.without_gradients(), Some(3 << 62));
+        // Only the sums overflow: every figure on its own is exact, and stays printable.
+        assert_eq!(both.weights, Some(1 << 62));
+        assert_eq!(both.gradients, Some(1 << 62));
+        assert_eq!(both.optimizer_state, Some(1 << 63));
         assert_eq!(
-            training_of(n, 0, full, Optimizer::Adam).unwrap().total(),
-            1 << 62
+            training_of(n, 0, full, Optimizer::Adam).total(),
+            Some(1 << 62)
         );
-        assert_eq!(training_of(u64::MAX, 0, full, Optimizer::Sgd), None);
+        let huge = training_of(u64::MAX, 0, full, Optimizer::Sgd);
+        assert_eq!((huge.weights, huge.gradients), (None, Some(0)));
+        assert_eq!(huge.total(), None);
     }
 
     #[test]
@@ -238,6 +246,12 @@ mod tests {
             bytes_per_param(Precision::Mixed(DType::Float16), Optimizer::Adam)
         )));
         assert!(ADAM_LABEL.contains("×3") && FULL_TRAINING_LABEL.contains("×4"));
+        // The row label is the same words, capitalised.
+        assert_eq!(
+            FULL_TRAINING_ROW_LABEL.to_lowercase(),
+            FULL_TRAINING_LABEL.to_lowercase()
+        );
+        assert!(FULL_TRAINING_ROW_LABEL.starts_with('F'));
     }
 
     #[test]

@@ -106,9 +106,9 @@ pub struct Plan {
     pub options: PlanOptions,
     pub params: u64,
     pub trainable: u64,
-    /// Weights, gradients, optimizer state, master weights (inference keeps only the weights); `None`
-    /// when they overflow 64 bits.
-    pub state: Option<TrainingMemory>,
+    /// Weights, gradients, optimizer state, master weights (inference keeps only the weights); each
+    /// `None` when it overflows 64 bits.
+    pub state: TrainingMemory,
     pub measured: [Measured; 2],
     /// Floating-point dtypes the measuring run produced, to say when they differ from the plan's.
     pub run_dtypes: Vec<DType>,
@@ -212,10 +212,10 @@ impl Plan {
         };
         let state =
             memory::training_of(totals.params, trained, options.precision, options.optimizer);
-        let total = state.and_then(|s| s.total().checked_add(m1.bytes));
+        let total = state.total().and_then(|s| s.checked_add(m1.bytes));
         let fit = options
             .budget
-            .map(|budget| largest_batch(state.map(|s| s.total()), activations, budget));
+            .map(|budget| largest_batch(state.total(), activations, budget));
         Ok(Plan {
             model: first.name.clone(),
             options,
@@ -247,13 +247,13 @@ impl Plan {
 
     /// The biggest part of the total, for "what dominates"; `None` when the total overflows.
     pub fn dominant(&self) -> Option<(&'static str, u64)> {
-        let state = self.state?;
+        let state = self.state;
         self.total?;
         let parts = [
-            ("weights", state.weights),
-            ("gradients", state.gradients),
-            ("optimizer state", state.optimizer_state),
-            ("float32 master weights", state.master_weights),
+            ("weights", state.weights?),
+            ("gradients", state.gradients?),
+            ("optimizer state", state.optimizer_state?),
+            ("float32 master weights", state.master_weights?),
             ("activations", self.activations_at_batch()),
         ];
         parts.into_iter().max_by_key(|p| p.1)
@@ -370,10 +370,10 @@ mod tests {
         let a = model(1, vec![1, 8], DType::Float32, 2_117, 709);
         let b = model(2, vec![2, 8], DType::Float32, 2_117, 709);
         let p = Plan::new(&a, &b, options(Precision::Full(DType::Float32))).unwrap();
-        let s = p.state.unwrap();
-        assert_eq!(s.weights, 2_117 * 4);
-        assert_eq!(s.gradients, 709 * 4);
-        assert_eq!(s.optimizer_state, 709 * 8);
+        let s = p.state;
+        assert_eq!(s.weights, Some(2_117 * 4));
+        assert_eq!(s.gradients, Some(709 * 4));
+        assert_eq!(s.optimizer_state, Some(709 * 8));
         assert_eq!(p.total, Some(2_117 * 4 + 709 * 12 + 32));
     }
 
@@ -409,7 +409,10 @@ mod tests {
         let mut o = options(Precision::Full(DType::Float32));
         o.budget = Some(u64::MAX);
         let p = Plan::new(&a, &b, o).unwrap();
-        assert_eq!(p.state, None);
+        // 2^61 parameters: their float32 weights (2^63 bytes) are exact; Adam's state and the total are not.
+        assert_eq!(p.state.weights, Some(1 << 63));
+        assert_eq!(p.state.optimizer_state, None);
+        assert_eq!(p.state.total(), None);
         assert_eq!(p.total, None);
         assert_eq!(p.dominant(), None);
         assert_eq!(

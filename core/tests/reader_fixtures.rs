@@ -105,8 +105,22 @@ fn dtypes_saved_with_rebuild_tensor_v3_keep_their_type_and_size() {
 #[test]
 fn an_unknown_dtype_is_refused_not_guessed() {
     let e = error("bits8.pt");
-    assert!(e.contains("packed: tensor of dtype torch.bits8"), "{e}");
+    assert!(e.contains("['packed']: tensor of dtype torch.bits8"), "{e}");
     assert!(e.contains("does not know"), "{e}");
+}
+
+#[test]
+fn an_unknown_dtype_fails_only_the_dict_chosen() {
+    // {'w': tensor, 'extra': {'x': bits8}}: the top level is the state dict; 'extra' is side data.
+    let s = read("bits8_beside.pt");
+    let paths: Vec<String> = tensors(&s).into_iter().map(|t| t.0).collect();
+    assert_eq!(paths, ["w"]);
+    // {'w': tensor, 'extra': {'x': bits8, 'y': tensor}}: 'extra' holds more, so it is read, and fails.
+    let e = error("bits8_chosen.pt");
+    assert!(
+        e.contains("['extra']['x']: tensor of dtype torch.bits8"),
+        "{e}"
+    );
 }
 
 fn assert_tensors_match_pytorch(name: &str) -> ModelSummary {
@@ -195,6 +209,14 @@ fn tensors_in_tuples_are_named_by_their_place() {
         .find(|t| t.0 == "0._packed_params._packed_params.0")
         .unwrap();
     assert_eq!(weight.1.dtype, DType::QInt8);
+    // The packed bias is pickled as a Parameter, but the state dict's own entries record no
+    // requires_grad: every parameter counts as trainable, and the note says so.
+    assert_eq!(s.totals().non_trainable, 0);
+    assert!(
+        has_note(&s, &["does not record requires_grad"]),
+        "{:?}",
+        s.notes
+    );
 }
 
 #[test]

@@ -183,13 +183,16 @@ pub struct LinearArgs {
     pub output: OutputArgs,
 }
 
+/// The weights' dtypes `linear` offers: fewer than an input's `--dtype` takes, so it names its own.
+const LINEAR_DTYPES: &str = "(use f32, f16, bf16, f64 or i8)";
+
 fn parse_linear_dtype(s: &str) -> Result<DType, String> {
-    let d: DType = s.parse()?;
-    match d {
-        DType::Float32 | DType::Float16 | DType::BFloat16 | DType::Float64 | DType::Int8 => Ok(d),
-        other => Err(format!(
-            "dtype {other} is not offered here (use f32, f16, bf16, f64 or i8)"
-        )),
+    match s.parse::<DType>() {
+        Ok(
+            d @ (DType::Float32 | DType::Float16 | DType::BFloat16 | DType::Float64 | DType::Int8),
+        ) => Ok(d),
+        Ok(other) => Err(format!("dtype {other} is not offered here {LINEAR_DTYPES}")),
+        Err(_) => Err(format!("unknown dtype '{s}' {LINEAR_DTYPES}")),
     }
 }
 
@@ -208,4 +211,25 @@ pub fn parse_dims(s: &str) -> Result<Vec<i64>, String> {
         return Err(format!("'{s}' has no dimensions (example: 3,224,224)"));
     }
     Ok(dims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linear_names_its_own_dtypes_and_inputs_theirs() {
+        assert_eq!(
+            parse_linear_dtype("f128").unwrap_err(),
+            "unknown dtype 'f128' (use f32, f16, bf16, f64 or i8)"
+        );
+        assert_eq!(
+            parse_linear_dtype("i64").unwrap_err(),
+            "dtype int64 is not offered here (use f32, f16, bf16, f64 or i8)"
+        );
+        assert_eq!(parse_linear_dtype("bf16"), Ok(DType::BFloat16));
+        // An input's --dtype takes token ids too, and its hint says so.
+        let e = "f128".parse::<DType>().unwrap_err();
+        assert!(e.contains("i64"), "{e}");
+    }
 }

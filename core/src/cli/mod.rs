@@ -101,8 +101,8 @@ fn first_positional(args: &[OsString]) -> Option<&OsStr> {
 pub use commands::run;
 
 /// The process arguments, parsed (`tchinfo vgg16` meaning `tchinfo summary vgg16`). Bad arguments exit
-/// here with clap's message, prefixed like every other error (`tchinfo: error: …`), and code 2; `--help`
-/// and `--version` print as clap prints them.
+/// here with the first line of clap's message, prefixed like every other error (`tchinfo: error: …`),
+/// and code 2; `--help` and `--version` print as clap prints them.
 pub fn parse() -> Cli {
     match Cli::try_parse_from(normalize_args(std::env::args_os().collect())) {
         Ok(cli) => cli,
@@ -113,10 +113,21 @@ pub fn parse() -> Cli {
             e.exit()
         }
         Err(e) => {
-            eprint!("tchinfo: {}", e.render());
+            eprintln!("{}", usage_error_line(&e));
             std::process::exit(e.exit_code());
         }
     }
+}
+
+/// A usage error in one line, as every other error is: clap's render adds a tip, the usage and a
+/// pointer to --help on lines of their own, and only its first line (`error: …`) says what is wrong.
+fn usage_error_line(e: &clap::Error) -> String {
+    let rendered = e.render().to_string();
+    let first = rendered
+        .lines()
+        .next()
+        .unwrap_or("error: invalid arguments");
+    format!("tchinfo: {} (see tchinfo --help)", first.trim_end())
 }
 
 /// Prints a failure as one line on stderr and exits with its code.
@@ -130,6 +141,15 @@ pub fn exit_on_failure(result: Result<(), Failure>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_usage_error_is_one_line() {
+        let e = Cli::try_parse_from(["tchinfo", "summary", "--bogus", "m.pt"]).unwrap_err();
+        assert_eq!(
+            usage_error_line(&e),
+            "tchinfo: error: unexpected argument '--bogus' found (see tchinfo --help)"
+        );
+    }
 
     fn normalized(args: &[&str]) -> Vec<String> {
         let os = std::iter::once("tchinfo")

@@ -173,22 +173,20 @@ pub fn compare(summaries: &[ModelSummary]) -> Comparison {
         });
     }
     // Gradients and Adam state for trainable parameters only; Missing only if a figure overflows 64 bits.
-    let fp32 = |t: &Totals, figure: fn(&memory::TrainingMemory) -> u64| {
-        memory::training_of(
+    let fp32 = |t: &Totals, figure: fn(&memory::TrainingMemory) -> Option<u64>| {
+        figure(&memory::training_of(
             t.params,
             t.trainable,
             Precision::Full(DType::Float32),
             Optimizer::Adam,
-        )
-        .map_or(Value::Missing, |m| Value::Bytes(figure(&m)))
+        ))
+        .map_or(Value::Missing, Value::Bytes)
     };
     row("Weights, float32", "bytes", &|_, t| fp32(t, |m| m.weights));
     row(memory::ADAM_LABEL, "bytes", &|_, t| {
         fp32(t, memory::TrainingMemory::without_gradients)
     });
-    // Every other row label here starts with a capital; the shared label starts a footer line.
-    let full_training = format!("F{}", &memory::FULL_TRAINING_LABEL[1..]);
-    row(&full_training, "bytes", &|_, t| {
+    row(memory::FULL_TRAINING_ROW_LABEL, "bytes", &|_, t| {
         fp32(t, memory::TrainingMemory::total)
     });
     row("Activations ×2 (torchinfo)", "bytes", &|_, t| {
@@ -224,6 +222,16 @@ fn remarks(summaries: &[ModelSummary], totals: &[Totals]) -> Vec<String> {
         ));
     }
     for (s, t) in summaries.iter().zip(totals) {
+        // The ×3 and ×4 rows count gradients and Adam state for trainable parameters only, as the
+        // summary footer says; without this a frozen backbone would read as a smaller model.
+        if t.trainable < t.params {
+            out.push(format!(
+                "{}: gradients and Adam state count its {} trainable params only ({} frozen).",
+                s.name,
+                thousands(t.trainable),
+                thousands(t.params - t.trainable)
+            ));
+        }
         if let Some(l) = t.largest.first() {
             let name = paper_names(s)
                 .get(&l.path)
@@ -341,4 +349,39 @@ pub fn render_json(summaries: &[ModelSummary]) -> String {
         "models": models,
     });
     super::json::to_string(&doc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::summary::{ModuleNode, SourceKind, TensorRecord};
+
+    /// One Linear leaf: `frozen` parameters without gradients, `trainable` with.
+    fn model(name: &str, frozen: u64, trainable: u64) -> ModelSummary {
+        let mut fc = ModuleNode::new("fc", "fc", "Linear");
+        fc.parameters = vec![
+            TensorRecord::new("weight", vec![frozen], DType::Float32, false),
+            TensorRecord::new("bias", vec![trainable], DType::Float32, true),
+        ];
+        let mut root = ModuleNode::new("", "", "Net");
+        root.children.push(fc);
+        ModelSummary::new(name, SourceKind::TorchScript, root)
+    }
+
+    #[test]
+    fn frozen_parameters_are_remarked_beside_the_training_rows() {
+        let c = compare(&[model("a", 0, 10), model("b", 1_408, 709)]);
+        let frozen: Vec<&String> = c.remarks.iter().filter(|r| r.contains("frozen")).collect();
+        assert_eq!(
+            frozen,
+            ["b: gradients and Adam state count its 709 trainable params only (1,408 frozen)."]
+        );
+        let full = c
+            .rows
+            .iter()
+            .find(|r| r.label == memory::FULL_TRAINING_ROW_LABEL)
+            .unwrap();
+        assert_eq!(full.values[1], Value::Bytes(2_117 * 4 + 709 * 12));
+        assert!(render_markdown(&c).contains("- b: gradients and Adam state"));
+    }
 }

@@ -207,7 +207,7 @@ pub fn memory_section(summary: &ModelSummary, totals: &Totals) -> Section {
     );
     rows.push(maybe_row(
         &format!("weights, float32 ({} × 4 B)", thousands(totals.params)),
-        adam.map(|m| m.weights),
+        adam.weights,
     ));
     if totals
         .param_dtypes
@@ -223,24 +223,15 @@ pub fn memory_section(summary: &ModelSummary, totals: &Totals) -> Section {
     if totals.buffers > 0 {
         rows.push(row("buffers as stored".to_string(), totals.buffer_bytes));
     }
-    rows.push(maybe_row(
-        memory::ADAM_LABEL,
-        adam.map(|m| m.without_gradients()),
-    ));
-    rows.push(maybe_row(
-        memory::FULL_TRAINING_LABEL,
-        adam.map(|m| m.total()),
-    ));
+    rows.push(maybe_row(memory::ADAM_LABEL, adam.without_gradients()));
+    rows.push(maybe_row(memory::FULL_TRAINING_LABEL, adam.total()));
     let mixed = memory::training_of(
         totals.params,
         totals.trainable,
         Precision::Mixed(DType::Float16),
         Optimizer::Adam,
     );
-    rows.push(maybe_row(
-        memory::MIXED_ADAM_LABEL,
-        mixed.map(|m| m.total()),
-    ));
+    rows.push(maybe_row(memory::MIXED_ADAM_LABEL, mixed.total()));
     if totals.trainable < totals.params {
         // Frozen parameters are stored but never updated, so they carry no gradients or Adam state.
         rows.push(vec![

@@ -328,12 +328,12 @@ pub fn summary_json(summary: &ModelSummary) -> SummaryJson {
             share: share(&totals, head.params),
         },
         memory: MemoryJson {
-            weights_float32_bytes: fp32.map(|m| m.weights),
+            weights_float32_bytes: fp32.weights,
             weights_stored_bytes: totals.param_bytes,
             buffers_stored_bytes: totals.buffer_bytes,
-            adam_weights_momentum_variance_bytes: fp32.map(|m| m.without_gradients()),
-            adam_with_gradients_bytes: fp32.map(|m| m.total()),
-            mixed_precision_adam_bytes: mixed.map(|m| m.total()),
+            adam_weights_momentum_variance_bytes: fp32.without_gradients(),
+            adam_with_gradients_bytes: fp32.total(),
+            mixed_precision_adam_bytes: mixed.total(),
             activations: totals.activations.map(|a| ActivationsJson {
                 batch_size: batch,
                 torchinfo_forward_backward_bytes: a.torchinfo_bytes,

@@ -2,7 +2,7 @@
 
 use super::csv;
 use super::json::SCHEMA_VERSION;
-use super::markdown::pipe_table;
+use super::markdown::{one_line, pipe_table};
 use crate::summary::lint::{BiasReport, Evidence};
 use crate::units::{binary, thousands};
 use serde_json::json;
@@ -17,8 +17,9 @@ fn evidence_text(e: Evidence) -> &'static str {
     }
 }
 
-/// The verdict in one sentence (no line break).
+/// The verdict in one sentence (no line break, even when the model's name holds one).
 fn verdict(model: &str, report: &BiasReport) -> String {
+    let model = one_line(model);
     if report.findings.is_empty() {
         format!(
             "{model}: no bias feeds a BatchNorm directly ({}).",
@@ -71,7 +72,8 @@ pub fn render_text(model: &str, report: &BiasReport) -> String {
 
 pub fn render_markdown(model: &str, report: &BiasReport) -> String {
     let mut s = format!(
-        "## Redundant biases in {model}\n\n{}\n\n",
+        "## Redundant biases in {}\n\n{}\n\n",
+        one_line(model),
         verdict(model, report)
     );
     if report.findings.is_empty() {
@@ -216,5 +218,14 @@ mod tests {
         };
         assert_eq!(render_csv(&none).lines().count(), 1);
         assert!(render_markdown("net", &none).contains("no bias feeds a BatchNorm directly"));
+    }
+
+    #[test]
+    fn a_line_break_in_the_model_name_does_not_break_the_markdown() {
+        let md = render_markdown("a\nb.pt", &report());
+        assert!(
+            md.starts_with("## Redundant biases in a b.pt\n\na b.pt: 1 layer"),
+            "{md}"
+        );
     }
 }

@@ -3,7 +3,7 @@
 use super::csv;
 use super::footer::aligned;
 use super::json::SCHEMA_VERSION;
-use super::markdown::pipe_table;
+use super::markdown::{one_line, pipe_table};
 use crate::plan::{Fit, Plan};
 use crate::units::{binary, both, decimal, thousands};
 use serde_json::json;
@@ -31,7 +31,7 @@ fn rows(p: &Plan) -> Vec<(String, Option<u64>)> {
     let o = &p.options;
     let mut rows = vec![(
         format!("weights ({} params)", thousands(p.params)),
-        p.state.map(|s| s.weights),
+        p.state.weights,
     )];
     if !o.inference {
         let gradients = if p.trainable == p.params {
@@ -39,16 +39,13 @@ fn rows(p: &Plan) -> Vec<(String, Option<u64>)> {
         } else {
             format!("gradients ({} trainable params)", thousands(p.trainable))
         };
-        rows.push((gradients, p.state.map(|s| s.gradients)));
+        rows.push((gradients, p.state.gradients));
         rows.push((
             format!("optimizer state ({})", o.optimizer.state_description()),
-            p.state.map(|s| s.optimizer_state),
+            p.state.optimizer_state,
         ));
         if matches!(o.precision, crate::memory::Precision::Mixed(_)) {
-            rows.push((
-                "float32 master weights".to_string(),
-                p.state.map(|s| s.master_weights),
-            ));
+            rows.push(("float32 master weights".to_string(), p.state.master_weights));
         }
     }
     let act_label = if o.inference {
@@ -157,7 +154,8 @@ pub fn render_text(p: &Plan) -> String {
 }
 
 pub fn render_markdown(p: &Plan) -> String {
-    let mut s = format!("## {}\n\n", heading(p));
+    // The model's name is a file name, which may hold a line break: the heading must stay one line.
+    let mut s = format!("## {}\n\n", one_line(&heading(p)));
     let table: Vec<Vec<String>> = rows(p)
         .into_iter()
         .map(|(label, bytes)| {
@@ -195,7 +193,6 @@ pub fn render_csv(p: &Plan) -> String {
         Some(Fit::NotEvenOne { needed_at_one }) => (Some(0), *needed_at_one),
         _ => (None, None),
     };
-    let state = |f: fn(&crate::memory::TrainingMemory) -> u64| p.state.as_ref().map(f);
     let fields: [(&str, Option<String>); 17] = [
         ("model", Some(p.model.clone())),
         (
@@ -207,18 +204,15 @@ pub fn render_csv(p: &Plan) -> String {
         ("batch_size", Some(p.batch().to_string())),
         ("params", Some(p.params.to_string())),
         ("trainable_params", Some(p.trainable.to_string())),
-        ("weights_bytes", state(|s| s.weights).map(|v| v.to_string())),
-        (
-            "gradients_bytes",
-            state(|s| s.gradients).map(|v| v.to_string()),
-        ),
+        ("weights_bytes", p.state.weights.map(|v| v.to_string())),
+        ("gradients_bytes", p.state.gradients.map(|v| v.to_string())),
         (
             "optimizer_state_bytes",
-            state(|s| s.optimizer_state).map(|v| v.to_string()),
+            p.state.optimizer_state.map(|v| v.to_string()),
         ),
         (
             "master_weights_bytes",
-            state(|s| s.master_weights).map(|v| v.to_string()),
+            p.state.master_weights.map(|v| v.to_string()),
         ),
         (
             "activations_bytes",
@@ -260,10 +254,10 @@ pub fn render_json(p: &Plan) -> String {
         "batch_size": p.batch(),
         "params": p.params,
         "trainable_params": p.trainable,
-        "weights_bytes": p.state.map(|s| s.weights),
-        "gradients_bytes": p.state.map(|s| s.gradients),
-        "optimizer_state_bytes": p.state.map(|s| s.optimizer_state),
-        "master_weights_bytes": p.state.map(|s| s.master_weights),
+        "weights_bytes": p.state.weights,
+        "gradients_bytes": p.state.gradients,
+        "optimizer_state_bytes": p.state.optimizer_state,
+        "master_weights_bytes": p.state.master_weights,
         "activations_bytes": p.activations_at_batch(),
         "activations_dtype": o.activation_dtype().name(),
         "activations_per_sample_bytes": p.activations.per_sample,
@@ -288,7 +282,7 @@ mod tests {
     use crate::memory::{Optimizer, Precision, TrainingMemory};
     use crate::plan::{Linear, Measured, PlanOptions};
 
-    fn plan(state: Option<TrainingMemory>, total: Option<u64>) -> Plan {
+    fn plan(state: TrainingMemory, total: Option<u64>) -> Plan {
         let m = |batch, bytes| Measured {
             batch,
             as_run: bytes,
@@ -320,7 +314,16 @@ mod tests {
 
     #[test]
     fn overflow_prints_words_not_a_saturated_number() {
-        let text = render_text(&plan(None, None));
+        // Weights that fit beside state that does not: only the figures that overflow say so.
+        let huge = TrainingMemory {
+            weights: Some(1 << 63),
+            gradients: Some(1 << 63),
+            optimizer_state: None,
+            master_weights: Some(0),
+        };
+        let text = render_text(&plan(huge, None));
+        assert!(text.contains("8.00 EiB"), "{text}");
+        assert_eq!(text.matches(OVERFLOWS).count(), 3, "{text}");
         let total = text.lines().find(|l| l.starts_with("  total")).unwrap();
         assert_eq!(
             total.split_whitespace().collect::<Vec<_>>(),
@@ -329,25 +332,34 @@ mod tests {
         assert!(text.contains("not even batch 1 fits (it needs overflows 64 bits)"));
         assert!(!text.contains("16.00 EiB"), "{text}");
         assert!(!text.contains("Dominated"));
-        let doc: serde_json::Value = serde_json::from_str(&render_json(&plan(None, None))).unwrap();
-        assert!(doc["total_bytes"].is_null() && doc["weights_bytes"].is_null());
+        let doc: serde_json::Value = serde_json::from_str(&render_json(&plan(huge, None))).unwrap();
+        assert!(doc["total_bytes"].is_null() && doc["optimizer_state_bytes"].is_null());
+        assert_eq!(doc["weights_bytes"], 1u64 << 63);
     }
 
     #[test]
     fn trainable_params_and_budget_in_both_units() {
         let state = TrainingMemory {
-            weights: 2_117 * 4,
-            gradients: 709 * 4,
-            optimizer_state: 709 * 8,
-            master_weights: 0,
+            weights: Some(2_117 * 4),
+            gradients: Some(709 * 4),
+            optimizer_state: Some(709 * 8),
+            master_weights: Some(0),
         };
-        let text = render_text(&plan(Some(state), Some(state.total() + 100)));
+        let total = state.total().map(|t| t + 100);
+        let text = render_text(&plan(state, total));
         assert!(text.contains("gradients (709 trainable params)"), "{text}");
         assert!(text.contains("Budget 22.35 GiB (24.00 GB)"), "{text}");
-        let md = render_markdown(&plan(Some(state), Some(state.total() + 100)));
+        let md = render_markdown(&plan(state, total));
         assert!(md.starts_with("## Memory plan for net"), "{md}");
+        let mut broken = plan(state, total);
+        broken.model = "a\nb.pt".into();
+        let md = render_markdown(&broken);
+        assert!(
+            md.starts_with("## Memory plan for a b.pt: training"),
+            "{md}"
+        );
         assert!(md.contains("| gradients (709 trainable params) |"), "{md}");
-        let csv = render_csv(&plan(Some(state), Some(state.total() + 100)));
+        let csv = render_csv(&plan(state, total));
         assert!(csv.contains("\ngradients_bytes,2836\n"), "{csv}");
         assert!(csv.contains("\ntrainable_params,709\n"), "{csv}");
     }

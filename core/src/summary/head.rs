@@ -57,7 +57,9 @@ fn is_global_pool(node: &ModuleNode) -> bool {
 /// (GoogLeNet's `aux2`) runs only in training and is not the head.
 pub fn find_head(root: &ModuleNode) -> Head {
     let all = root.walk();
-    let measured = all.iter().any(|(_, n)| n.outputs.is_some());
+    // Only leaves count: a root whose output alone was recorded says nothing about which leaves ran,
+    // and taking it as measured would filter every leaf out.
+    let measured = all.iter().any(|(_, n)| n.is_leaf() && n.outputs.is_some());
     let leaves: Vec<&ModuleNode> = all
         .into_iter()
         .map(|(_, n)| n)
@@ -89,8 +91,13 @@ pub fn find_head(root: &ModuleNode) -> Head {
         .position(|n| n.kind == LayerKind::Linear || n.type_name.contains("Pool"))
         .unwrap_or(tail.len());
     let params = tail[head_start..].iter().map(|n| n.own_params()).sum();
+    // A recurrent or attention layer after the last convolution (a CRNN's LSTM) produces the output,
+    // not the convolution.
+    let sequence_layer_last = tail
+        .iter()
+        .any(|n| matches!(n.kind, LayerKind::Recurrent | LayerKind::Attention));
     let kind = match linear_layers.len() {
-        0 if last_conv.is_some() => HeadKind::Convolutional,
+        0 if last_conv.is_some() && !sequence_layer_last => HeadKind::Convolutional,
         0 => HeadKind::NoLinear,
         1 if tail.iter().any(|n| is_global_pool(n)) => HeadKind::GlobalPoolLinear,
         1 => HeadKind::SingleLinear,
@@ -166,5 +173,27 @@ mod tests {
         let head = find_head(&root);
         assert_eq!(head.kind, HeadKind::NoLinear);
         assert!(head.describe().starts_with("none"), "{}", head.describe());
+        // Convolutions then an LSTM (a CRNN without its classifier): the LSTM, not a conv, ends it.
+        let mut root = ModuleNode::new("", "", "Net");
+        root.children.push(leaf("conv", "Conv2d", None));
+        root.children.push(leaf("lstm", "LSTM", None));
+        assert_eq!(find_head(&root).kind, HeadKind::NoLinear);
+        // A convolution's own BatchNorm after it leaves the head convolutional.
+        let mut root = ModuleNode::new("", "", "Net");
+        root.children.push(leaf("conv", "Conv2d", None));
+        root.children.push(leaf("bn", "BatchNorm2d", None));
+        assert_eq!(find_head(&root).kind, HeadKind::Convolutional);
+    }
+
+    #[test]
+    fn a_root_output_alone_does_not_hide_the_leaves() {
+        let mut root = googlenet_like(false);
+        root.outputs = Some(vec![TensorValue {
+            shape: vec![1, 4],
+            dtype: DType::Float32,
+        }]);
+        let head = find_head(&root);
+        assert_eq!(head.linear_layers, vec!["aux2.fc1", "aux2.fc2", "fc"]);
+        assert_eq!(head.kind, HeadKind::FullyConnectedStack);
     }
 }

@@ -42,7 +42,8 @@ pub fn state_dict_tree(p: &Pickle) -> Result<StateDict, String> {
         });
     };
     let mut notes = vec![TYPES_INFERRED_NOTE.to_string()];
-    let tensors = found.tensors;
+    let any_recorded = found.scan.requires_grad_recorded;
+    let tensors = found.scan.tensors;
     if let Some(key) = found.keys {
         let mut note = format!("the tensors are the checkpoint's entry {key}");
         match found.left_at_top {
@@ -62,7 +63,6 @@ pub fn state_dict_tree(p: &Pickle) -> Result<StateDict, String> {
     }
     ties.charge(&mut tree)?;
     tree.charge(module_count(&tensors).saturating_mul(MODULE_COST))?;
-    let any_recorded = tensors.iter().any(|(_, t)| t.requires_grad);
     if !any_recorded {
         notes.push(TRAINABLE_ASSUMED_NOTE.to_string());
     }
@@ -89,11 +89,33 @@ pub fn state_dict_tree(p: &Pickle) -> Result<StateDict, String> {
 
 type Tensors = Vec<(String, TensorInfo)>;
 
+/// One dict's tensors.
+#[derive(Default)]
+struct Scan {
+    tensors: Tensors,
+    /// True when an entry of the dict itself (not one inside a tuple) is a Parameter: then
+    /// requires_grad was recorded. A quantized Linear's packed `(weight, bias)` tuple keeps its bias
+    /// as a Parameter whatever the rest of the dict holds, so tuples do not count.
+    requires_grad_recorded: bool,
+    /// Entries that are tensors this reader cannot read (an unknown dtype).
+    unreadable: usize,
+    /// The first of them: its key as `['x']` (`['x'][0]` in a tuple) and why. It fails the read only
+    /// if this dict is the one chosen; a dict of side data beside the state dict is just skipped.
+    first_unreadable: Option<(String, String)>,
+}
+
+impl Scan {
+    /// The tensors the dict holds, readable or not, to choose the state dict by.
+    fn count(&self) -> usize {
+        self.tensors.len() + self.unreadable
+    }
+}
+
 /// Where the tensors were found.
 struct Found {
     /// The keys that lead to the dict, as `['model']`; `None` for the top level.
     keys: Option<String>,
-    tensors: Tensors,
+    scan: Scan,
     /// Tensors at the top level left out because a nested dict holds more (`best_acc1`, `loss`).
     left_at_top: usize,
 }
@@ -101,12 +123,12 @@ struct Found {
 /// The dict with the most tensors: nested dicts are always searched, since training checkpoints keep
 /// small tensors (`best_acc1`, `rng_state`) at the top next to `{'state_dict': …}`; the top level wins
 /// only when it holds at least as many as the best nested dict. Every tensor name looked at is charged
-/// to `tree`, whichever dict it sits in.
+/// to `tree`, whichever dict it sits in. An unreadable tensor fails the read only in the dict chosen.
 fn find_state_dict(p: &Pickle, tree: &mut TreeBudget) -> Result<Option<Found>, String> {
     let top = tensor_entries(p, &p.root, tree)?;
     // Keys are kept as references and spelled out for the winner only: a long key shared by thousands
     // of nested dicts must not be copied into each of their paths.
-    let mut best: Option<(Vec<&str>, Tensors)> = None;
+    let mut best: Option<(Vec<&str>, Scan)> = None;
     // Each dict is scanned once however many entries share it, so the work stays linear in the pickle.
     let mut scanned: HashSet<ObjId> = HashSet::new();
     if let Value::Ref(id) = p.root {
@@ -128,7 +150,7 @@ fn find_state_dict(p: &Pickle, tree: &mut TreeBudget) -> Result<Option<Found>, S
             let mut keys = at.clone();
             keys.push(k);
             let found = tensor_entries(p, v, tree)?;
-            if found.len() > best.as_ref().map_or(0, |b| b.1.len()) {
+            if found.count() > best.as_ref().map_or(0, |b| b.1.count()) {
                 best = Some((keys.clone(), found));
             }
             if keys.len() < MAX_SEARCH_DEPTH {
@@ -136,34 +158,56 @@ fn find_state_dict(p: &Pickle, tree: &mut TreeBudget) -> Result<Option<Found>, S
             }
         }
     }
-    Ok(match best {
-        Some((keys, tensors)) if tensors.len() > top.len() => Some(Found {
+    let found = match best {
+        Some((keys, scan)) if scan.count() > top.count() => Found {
             keys: Some(keys.iter().map(|k| format!("['{k}']")).collect()),
-            tensors,
-            left_at_top: top.len(),
-        }),
-        _ if !top.is_empty() => Some(Found {
+            scan,
+            left_at_top: top.count(),
+        },
+        _ if top.count() > 0 => Found {
             keys: None,
-            tensors: top,
+            scan: top,
             left_at_top: 0,
-        }),
-        _ => None,
-    })
+        },
+        _ => return Ok(None),
+    };
+    if let Some((key, why)) = &found.scan.first_unreadable {
+        return Err(format!(
+            "{}{key}: {why}",
+            found.keys.as_deref().unwrap_or_default()
+        ));
+    }
+    Ok(Some(found))
 }
 
 /// The string-keyed tensor entries of a dict or `OrderedDict`; a repeated key keeps its first place and
 /// its last value, as a Python dict would. Tensors in a tuple or list (a quantized Linear keeps
 /// `_packed_params._packed_params = (weight, bias)`) are named by their place: `name.0`, `name.1`.
-fn tensor_entries(p: &Pickle, value: &Value, tree: &mut TreeBudget) -> Result<Tensors, String> {
+fn tensor_entries(p: &Pickle, value: &Value, tree: &mut TreeBudget) -> Result<Scan, String> {
     let Some(entries) = p.entries(value) else {
-        return Ok(Vec::new());
+        return Ok(Scan::default());
     };
     if let Some(Object::Instance { callable, .. }) = p.object(value)
         && p.global(callable) != Some(("collections", "OrderedDict"))
     {
-        return Ok(Vec::new());
+        return Ok(Scan::default());
     }
     let mut out: Tensors = Vec::new();
+    let mut requires_grad_recorded = false;
+    let mut unreadable = 0;
+    let mut first_unreadable: Option<(String, String)> = None;
+    // Reading stops no longer at the first unreadable entry, so each one's message (which may quote a
+    // long dtype name from the pickle) is charged. Only the first of a dict is kept; its key is charged
+    // before it is copied, since a long key shared by many dicts would otherwise be copied for each.
+    let mut refuse = |tree: &mut TreeBudget, key: &dyn Fn() -> String, len: usize, why: String| {
+        unreadable += 1;
+        tree.charge(why.len())?;
+        if first_unreadable.is_none() {
+            tree.charge(len)?;
+            first_unreadable = Some((key(), why));
+        }
+        Ok::<(), String>(())
+    };
     let mut index: HashMap<String, usize> = HashMap::new();
     // Charged per entry of every dict scanned, before the entry is kept; the name is charged before
     // it is scanned or copied, so a long name repeated through the memo is refused unread.
@@ -181,16 +225,29 @@ fn tensor_entries(p: &Pickle, value: &Value, tree: &mut TreeBudget) -> Result<Te
     };
     for (k, v) in entries {
         let Some(name) = k.as_str() else { continue };
-        if let Some(t) = tensor(p, v).map_err(|e| format!("{name}: {e}"))? {
-            keep(tree, name, t)?;
-            continue;
+        match tensor(p, v) {
+            Ok(Some(t)) => {
+                requires_grad_recorded |= t.requires_grad;
+                keep(tree, name, t)?;
+                continue;
+            }
+            Ok(None) => {}
+            Err(why) => {
+                refuse(tree, &|| format!("['{name}']"), name.len(), why)?;
+                continue;
+            }
         }
         let Some(items) = p.sequence(v).filter(|s| s.len() <= MAX_SEQUENCE_ITEMS) else {
             continue;
         };
         for (i, item) in items.iter().enumerate() {
-            let Some(t) = tensor(p, item).map_err(|e| format!("{name}.{i}: {e}"))? else {
-                continue;
+            let t = match tensor(p, item) {
+                Ok(Some(t)) => t,
+                Ok(None) => continue,
+                Err(why) => {
+                    refuse(tree, &|| format!("['{name}'][{i}]"), name.len(), why)?;
+                    continue;
+                }
             };
             let digits = i.checked_ilog10().unwrap_or(0) as usize + 1;
             // The element's name is made here: its length is charged before it is.
@@ -198,7 +255,12 @@ fn tensor_entries(p: &Pickle, value: &Value, tree: &mut TreeBudget) -> Result<Te
             keep(tree, &format!("{name}.{i}"), t)?;
         }
     }
-    Ok(out)
+    Ok(Scan {
+        tensors: out,
+        requires_grad_recorded,
+        unreadable,
+        first_unreadable,
+    })
 }
 
 /// What a tensor name costs the tree built from it: the name is scanned, hashed and kept, and each of its
