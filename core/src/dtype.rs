@@ -36,6 +36,37 @@ pub enum DType {
 }
 
 impl DType {
+    /// Every element type, in declaration order: for lookups by another naming scheme (libtorch's).
+    pub const ALL: [DType; 24] = {
+        use DType::*;
+        [
+            Float64,
+            Float32,
+            Float16,
+            BFloat16,
+            Float8E4M3,
+            Float8E5M2,
+            Float8E4M3Fnuz,
+            Float8E5M2Fnuz,
+            Float8E8M0,
+            Int64,
+            Int32,
+            Int16,
+            Int8,
+            UInt8,
+            UInt16,
+            UInt32,
+            UInt64,
+            Bool,
+            ComplexHalf,
+            Complex64,
+            Complex128,
+            QInt8,
+            QUInt8,
+            QInt32,
+        ]
+    };
+
     pub fn bytes(self) -> u64 {
         use DType::*;
         match self {
@@ -166,6 +197,21 @@ impl FromStr for DType {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_lists_every_type_once() {
+        use DType::*;
+        for d in DType::ALL {
+            // No wildcard arm: a new variant stops this compiling until it is listed here and in ALL.
+            match d {
+                Float64 | Float32 | Float16 | BFloat16 | Float8E4M3 | Float8E5M2
+                | Float8E4M3Fnuz | Float8E5M2Fnuz | Float8E8M0 | Int64 | Int32 | Int16 | Int8
+                | UInt8 | UInt16 | UInt32 | UInt64 | Bool | ComplexHalf | Complex64
+                | Complex128 | QInt8 | QUInt8 | QInt32 => {}
+            }
+            assert_eq!(DType::ALL.iter().filter(|&&a| a == d).count(), 1, "{d:?}");
+        }
+    }
 
     #[test]
     fn sizes() {

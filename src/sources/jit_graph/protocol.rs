@@ -38,35 +38,7 @@ pub(crate) fn c10_name(dtype: DType) -> &'static str {
 
 /// The dtype c10 calls `name`; `None` for the few c10 types tchinfo has no name for (Bits8, QUInt4x2 …).
 pub(crate) fn from_c10_name(name: &str) -> Option<DType> {
-    use DType::*;
-    [
-        Float64,
-        Float32,
-        Float16,
-        BFloat16,
-        Float8E4M3,
-        Float8E5M2,
-        Float8E4M3Fnuz,
-        Float8E5M2Fnuz,
-        Float8E8M0,
-        Int64,
-        Int32,
-        Int16,
-        Int8,
-        UInt8,
-        UInt16,
-        UInt32,
-        UInt64,
-        Bool,
-        ComplexHalf,
-        Complex64,
-        Complex128,
-        QInt8,
-        QUInt8,
-        QInt32,
-    ]
-    .into_iter()
-    .find(|d| c10_name(*d) == name)
+    DType::ALL.into_iter().find(|d| c10_name(*d) == name)
 }
 
 /// The request: the inputs to build, then the operators whose runtime arguments to report.
@@ -271,13 +243,7 @@ mod tests {
 
     #[test]
     fn c10_names_round_trip() {
-        for d in [
-            DType::Float32,
-            DType::Int64,
-            DType::BFloat16,
-            DType::QUInt8,
-            DType::UInt16,
-        ] {
+        for d in DType::ALL {
             assert_eq!(from_c10_name(c10_name(d)), Some(d));
         }
         assert_eq!(from_c10_name("Bits8"), None);
