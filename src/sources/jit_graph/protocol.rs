@@ -38,7 +38,7 @@ pub(crate) fn c10_name(dtype: DType) -> &'static str {
 
 /// The dtype c10 calls `name`; `None` for the few c10 types tchinfo has no name for (Bits8, QUInt4x2 …).
 pub(crate) fn from_c10_name(name: &str) -> Option<DType> {
-    DType::ALL.into_iter().find(|d| c10_name(*d) == name)
+    DType::ALL.iter().copied().find(|d| c10_name(*d) == name)
 }
 
 /// The request: the inputs to build, then the operators whose runtime arguments to report.
@@ -243,7 +243,7 @@ mod tests {
 
     #[test]
     fn c10_names_round_trip() {
-        for d in DType::ALL {
+        for &d in DType::ALL {
             assert_eq!(from_c10_name(c10_name(d)), Some(d));
         }
         assert_eq!(from_c10_name("Bits8"), None);
