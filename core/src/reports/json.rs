@@ -348,10 +348,7 @@ pub fn summary_json(summary: &ModelSummary) -> SummaryJson {
         redundant_biases: {
             let r = crate::summary::lint::redundant_biases(summary);
             RedundantBiasJson {
-                evidence: match r.evidence {
-                    crate::summary::lint::Evidence::DataFlow => "data_flow",
-                    crate::summary::lint::Evidence::ModuleOrder => "module_order",
-                },
+                evidence: super::lint::evidence_key(r.evidence),
                 wasted_params: r.wasted_params(),
                 layers: r
                     .findings

@@ -38,8 +38,29 @@ fn verdict(model: &str, report: &BiasReport) -> String {
 const WHY: &str = "BatchNorm subtracts the batch mean and adds its own shift, so these biases learn nothing: \
                    build the layers with bias=False.";
 
-fn wasted_bytes(report: &BiasReport) -> u64 {
-    report.findings.iter().map(|f| f.wasted_bytes).sum()
+/// Layer, the normalization it feeds, wasted params and bytes: one row per finding. The text table
+/// marks the data flow with an arrow and spells out the unit; the Markdown table has headers for both.
+fn finding_rows(report: &BiasReport, feeds_prefix: &str, params_suffix: &str) -> Vec<Vec<String>> {
+    report
+        .findings
+        .iter()
+        .map(|f| {
+            vec![
+                format!("{} ({})", f.layer, f.layer_type),
+                format!("{feeds_prefix}{} ({})", f.norm, f.norm_type),
+                format!("{}{params_suffix}", thousands(f.wasted_params)),
+                binary(f.wasted_bytes),
+            ]
+        })
+        .collect()
+}
+
+fn total_line(report: &BiasReport) -> String {
+    format!(
+        "\nTotal saved with bias=False: {} parameters ({}).\n",
+        thousands(report.wasted_params()),
+        binary(report.wasted_bytes())
+    )
 }
 
 pub fn render_text(model: &str, report: &BiasReport) -> String {
@@ -49,24 +70,9 @@ pub fn render_text(model: &str, report: &BiasReport) -> String {
     }
     s += WHY;
     s += "\n\n";
-    let rows: Vec<Vec<String>> = report
-        .findings
-        .iter()
-        .map(|f| {
-            vec![
-                format!("{} ({})", f.layer, f.layer_type),
-                format!("→ {} ({})", f.norm, f.norm_type),
-                format!("{} params", thousands(f.wasted_params)),
-                binary(f.wasted_bytes),
-            ]
-        })
-        .collect();
+    let rows = finding_rows(report, "→ ", " params");
     s += &super::footer::aligned(&rows, &[false, false, true, true], "  ");
-    s += &format!(
-        "\nTotal saved with bias=False: {} parameters ({}).\n",
-        thousands(report.wasted_params()),
-        binary(wasted_bytes(report))
-    );
+    s += &total_line(report);
     s
 }
 
@@ -80,28 +86,13 @@ pub fn render_markdown(model: &str, report: &BiasReport) -> String {
         return s;
     }
     s += &format!("{WHY}\n\n");
-    let rows: Vec<Vec<String>> = report
-        .findings
-        .iter()
-        .map(|f| {
-            vec![
-                format!("{} ({})", f.layer, f.layer_type),
-                format!("{} ({})", f.norm, f.norm_type),
-                thousands(f.wasted_params),
-                binary(f.wasted_bytes),
-            ]
-        })
-        .collect();
+    let rows = finding_rows(report, "", "");
     s += &pipe_table(
         &["Layer", "Feeds", "Bias params", "Bias size"].map(String::from),
         &rows,
         &[false, false, true, true],
     );
-    s += &format!(
-        "\nTotal saved with bias=False: {} parameters ({}).\n",
-        thousands(report.wasted_params()),
-        binary(wasted_bytes(report))
-    );
+    s += &total_line(report);
     s
 }
 
@@ -133,7 +124,8 @@ pub fn render_csv(report: &BiasReport) -> String {
     s
 }
 
-fn evidence_key(e: Evidence) -> &'static str {
+/// How the finding was made, as the JSON and CSV of both `lint` and `summary` spell it.
+pub(super) fn evidence_key(e: Evidence) -> &'static str {
     match e {
         Evidence::DataFlow => "data_flow",
         Evidence::ModuleOrder => "module_order",

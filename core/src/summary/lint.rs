@@ -37,6 +37,10 @@ impl BiasReport {
     pub fn wasted_params(&self) -> u64 {
         self.findings.iter().map(|f| f.wasted_params).sum()
     }
+
+    pub fn wasted_bytes(&self) -> u64 {
+        self.findings.iter().map(|f| f.wasted_bytes).sum()
+    }
 }
 
 fn bias_of(node: &ModuleNode) -> Option<(u64, u64)> {
