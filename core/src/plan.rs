@@ -136,10 +136,7 @@ fn counted_bytes(v: &TensorValue, width: Option<u64>) -> Option<u64> {
 fn activation_bytes(root: &ModuleNode, inference: bool, width: Option<u64>) -> Option<u64> {
     let (mut leaves, mut largest) = (0u64, 0u64);
     for (_, node) in root.walk() {
-        let Some(first) = &node.outputs else {
-            continue;
-        };
-        for call in std::iter::once(first).chain(&node.repeat_outputs) {
+        for call in node.calls() {
             let bytes = call
                 .iter()
                 .try_fold(0u64, |acc, v| acc.checked_add(counted_bytes(v, width)?))?;

@@ -1,6 +1,5 @@
 //! CSV: one row per module, raw numbers (no separators, no rounding).
 
-use super::json::call_count;
 use crate::summary::{ModelSummary, TensorValue};
 
 /// Quotes a field when it holds a comma, a quote or a line break (RFC 4180).
@@ -89,7 +88,7 @@ pub fn render(summary: &ModelSummary) -> String {
             node.qualified_type.clone().unwrap_or_default(),
             node.kind.name().to_string(),
             first,
-            call_count(node).to_string(),
+            node.calls().count().to_string(),
             repeats,
             node.own_params().to_string(),
             node.subtree_params().to_string(),

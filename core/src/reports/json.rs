@@ -74,7 +74,8 @@ pub struct ModuleJson {
     pub subtree_trainable_params: u64,
     pub share_of_params: f64,
     pub outputs: Option<Vec<ValueJson>>,
-    /// How many times the forward pass called it (0: not called, or no forward pass was run).
+    /// Calls of it whose outputs are known: every call for built-ins and scripted files; a traced
+    /// module's call whose output could not be attributed is not counted (0 also without a forward).
     pub calls: usize,
     /// What the second and later calls returned, in call order (a ResNet block's shared `relu`).
     pub repeat_outputs: Vec<Vec<ValueJson>>,
@@ -231,7 +232,7 @@ fn module(
             .outputs
             .as_ref()
             .map(|o| o.iter().map(ValueJson::from).collect()),
-        calls: call_count(node),
+        calls: node.calls().count(),
         repeat_outputs: node
             .repeat_outputs
             .iter()
@@ -242,13 +243,6 @@ fn module(
         op_mult_adds: node.op_mult_adds,
         children: node.children.iter().map(|c| c.path.clone()).collect(),
     }
-}
-
-/// Calls of a module in the forward pass: its first (`outputs`) and every repeat.
-pub fn call_count(node: &ModuleNode) -> usize {
-    node.outputs
-        .as_ref()
-        .map_or(0, |_| 1 + node.repeat_outputs.len())
 }
 
 /// The JSON document for one summary.

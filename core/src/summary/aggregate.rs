@@ -193,11 +193,8 @@ fn activations(root: &ModuleNode) -> Option<Activations> {
         largest_output_bytes: 0,
     };
     for (_, node) in nodes {
-        let Some(outputs) = &node.outputs else {
-            continue;
-        };
         // Every call of a module the forward calls more than once leaves its own output behind.
-        for call in std::iter::once(outputs).chain(&node.repeat_outputs) {
+        for call in node.calls() {
             let bytes: u64 = call.iter().map(|o| o.bytes()).sum();
             a.largest_output_bytes = a.largest_output_bytes.max(bytes);
             if node.is_leaf() {

@@ -24,13 +24,13 @@ pub fn fill_torchinfo_mult_adds(root: &mut ModuleNode) {
 /// torchinfo's hooks make one row per call, each charged for its own output, and its total adds
 /// them all: a module the forward calls twice costs twice.
 pub fn torchinfo_mult_adds(node: &ModuleNode) -> Option<u64> {
-    let first = call_mult_adds(node, node.outputs.as_ref()?.first()?);
-    let repeats = node
-        .repeat_outputs
-        .iter()
-        .filter_map(|call| call.first())
-        .map(|out| call_mult_adds(node, out));
-    Some(repeats.fold(first, u64::saturating_add))
+    node.outputs.as_ref()?.first()?;
+    Some(
+        node.calls()
+            .filter_map(|call| call.first())
+            .map(|out| call_mult_adds(node, out))
+            .fold(0, u64::saturating_add),
+    )
 }
 
 /// One call's count, from the first tensor it returned.

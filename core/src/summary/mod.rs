@@ -148,6 +148,12 @@ impl ModuleNode {
         }
     }
 
+    /// What each call returned, first call first; nothing when the module was not called or no
+    /// forward pass was run. Activations and mult-adds count every call.
+    pub fn calls(&self) -> impl Iterator<Item = &Vec<TensorValue>> {
+        self.outputs.iter().chain(&self.repeat_outputs)
+    }
+
     pub fn is_leaf(&self) -> bool {
         self.children.is_empty()
     }
