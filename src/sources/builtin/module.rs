@@ -57,26 +57,20 @@ pub(crate) enum Layer {
     Block(BlockForward),
 }
 
+fn weight_and_bias(has_bias: bool) -> Vec<&'static str> {
+    if has_bias {
+        vec!["weight", "bias"]
+    } else {
+        vec!["weight"]
+    }
+}
+
 impl Layer {
     /// Names of the parameters and buffers this layer owns, in PyTorch's registration order.
     pub(crate) fn tensor_names(&self) -> (Vec<&'static str>, Vec<&'static str>) {
         match self {
-            Layer::Conv2d(c) => (
-                if c.bias.is_some() {
-                    vec!["weight", "bias"]
-                } else {
-                    vec!["weight"]
-                },
-                vec![],
-            ),
-            Layer::Linear(l) => (
-                if l.bias.is_some() {
-                    vec!["weight", "bias"]
-                } else {
-                    vec!["weight"]
-                },
-                vec![],
-            ),
+            Layer::Conv2d(c) => (weight_and_bias(c.bias.is_some()), vec![]),
+            Layer::Linear(l) => (weight_and_bias(l.bias.is_some()), vec![]),
             Layer::BatchNorm2d(_) => (
                 vec!["weight", "bias"],
                 vec!["running_mean", "running_var", "num_batches_tracked"],
