@@ -7,7 +7,7 @@
 //! (`tchinfo::summary::ModelSummary`) works for library users.
 
 pub use tchinfo_core::{
-    cli, dtype, linear, memory, output, plan, progress, reports, summary, units,
+    cli, dtype, linear, memory, op_macs, output, plan, progress, reports, summary, units,
 };
 
 pub mod sources;

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod dtype;
 pub mod linear;
 pub mod memory;
+pub mod op_macs;
 pub mod output;
 pub mod plan;
 pub mod progress;

@@ -15,13 +15,13 @@
 //! the run itself records no autograd graph.
 
 mod ffi;
-mod op_macs;
 mod protocol;
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use crate::dtype::DType;
+use crate::op_macs;
 use crate::progress::Progress;
 use crate::sources::{LoadOptions, MAX_INPUT_ELEMENTS, SourceError, first_line};
 use crate::summary::macs::fill_torchinfo_mult_adds;

@@ -54,31 +54,7 @@ pub(crate) fn request(inputs: &[InputSpec], counted_ops: &[&str]) -> String {
     text
 }
 
-/// One runtime value a counted operator saw.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Arg {
-    /// A tensor's shape.
-    Tensor(Vec<u64>),
-    Int(i64),
-    Float(f64),
-    Bool(bool),
-    None,
-    Str(String),
-    Ints(Vec<i64>),
-    /// A list of tensors (`einsum`'s operands), by shape.
-    Tensors(Vec<Vec<u64>>),
-    /// Anything else (a device, a generator …); never needed for counting.
-    Other,
-}
-
-impl Arg {
-    pub(crate) fn shape(&self) -> Option<&[u64]> {
-        match self {
-            Arg::Tensor(s) => Some(s),
-            _ => None,
-        }
-    }
-}
+pub(crate) use crate::op_macs::Arg;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ErrorKind {

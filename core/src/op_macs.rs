@@ -1,4 +1,6 @@
-//! Mult-adds per operator, counted from the shapes an operator actually ran with.
+//! Mult-adds per operator, counted from the shapes an operator actually ran with — by the TorchScript
+//! forward pass (the shim reports each counted operator's runtime arguments) and by any reader of a
+//! graph that records shapes, so every source counts an operator the same way.
 //!
 //! One mult-add per multiply-accumulate of the product: a convolution costs its output elements ×
 //! the input channels per group × the kernel size, a matrix product (m×k)·(k×n) costs m·k·n, and
@@ -6,10 +8,34 @@
 //! activations and pooling are not mult-adds and count nothing. The arguments are the operator's
 //! inputs followed by its outputs, as the shim reports them.
 
-use super::protocol::Arg;
+/// One runtime value an operator saw, as far as counting needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arg {
+    /// A tensor's shape.
+    Tensor(Vec<u64>),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    None,
+    Str(String),
+    Ints(Vec<i64>),
+    /// A list of tensors (`einsum`'s operands), by shape.
+    Tensors(Vec<Vec<u64>>),
+    /// Anything else (a device, a generator …); never needed for counting.
+    Other,
+}
+
+impl Arg {
+    pub fn shape(&self) -> Option<&[u64]> {
+        match self {
+            Arg::Tensor(s) => Some(s),
+            _ => None,
+        }
+    }
+}
 
 /// The operators the shim reports; every other operator counts nothing.
-pub(crate) const COUNTED_OPS: &[&str] = &[
+pub const COUNTED_OPS: &[&str] = &[
     "aten::_convolution",
     "aten::convolution",
     "aten::conv1d",
@@ -39,7 +65,7 @@ pub(crate) const COUNTED_OPS: &[&str] = &[
 ];
 
 /// Mult-adds of one run of `op`; 0 when the arguments are not what the operator's schema says.
-pub(crate) fn mult_adds(op: &str, args: &[Arg]) -> u64 {
+pub fn mult_adds(op: &str, args: &[Arg]) -> u64 {
     count(op, args).unwrap_or(0)
 }
 
