@@ -1,6 +1,6 @@
 //! The loader behind `tchinfo-torch`: files, plus everything that needs libtorch.
 
-use super::{LoadOptions, SourceError, builtin, torchscript};
+use super::{LoadOptions, SourceError, builtin};
 use crate::cli::{BuiltinRow, Loader};
 use crate::summary::{ModelSummary, SourceKind};
 use std::path::Path;
@@ -35,7 +35,7 @@ impl Loader for TorchLoader {
     fn load(&self, model: &str, opts: &LoadOptions) -> Result<ModelSummary, SourceError> {
         let path = Path::new(model);
         if path.is_file() {
-            let mut summary = torchscript::read_file(path)?;
+            let mut summary = super::read_file(path)?;
             if opts.forward && !opts.input_sizes.is_empty() {
                 // Only TorchScript carries code; a state dict is weights under names.
                 if summary.source != SourceKind::TorchScript {

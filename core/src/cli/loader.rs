@@ -1,7 +1,7 @@
 //! How commands reach the sources: the [`Loader`] trait, and [`FileLoader`] for the front binary.
 
 use super::args::{Cli, Command};
-use crate::sources::{LoadOptions, SourceError, torchscript};
+use crate::sources::{self, LoadOptions, SourceError};
 use crate::summary::ModelSummary;
 
 /// One built-in architecture, for `tchinfo list`.
@@ -27,7 +27,7 @@ pub struct FileLoader;
 impl Loader for FileLoader {
     fn load(&self, model: &str, _opts: &LoadOptions) -> Result<ModelSummary, SourceError> {
         if std::path::Path::new(model).is_file() {
-            torchscript::read_file(std::path::Path::new(model))
+            sources::read_file(std::path::Path::new(model))
         } else {
             Err(SourceError::not_a_model(model, None))
         }

@@ -4,8 +4,15 @@
 pub mod torchscript;
 
 use crate::dtype::DType;
+use crate::summary::ModelSummary;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// Reads a saved model's structure, whatever its format, without running anything from it: the one
+/// entry point every loader calls for files. Each format is told apart by its own reader.
+pub fn read_file(path: &Path) -> Result<ModelSummary, SourceError> {
+    torchscript::read_file(path)
+}
 
 /// Forward inputs with more elements than this are refused, for built-ins and files alike: a CPU
 /// forward pass needs tens of times its input's size in activations, and a libtorch allocation that
