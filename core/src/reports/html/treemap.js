@@ -91,11 +91,12 @@ function boxKey(node) {
   return key === "Container" ? "Other" : key;
 }
 
-/** What a box is called on it and in the tooltip. */
-function boxName(node, focus) {
+/** What a box is called on the map: its paper name, else its path below `within` (the labelled block
+ *  it is drawn in, or the zoomed-in module), so `layer4` holds `0.conv2`, not a truncated full path. */
+function boxName(node, within) {
   const m = node.module;
   if (m.paper_name && !node.own) return m.paper_name;
-  const prefix = focus.module.path === "" ? "" : `${focus.module.path}.`;
+  const prefix = within.module.path === "" ? "" : `${within.module.path}.`;
   let name = m.path.startsWith(prefix) ? m.path.slice(prefix.length) : m.path;
   if (name === "") name = m.type;
   return node.own ? `${name} (own)` : name;
@@ -159,16 +160,17 @@ class Treemap {
     const outlines = s("g", { class: "outlines" });
     const labels = s("g", { class: "labels" });
     this.nodes.clear();
-    const stack = [[focus, 0, 0, this.width, this.height, 0]];
+    // Each entry: a node, its rectangle, its depth below the focus, and the block its label is read in.
+    const stack = [[focus, 0, 0, this.width, this.height, 0, focus]];
     while (stack.length > 0) {
-      const [node, x, y, w, h, depth] = stack.pop();
+      const [node, x, y, w, h, depth, within] = stack.pop();
       if (node.children.length === 0) {
         this.nodes.set(String(node.id), node);
         leaves.append(s("rect", {
           class: "box", x, y, width: w, height: h, fill: colourOf(boxKey(node)),
           "data-id": node.id, "data-path": node.module.path, "data-own": node.own ? "1" : null,
         }));
-        this.leafLabel(labels, node, focus, x, y, w, h);
+        this.leafLabel(labels, node, within, x, y, w, h);
         continue;
       }
       if (depth > 0) {
@@ -178,20 +180,24 @@ class Treemap {
         }
       }
       const rects = squarify(node.children.map((c) => c.value), x, y, w, h);
-      node.children.forEach((child, i) => stack.push([child, ...rects[i], depth + 1]));
+      const block = depth === 1 ? node : within;
+      node.children.forEach((child, i) => stack.push([child, ...rects[i], depth + 1, block]));
     }
     this.svg.replaceChildren(leaves, outlines, labels);
     this.crumbs();
   }
 
-  leafLabel(labels, node, focus, x, y, w, h) {
+  leafLabel(labels, node, within, x, y, w, h) {
     if (w < 40 || h < 30) return;
     const cx = x + w / 2;
     const cy = y + h / 2;
     const share = fixed(percentOf(node.value, this.total), 2);
-    labels.append(s("text", { class: "box-label", x: cx, y: h >= 46 ? cy - 2 : cy + 4 }, fit(boxName(node, focus), w - 8)));
+    // A big box gets a big name: the one that dominates the model should read at a glance.
+    const big = w > 240 && h > 120;
+    labels.append(s("text", { class: big ? "box-label big" : "box-label", x: cx, y: h >= 46 ? cy - 2 : cy + 4 },
+      fit(boxName(node, within), big ? (w - 8) / 1.6 : w - 8)));
     if (h >= 46) {
-      labels.append(s("text", { class: "box-share", x: cx, y: cy + 14 }, fit(`${node.module.type} · ${share}%`, w - 8)));
+      labels.append(s("text", { class: "box-share", x: cx, y: cy + (big ? 18 : 14) }, fit(`${node.module.type} · ${share}%`, w - 8)));
     }
   }
 
