@@ -759,3 +759,59 @@ fn html_goes_to_stdout_and_only_where_there_is_something_to_draw() {
         assert_clean_error(&out, 2, "--format html is for summary, compare and plan");
     }
 }
+
+/// The page writes any 64-bit figure as the text reports do: digit grouping, the unit steps, Rust's
+/// rounding of an exact tie to even (1,152 B is 1.125 KiB: "1.12 KiB", where toFixed would say 1.13),
+/// and integers past 2^53 kept exact from the JSON.
+#[test]
+fn the_page_formats_figures_as_the_text_reports_do() {
+    let _one = ONE_BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    let (path, _) = report("vgg_tiny", &["summary", "models/vgg_tiny.pt"]);
+    let mut browser = Browser::launch();
+    let mut page = browser.page(800, 600);
+    page.open(&path);
+    let values: [u64; 20] = [
+        0,
+        1,
+        999,
+        1000,
+        1023,
+        1024,
+        1125,
+        1152,
+        1536,
+        1_048_575,
+        1_048_576,
+        67_125_248,
+        201_375_744,
+        553_430_176,
+        3 << 30,
+        15_483_821_032,
+        (1 << 53) + 1,
+        u64::MAX / 3,
+        u64::MAX - 1,
+        u64::MAX,
+    ];
+    let list: Vec<String> = values.iter().map(|v| format!("{v}n")).collect();
+    let shown = page.eval(&format!(
+        "[{}].map(v => [thousands(v), binary(v), decimal(v), si(v)])",
+        list.join(", ")
+    ));
+    for (v, row) in values.iter().zip(shown.as_array().unwrap()) {
+        let expected = [thousands(*v), binary(*v), decimal(*v), si(*v)];
+        assert_eq!(row, &serde_json::json!(expected), "{v}");
+    }
+    for (share, digits) in [
+        (0.125, 1),
+        (0.00125, 2),
+        (0.12125, 2),
+        (0.742_743, 2),
+        (0.5, 1),
+    ] {
+        let shown = page.eval(&format!("percentOfShare({share}, {digits})"));
+        assert_eq!(shown, format!("{:.*}%", digits, share * 100.0), "{share}");
+    }
+    let big = page.eval("String(parseReport('{\"n\": 18446744073709551615}').n)");
+    assert_eq!(big, "18446744073709551615");
+    assert_clean(&mut page, &path);
+}
