@@ -195,11 +195,23 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// Asks Chromium to close (it then ends its own helper processes), kills it if it does not within
+    /// seconds, and removes its profile, retrying while the last helpers finish writing to it.
     fn drop(&mut self) {
-        let _ = self.ws.close(None);
+        let close = json!({"id": 0, "method": "Browser.close"}).to_string();
+        let _ = self.ws.send(Message::text(close));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.profile);
+        for _ in 0..50 {
+            if std::fs::remove_dir_all(&self.profile).is_ok() || !self.profile.exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }
 
