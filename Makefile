@@ -3,10 +3,14 @@
 
 CARGO ?= cargo
 
-.PHONY: run test libtorch build
+.PHONY: run test libtorch chromium build
 
 libtorch:
 	@./scripts/fetch-libtorch.sh
+
+# The HTML report's tests open it in a real headless browser: Debian's chromium, installed when missing.
+chromium:
+	@./scripts/ensure-chromium.sh
 
 build: libtorch
 	$(CARGO) build --release
@@ -14,7 +18,7 @@ build: libtorch
 run: build
 	./target/release/tchinfo summary vgg16
 
-test: libtorch
+test: libtorch chromium
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 	$(CARGO) test --release --workspace

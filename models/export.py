@@ -259,6 +259,27 @@ class OddKeys(nn.Module):
         return x
 
 
+class HostileNames(nn.Module):
+    """ModuleDict keys written to break out of an HTML page: a closing script tag, an image with an error
+    handler, a comment opener, a template placeholder and an entity. The HTML report must show them as
+    text. Only the structure is read (libtorch cannot load such keys back, as odd_keys.pt)."""
+
+    def __init__(self):
+        super().__init__()
+        self.heads = nn.ModuleDict(
+            {
+                "</script><script>pwned=1</script>": nn.Linear(4, 4),
+                "<img src=x onerror=pwned=2>": nn.Linear(4, 4),
+                "<!--{{script}}&amp;": nn.Linear(4, 2),
+            }
+        )
+
+    def forward(self, x):
+        for _, head in self.heads.items():
+            x = head(x)
+        return x
+
+
 def image():
     return [torch.randn(1, 3, 32, 32)]
 
@@ -280,6 +301,7 @@ SAMPLES = {
     "two_inputs": (TwoInputs, lambda: [torch.randn(1, 16), torch.randn(1, 8)], "script"),
     "bias_before_bn": (BiasBeforeBn, image, "script"),
     "odd_keys": (OddKeys, lambda: [torch.randn(1, 4)], "script"),
+    "hostile_names": (HostileNames, lambda: [torch.randn(1, 4)], "script"),
 }
 
 # Saved through an in-memory buffer, which makes PyTorch name the archive's root folder `archive/` instead
@@ -413,9 +435,11 @@ def rewrite_version_layout(src, dst):
 # ------------------------------------------------------------------------------------------------- main
 
 
-def export_samples():
+def export_samples(only=None):
     os.makedirs(REFERENCE, exist_ok=True)
     for name, (make, make_inputs, how) in SAMPLES.items():
+        if only and name not in only:
+            continue
         torch.manual_seed(SEED)
         model = make().eval()
         inputs = make_inputs()
@@ -426,6 +450,8 @@ def export_samples():
         save_torchscript(compiled, path, name in SAVED_VIA_BUFFER)
         write_json(os.path.join(REFERENCE, f"{name}.json"), ref)
         print(f"{path}: {os.path.getsize(path):,} B, {ref['total_params']:,} params")
+    if only:
+        return
 
     torch.manual_seed(SEED)
     model = ResNetTiny().eval()
@@ -478,9 +504,10 @@ def export_large():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--large", action="store_true", help="also write torchvision exports to models/large/")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="export only these TorchScript samples")
     args = parser.parse_args()
     assert torch.__version__.startswith("2.13."), f"pinned to torch 2.13, found {torch.__version__}"
-    export_samples()
+    export_samples(args.only)
     if args.large:
         export_large()
 

@@ -45,6 +45,7 @@ fn summary(loader: &dyn Loader, args: SummaryArgs) -> Result<(), Failure> {
         Format::Json => reports::json::to_string(&reports::json::summary_json(&summary)),
         Format::Csv => reports::csv::render(&summary),
         Format::Markdown => reports::markdown::render(&summary, &opts),
+        Format::Html => reports::html::summary(&summary, opts.max_depth),
     };
     Ok(emit(&text, args.output.output.as_deref())?)
 }
@@ -57,6 +58,7 @@ fn compare(loader: &dyn Loader, args: CompareArgs) -> Result<(), Failure> {
         .collect::<Result<Vec<_>, _>>()?;
     let text = match args.output.format {
         Format::Json => reports::compare::render_json(&summaries),
+        Format::Html => reports::html::compare(&summaries),
         format => {
             let comparison = reports::compare::compare(&summaries);
             match format {
@@ -106,11 +108,24 @@ fn plan(loader: &dyn Loader, args: PlanArgs) -> Result<(), Failure> {
         Format::Json => reports::plan::render_json(&plan),
         Format::Csv => reports::plan::render_csv(&plan),
         Format::Markdown => reports::plan::render_markdown(&plan),
+        Format::Html => reports::html::plan(&plan),
     };
     Ok(emit(&text, args.output.output.as_deref())?)
 }
 
+/// The HTML report draws models and plans; a command with nothing to draw says so before any work.
+fn no_html(format: Format, command: &str) -> Result<(), Failure> {
+    if format == Format::Html {
+        return Err(Failure::Usage(anyhow!(
+            "{command} has no HTML report (--format html is for summary, compare and plan; use table, json, \
+             csv or markdown)"
+        )));
+    }
+    Ok(())
+}
+
 fn lint(loader: &dyn Loader, args: LintArgs) -> Result<(), Failure> {
+    no_html(args.output.format, "lint")?;
     let summary = load_model(loader, &args.model, &args.source)?;
     let report = crate::summary::lint::redundant_biases(&summary);
     let text = match args.output.format {
@@ -118,11 +133,13 @@ fn lint(loader: &dyn Loader, args: LintArgs) -> Result<(), Failure> {
         Format::Json => reports::lint::render_json(&summary.name, &report),
         Format::Csv => reports::lint::render_csv(&report),
         Format::Markdown => reports::lint::render_markdown(&summary.name, &report),
+        Format::Html => unreachable!("refused above"),
     };
     Ok(emit(&text, args.output.output.as_deref())?)
 }
 
 fn linear(loader: &dyn Loader, args: LinearArgs) -> Result<(), Failure> {
+    no_html(args.output.format, "linear")?;
     let mut report = LinearReport::new(
         args.in_features,
         args.out_features,
@@ -146,11 +163,13 @@ fn linear(loader: &dyn Loader, args: LinearArgs) -> Result<(), Failure> {
         Format::Json => reports::linear::render_json(&report),
         Format::Csv => reports::linear::render_csv(&report),
         Format::Markdown => reports::linear::render_markdown(&report),
+        Format::Html => unreachable!("refused above"),
     };
     Ok(emit(&text, args.output.output.as_deref())?)
 }
 
 fn list(loader: &dyn Loader, args: ListArgs) -> Result<(), Failure> {
+    no_html(args.output.format, "list")?;
     let rows = loader.builtins().map_err(|e| Failure::Run(e.into()))?;
     let text = match args.output.format {
         Format::Json => reports::json::to_string(&serde_json::json!({

@@ -332,23 +332,30 @@ pub fn render_csv(c: &Comparison) -> String {
     s
 }
 
-/// Schema `tchinfo/compare` version 1: each model's summary document without its module list.
-pub fn render_json(summaries: &[ModelSummary]) -> String {
+/// Schema `tchinfo/compare` version 1: each model's summary document, with its module list only when
+/// `modules` is set (the HTML report draws each model's tree; the JSON report leaves it out).
+pub fn compare_document(summaries: &[ModelSummary], modules: bool) -> serde_json::Value {
     let models: Vec<_> = summaries
         .iter()
         .map(|s| {
             let mut doc = summary_json(s);
-            doc.modules = None;
+            if !modules {
+                doc.modules = None;
+            }
             doc
         })
         .collect();
-    let doc = json!({
+    json!({
         "schema": "tchinfo/compare",
         "schema_version": SCHEMA_VERSION,
         "tchinfo_version": env!("CARGO_PKG_VERSION"),
         "models": models,
-    });
-    super::json::to_string(&doc)
+    })
+}
+
+/// The `tchinfo/compare` document without module lists.
+pub fn render_json(summaries: &[ModelSummary]) -> String {
+    super::json::to_string(&compare_document(summaries, false))
 }
 
 #[cfg(test)]

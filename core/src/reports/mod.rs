@@ -4,6 +4,7 @@
 pub mod compare;
 pub mod csv;
 pub mod footer;
+pub mod html;
 pub mod json;
 pub mod linear;
 pub mod lint;
@@ -24,4 +25,7 @@ pub enum Format {
     Csv,
     /// Markdown tables that render on GitHub.
     Markdown,
+    /// One self-contained HTML page (summary, compare and plan): a treemap of where the parameters
+    /// sit, the sortable layer table, memory charts. Opens from disk; loads nothing.
+    Html,
 }

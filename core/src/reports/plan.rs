@@ -234,7 +234,8 @@ pub fn render_csv(p: &Plan) -> String {
     s
 }
 
-pub fn render_json(p: &Plan) -> String {
+/// The `tchinfo/plan` document, which the JSON report prints and the HTML report embeds.
+pub fn plan_document(p: &Plan) -> serde_json::Value {
     let o = &p.options;
     let fit = p.fit.as_ref().map(|f| match f {
         Fit::Largest { batch, total } => json!({"largest_batch": batch, "total_bytes": total}),
@@ -243,7 +244,7 @@ pub fn render_json(p: &Plan) -> String {
         }
         Fit::Unbounded => json!({"largest_batch": null, "unbounded": true}),
     });
-    let doc = json!({
+    json!({
         "schema": "tchinfo/plan",
         "schema_version": SCHEMA_VERSION,
         "tchinfo_version": env!("CARGO_PKG_VERSION"),
@@ -271,8 +272,11 @@ pub fn render_json(p: &Plan) -> String {
         "dominated_by": p.dominant().map(|d| d.0),
         "budget_bytes": o.budget,
         "fit": fit,
-    });
-    super::json::to_string(&doc)
+    })
+}
+
+pub fn render_json(p: &Plan) -> String {
+    super::json::to_string(&plan_document(p))
 }
 
 #[cfg(test)]
