@@ -32,6 +32,21 @@ pub(crate) struct Linear {
     pub(crate) bias: Option<Tensor>,
 }
 
+/// `nn.LayerNorm` with an elementwise affine: normalises over the trailing dimensions of `weight`'s
+/// shape (one dimension for every model here).
+pub(crate) struct LayerNorm {
+    pub(crate) weight: Tensor,
+    pub(crate) bias: Option<Tensor>,
+    pub(crate) eps: f64,
+}
+
+/// `nn.GELU`'s `approximate` argument: the exact erf form, or the tanh approximation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GeluApproximation {
+    None,
+    Tanh,
+}
+
 #[derive(Clone, Copy)]
 pub(crate) struct Pool2d {
     pub(crate) kernel: [i64; 2],
@@ -44,10 +59,12 @@ pub(crate) enum Layer {
     Conv2d(Conv2d),
     BatchNorm2d(BatchNorm2d),
     Linear(Linear),
+    LayerNorm(LayerNorm),
     ReLU,
     ReLU6,
     SiLU,
     Sigmoid,
+    GELU(GeluApproximation),
     MaxPool2d(Pool2d),
     AvgPool2d(Pool2d),
     AdaptiveAvgPool2d([i64; 2]),
@@ -71,6 +88,7 @@ impl Layer {
         match self {
             Layer::Conv2d(c) => (weight_and_bias(c.bias.is_some()), vec![]),
             Layer::Linear(l) => (weight_and_bias(l.bias.is_some()), vec![]),
+            Layer::LayerNorm(n) => (weight_and_bias(n.bias.is_some()), vec![]),
             Layer::BatchNorm2d(_) => (
                 vec!["weight", "bias"],
                 vec!["running_mean", "running_var", "num_batches_tracked"],
@@ -213,10 +231,19 @@ impl Module {
                 b.eps,
                 false,
             )?,
+            Layer::LayerNorm(n) => x.f_layer_norm(
+                n.weight.size(),
+                Some(&n.weight),
+                n.bias.as_ref(),
+                n.eps,
+                false,
+            )?,
             Layer::ReLU => x.f_relu()?,
             Layer::ReLU6 => x.f_relu6()?,
             Layer::SiLU => x.f_silu()?,
             Layer::Sigmoid => x.f_sigmoid()?,
+            Layer::GELU(GeluApproximation::None) => x.f_gelu("none")?,
+            Layer::GELU(GeluApproximation::Tanh) => x.f_gelu("tanh")?,
             Layer::MaxPool2d(p) => {
                 x.f_max_pool2d(p.kernel, p.stride, p.padding, [1, 1], p.ceil_mode)?
             }

@@ -10,7 +10,9 @@
 //! whatever was there: that can change the numbers a forward pass computes (and, for denormals, its
 //! speed) but never a shape or a count. Small tensors are zeroed, which is cheap.
 
-use super::module::{BatchNorm2d, BlockForward, Conv2d, Layer, Linear, Module, Pool2d};
+use super::module::{
+    BatchNorm2d, BlockForward, Conv2d, GeluApproximation, Layer, LayerNorm, Linear, Module, Pool2d,
+};
 use tch::{Device, Kind, TchError, Tensor, nn};
 
 /// Tensors at least this large are created uninitialised (see the module comment). Below it libtorch
@@ -160,13 +162,54 @@ impl<'a> Scope<'a> {
     }
 
     pub(crate) fn linear(&self, in_features: i64, out_features: i64) -> Result<Module, TchError> {
-        let weight = self.param("weight", &[out_features, in_features])?;
-        let bias = Some(self.param("bias", &[out_features])?);
+        self.linear_with(in_features, out_features, true)
+    }
+
+    /// `nn.Linear(in_features, out_features, bias=False)`.
+    pub(crate) fn linear_no_bias(
+        &self,
+        in_features: i64,
+        out_features: i64,
+    ) -> Result<Module, TchError> {
+        self.linear_with(in_features, out_features, false)
+    }
+
+    fn linear_with(&self, cin: i64, cout: i64, bias: bool) -> Result<Module, TchError> {
+        let weight = self.param("weight", &[cout, cin])?;
+        let bias = if bias {
+            Some(self.param("bias", &[cout])?)
+        } else {
+            None
+        };
         Ok(self.module(
             "torch.nn.modules.linear.Linear",
             Layer::Linear(Linear { weight, bias }),
             vec![],
         ))
+    }
+
+    /// `nn.LayerNorm(dim, eps, bias=bias)`: weight (and bias) of `dim` elements.
+    pub(crate) fn layer_norm(&self, dim: i64, eps: f64, bias: bool) -> Result<Module, TchError> {
+        let weight = self.param("weight", &[dim])?;
+        let bias = if bias {
+            Some(self.param("bias", &[dim])?)
+        } else {
+            None
+        };
+        Ok(self.module(
+            "torch.nn.modules.normalization.LayerNorm",
+            Layer::LayerNorm(LayerNorm { weight, bias, eps }),
+            vec![],
+        ))
+    }
+
+    /// `nn.GELU(approximate=...)`.
+    pub(crate) fn gelu(&self, approximate: GeluApproximation) -> Module {
+        self.module(
+            "torch.nn.modules.activation.GELU",
+            Layer::GELU(approximate),
+            vec![],
+        )
     }
 
     pub(crate) fn relu(&self) -> Module {
