@@ -7,6 +7,7 @@ pub mod footer;
 pub mod json;
 pub mod linear;
 pub mod lint;
+pub mod list;
 pub mod markdown;
 pub mod plan;
 pub mod summary;
