@@ -12,8 +12,7 @@
 
 mod alexnet;
 mod basic_conv;
-#[cfg(test)]
-mod bn_eps_test;
+mod convnext;
 mod densenet;
 mod describe;
 mod efficientnet;
@@ -21,6 +20,8 @@ mod googlenet;
 mod inception;
 mod mobilenet_v2;
 mod module;
+#[cfg(test)]
+mod norm_eps_test;
 mod ops;
 mod recorder;
 mod registry;
@@ -65,27 +66,11 @@ impl Default for BuiltinOptions {
     }
 }
 
-/// One built-in architecture, for `tchinfo list`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BuiltinInfo {
-    /// torchvision's name: `vgg16`, `resnet50`.
-    pub name: &'static str,
-    /// `VGG`, `ResNet`, `DenseNet` …
-    pub family: &'static str,
-    /// C, H, W the architecture was designed for.
-    pub default_input: [i64; 3],
-}
+pub use crate::sources::catalog::Builtin as BuiltinInfo;
 
-/// Every built-in architecture, in a stable order (by family, then size).
-pub fn list() -> Vec<BuiltinInfo> {
-    registry::ENTRIES
-        .iter()
-        .map(|e| BuiltinInfo {
-            name: e.name,
-            family: e.family,
-            default_input: e.default_input,
-        })
-        .collect()
+/// Every built-in architecture, grouped by family: the catalogue, known without building anything.
+pub fn list() -> &'static [BuiltinInfo] {
+    crate::sources::catalog::CATALOG
 }
 
 /// True when `name` is a built-in architecture (case does not matter).
@@ -225,7 +210,7 @@ fn classes(entry: &Entry, num_classes: Option<i64>) -> Result<i64, SourceError> 
 /// The N, C, H, W the forward pass runs on, checked before anything reaches libtorch.
 fn input_shape(entry: &Entry, opts: &BuiltinOptions) -> Result<[i64; 4], SourceError> {
     let dims = match &opts.input_size {
-        None => entry.default_input.to_vec(),
+        None => entry.info().default_input.to_vec(),
         Some(v) => v.clone(),
     };
     let text = |d: &[i64]| d.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
@@ -262,12 +247,12 @@ fn input_shape(entry: &Entry, opts: &BuiltinOptions) -> Result<[i64; 4], SourceE
             ),
         ));
     }
-    if c != entry.default_input[0] {
+    if c != entry.info().default_input[0] {
         return Err(input_error(
             entry,
             format!(
                 "takes {} input channels, the input size {} has {c}",
-                entry.default_input[0],
+                entry.info().default_input[0],
                 text(&dims)
             ),
         ));
