@@ -20,6 +20,7 @@ mod googlenet;
 mod inception;
 mod mobilenet_v2;
 mod module;
+mod multihead_attention;
 #[cfg(test)]
 mod norm_eps_test;
 mod ops;
@@ -31,6 +32,7 @@ mod squeezenet;
 mod suggest;
 mod tv_ops;
 mod vgg;
+mod vit;
 
 use crate::progress::Progress;
 use crate::sources::{MAX_INPUT_ELEMENTS, SourceError};

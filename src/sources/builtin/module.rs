@@ -9,8 +9,9 @@ use super::recorder::{Act, ForwardError, Recorder};
 use tch::{TchError, Tensor};
 
 /// A family's forward for a container module: takes the module (to reach its children and its own
-/// tensors) and the input.
-pub(crate) type BlockForward = fn(&Module, &Act, &mut Recorder) -> Result<Act, ForwardError>;
+/// tensors) and the input, with whatever settings it captured when built (a head count, a window).
+pub(crate) type BlockForward =
+    Box<dyn Fn(&Module, &Act, &mut Recorder) -> Result<Act, ForwardError>>;
 
 /// The computation of a leaf that has no variant of its own here (a permutation, ConvNeXt's
 /// channels-first LayerNorm, MaxViT's window partition): input to output, with whatever settings and

@@ -7,7 +7,7 @@ use super::module::Module;
 use super::scope::Scope;
 use super::{
     alexnet, convnext, densenet, efficientnet, googlenet, inception, mobilenet_v2, resnet,
-    squeezenet, vgg,
+    squeezenet, vgg, vit,
 };
 use crate::sources::catalog::{self, Builtin};
 use tch::TchError;
@@ -156,6 +156,10 @@ pub(super) static ENTRIES: &[Entry] = &[
     entry("convnext_large", |s, n| {
         convnext::convnext(s, &convnext::LARGE, n)
     }),
+    entry("vit_b_16", |s, n| vit::vit(s, &vit::B_16, n)),
+    entry("vit_b_32", |s, n| vit::vit(s, &vit::B_32, n)),
+    entry("vit_l_16", |s, n| vit::vit(s, &vit::L_16, n)),
+    entry("vit_h_14", |s, n| vit::vit(s, &vit::H_14, n)),
 ];
 
 pub(super) fn find(name: &str) -> Option<&'static Entry> {

@@ -14,6 +14,7 @@ use super::module::{
     BatchNorm2d, BlockForward, Conv2d, CustomForward, GeluApproximation, Layer, LayerNorm, Linear,
     Module, Own, Pool2d, not_callable,
 };
+use super::recorder::{Act, ForwardError, Recorder};
 use tch::{Device, Kind, TchError, Tensor, nn};
 
 /// Tensors at least this large are created uninitialised (see the module comment). Below it libtorch
@@ -160,10 +161,10 @@ impl<'a> Scope<'a> {
     pub(crate) fn block(
         &self,
         class: &'static str,
-        forward: BlockForward,
+        forward: impl Fn(&Module, &Act, &mut Recorder) -> Result<Act, ForwardError> + 'static,
         children: Vec<Module>,
     ) -> Module {
-        self.module(class, Layer::Block(forward), children)
+        self.block_owning(class, forward, vec![], children)
     }
 
     /// A container with its own forward and tensors of its own (ConvNeXt's `layer_scale`, ViT's
@@ -171,10 +172,11 @@ impl<'a> Scope<'a> {
     pub(crate) fn block_owning(
         &self,
         class: &'static str,
-        forward: BlockForward,
+        forward: impl Fn(&Module, &Act, &mut Recorder) -> Result<Act, ForwardError> + 'static,
         own: Vec<Own>,
         children: Vec<Module>,
     ) -> Module {
+        let forward: BlockForward = Box::new(forward);
         self.module_owning(class, Layer::Block(forward), own, children)
     }
 
@@ -378,7 +380,7 @@ impl<'a> Scope<'a> {
     }
 }
 
-/// Children of a `Sequential`, named `0`, `1`, … in push order.
+/// Children of a `Sequential`, named `0`, `1`, … in push order, or by [`Seq::named`].
 pub(crate) struct Seq<'a> {
     scope: Scope<'a>,
     items: Vec<Module>,
@@ -388,6 +390,11 @@ impl<'a> Seq<'a> {
     /// The scope of the next child.
     pub(crate) fn next(&self) -> Scope<'a> {
         self.scope.sub(self.items.len())
+    }
+
+    /// The scope of a child with a name of its own (a Sequential built from an `OrderedDict`).
+    pub(crate) fn named(&self, name: &str) -> Scope<'a> {
+        self.scope.sub(name)
     }
 
     pub(crate) fn push(&mut self, m: Module) {
