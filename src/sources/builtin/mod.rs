@@ -30,6 +30,7 @@ mod resnet;
 mod scope;
 mod squeezenet;
 mod suggest;
+mod swin;
 mod tv_ops;
 mod vgg;
 mod vit;

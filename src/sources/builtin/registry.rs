@@ -7,7 +7,7 @@ use super::module::Module;
 use super::scope::Scope;
 use super::{
     alexnet, convnext, densenet, efficientnet, googlenet, inception, mobilenet_v2, resnet,
-    squeezenet, vgg, vit,
+    squeezenet, swin, vgg, vit,
 };
 use crate::sources::catalog::{self, Builtin};
 use tch::TchError;
@@ -160,6 +160,10 @@ pub(super) static ENTRIES: &[Entry] = &[
     entry("vit_b_32", |s, n| vit::vit(s, &vit::B_32, n)),
     entry("vit_l_16", |s, n| vit::vit(s, &vit::L_16, n)),
     entry("vit_h_14", |s, n| vit::vit(s, &vit::H_14, n)),
+    entry("swin_t", |s, n| swin::swin(s, &swin::T, n)),
+    entry("swin_s", |s, n| swin::swin(s, &swin::S, n)),
+    entry("swin_b", |s, n| swin::swin(s, &swin::B, n)),
+    entry("swin_v2_t", |s, n| swin::swin(s, &swin::V2_T, n)),
 ];
 
 pub(super) fn find(name: &str) -> Option<&'static Entry> {

@@ -148,3 +148,17 @@ pub(super) fn make_divisible(v: f64, divisor: i64) -> i64 {
         rounded
     }
 }
+
+/// For every pair of positions (i, j) in an `h`×`w` window, row by row, the index of their offset in
+/// a relative position table of (2h−1)×(2w−1) rows — Swin's and MaxViT's `relative_position_index`,
+/// flattened. Its values must be real: the forward pass indexes the table with them.
+pub(super) fn relative_position_index(h: i64, w: i64) -> Vec<i64> {
+    let coords: Vec<(i64, i64)> = (0..h).flat_map(|y| (0..w).map(move |x| (y, x))).collect();
+    let mut index = Vec::with_capacity(coords.len() * coords.len());
+    for &(yi, xi) in &coords {
+        for &(yj, xj) in &coords {
+            index.push((yi - yj + h - 1) * (2 * w - 1) + (xi - xj + w - 1));
+        }
+    }
+    index
+}
