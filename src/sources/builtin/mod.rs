@@ -19,6 +19,7 @@ mod efficientnet;
 mod googlenet;
 mod inception;
 mod mobilenet_v2;
+mod mobilenet_v3;
 mod module;
 mod multihead_attention;
 #[cfg(test)]
