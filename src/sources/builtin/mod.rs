@@ -29,6 +29,7 @@ mod recorder;
 mod registry;
 mod resnet;
 mod scope;
+mod shufflenet_v2;
 mod squeezenet;
 mod suggest;
 mod swin;

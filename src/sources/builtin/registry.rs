@@ -7,7 +7,7 @@ use super::module::Module;
 use super::scope::Scope;
 use super::{
     alexnet, convnext, densenet, efficientnet, googlenet, inception, mobilenet_v2, mobilenet_v3,
-    resnet, squeezenet, swin, vgg, vit,
+    resnet, shufflenet_v2, squeezenet, swin, vgg, vit,
 };
 use crate::sources::catalog::{self, Builtin};
 use tch::TchError;
@@ -169,6 +169,18 @@ pub(super) static ENTRIES: &[Entry] = &[
     }),
     entry("mobilenet_v3_large", |s, n| {
         mobilenet_v3::mobilenet_v3(s, mobilenet_v3::LARGE, n)
+    }),
+    entry("shufflenet_v2_x0_5", |s, n| {
+        shufflenet_v2::shufflenet_v2(s, shufflenet_v2::X0_5, n)
+    }),
+    entry("shufflenet_v2_x1_0", |s, n| {
+        shufflenet_v2::shufflenet_v2(s, shufflenet_v2::X1_0, n)
+    }),
+    entry("shufflenet_v2_x1_5", |s, n| {
+        shufflenet_v2::shufflenet_v2(s, shufflenet_v2::X1_5, n)
+    }),
+    entry("shufflenet_v2_x2_0", |s, n| {
+        shufflenet_v2::shufflenet_v2(s, shufflenet_v2::X2_0, n)
     }),
 ];
 
