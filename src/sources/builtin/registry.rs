@@ -6,8 +6,8 @@
 use super::module::Module;
 use super::scope::Scope;
 use super::{
-    alexnet, convnext, densenet, efficientnet, googlenet, inception, mobilenet_v2, mobilenet_v3,
-    resnet, shufflenet_v2, squeezenet, swin, vgg, vit,
+    alexnet, convnext, densenet, efficientnet, googlenet, inception, mnasnet, mobilenet_v2,
+    mobilenet_v3, resnet, shufflenet_v2, squeezenet, swin, vgg, vit,
 };
 use crate::sources::catalog::{self, Builtin};
 use tch::TchError;
@@ -182,6 +182,10 @@ pub(super) static ENTRIES: &[Entry] = &[
     entry("shufflenet_v2_x2_0", |s, n| {
         shufflenet_v2::shufflenet_v2(s, shufflenet_v2::X2_0, n)
     }),
+    entry("mnasnet0_5", |s, n| mnasnet::mnasnet(s, 0.5, n)),
+    entry("mnasnet0_75", |s, n| mnasnet::mnasnet(s, 0.75, n)),
+    entry("mnasnet1_0", |s, n| mnasnet::mnasnet(s, 1.0, n)),
+    entry("mnasnet1_3", |s, n| mnasnet::mnasnet(s, 1.3, n)),
 ];
 
 pub(super) fn find(name: &str) -> Option<&'static Entry> {
