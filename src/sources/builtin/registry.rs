@@ -143,7 +143,6 @@ pub(super) static ENTRIES: &[Entry] = &[
         })
     },
     entry("mobilenet_v2", mobilenet_v2::mobilenet_v2),
-    entry("efficientnet_b0", efficientnet::efficientnet_b0),
     entry("convnext_tiny", |s, n| {
         convnext::convnext(s, &convnext::TINY, n)
     }),
@@ -186,6 +185,39 @@ pub(super) static ENTRIES: &[Entry] = &[
     entry("mnasnet0_75", |s, n| mnasnet::mnasnet(s, 0.75, n)),
     entry("mnasnet1_0", |s, n| mnasnet::mnasnet(s, 1.0, n)),
     entry("mnasnet1_3", |s, n| mnasnet::mnasnet(s, 1.3, n)),
+    entry("efficientnet_b0", |s, n| {
+        efficientnet::efficientnet(s, &efficientnet::v1(1.0, 1.0, 1e-5), n)
+    }),
+    entry("efficientnet_b1", |s, n| {
+        efficientnet::efficientnet(s, &efficientnet::v1(1.0, 1.1, 1e-5), n)
+    }),
+    entry("efficientnet_b2", |s, n| {
+        efficientnet::efficientnet(s, &efficientnet::v1(1.1, 1.2, 1e-5), n)
+    }),
+    entry("efficientnet_b3", |s, n| {
+        efficientnet::efficientnet(s, &efficientnet::v1(1.2, 1.4, 1e-5), n)
+    }),
+    entry("efficientnet_b4", |s, n| {
+        efficientnet::efficientnet(s, &efficientnet::v1(1.4, 1.8, 1e-5), n)
+    }),
+    entry("efficientnet_b5", |s, n| {
+        efficientnet::efficientnet(s, &efficientnet::v1(1.6, 2.2, 1e-3), n)
+    }),
+    entry("efficientnet_b6", |s, n| {
+        efficientnet::efficientnet(s, &efficientnet::v1(1.8, 2.6, 1e-3), n)
+    }),
+    entry("efficientnet_b7", |s, n| {
+        efficientnet::efficientnet(s, &efficientnet::v1(2.0, 3.1, 1e-3), n)
+    }),
+    entry("efficientnet_v2_s", |s, n| {
+        efficientnet::efficientnet(s, &efficientnet::v2('s'), n)
+    }),
+    entry("efficientnet_v2_m", |s, n| {
+        efficientnet::efficientnet(s, &efficientnet::v2('m'), n)
+    }),
+    entry("efficientnet_v2_l", |s, n| {
+        efficientnet::efficientnet(s, &efficientnet::v2('l'), n)
+    }),
 ];
 
 pub(super) fn find(name: &str) -> Option<&'static Entry> {
