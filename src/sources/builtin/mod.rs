@@ -28,6 +28,7 @@ mod norm_eps_test;
 mod ops;
 mod recorder;
 mod registry;
+mod regnet;
 mod resnet;
 mod scope;
 mod shufflenet_v2;

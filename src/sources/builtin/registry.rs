@@ -7,7 +7,7 @@ use super::module::Module;
 use super::scope::Scope;
 use super::{
     alexnet, convnext, densenet, efficientnet, googlenet, inception, mnasnet, mobilenet_v2,
-    mobilenet_v3, resnet, shufflenet_v2, squeezenet, swin, vgg, vit,
+    mobilenet_v3, regnet, resnet, shufflenet_v2, squeezenet, swin, vgg, vit,
 };
 use crate::sources::catalog::{self, Builtin};
 use tch::TchError;
@@ -217,6 +217,47 @@ pub(super) static ENTRIES: &[Entry] = &[
     }),
     entry("efficientnet_v2_l", |s, n| {
         efficientnet::efficientnet(s, &efficientnet::v2('l'), n)
+    }),
+    entry("regnet_y_400mf", |s, n| {
+        regnet::regnet(s, &regnet::Y_400MF, n)
+    }),
+    entry("regnet_y_800mf", |s, n| {
+        regnet::regnet(s, &regnet::Y_800MF, n)
+    }),
+    entry("regnet_y_1_6gf", |s, n| {
+        regnet::regnet(s, &regnet::Y_1_6GF, n)
+    }),
+    entry("regnet_y_3_2gf", |s, n| {
+        regnet::regnet(s, &regnet::Y_3_2GF, n)
+    }),
+    entry("regnet_y_8gf", |s, n| regnet::regnet(s, &regnet::Y_8GF, n)),
+    entry("regnet_y_16gf", |s, n| {
+        regnet::regnet(s, &regnet::Y_16GF, n)
+    }),
+    entry("regnet_y_32gf", |s, n| {
+        regnet::regnet(s, &regnet::Y_32GF, n)
+    }),
+    entry("regnet_y_128gf", |s, n| {
+        regnet::regnet(s, &regnet::Y_128GF, n)
+    }),
+    entry("regnet_x_400mf", |s, n| {
+        regnet::regnet(s, &regnet::X_400MF, n)
+    }),
+    entry("regnet_x_800mf", |s, n| {
+        regnet::regnet(s, &regnet::X_800MF, n)
+    }),
+    entry("regnet_x_1_6gf", |s, n| {
+        regnet::regnet(s, &regnet::X_1_6GF, n)
+    }),
+    entry("regnet_x_3_2gf", |s, n| {
+        regnet::regnet(s, &regnet::X_3_2GF, n)
+    }),
+    entry("regnet_x_8gf", |s, n| regnet::regnet(s, &regnet::X_8GF, n)),
+    entry("regnet_x_16gf", |s, n| {
+        regnet::regnet(s, &regnet::X_16GF, n)
+    }),
+    entry("regnet_x_32gf", |s, n| {
+        regnet::regnet(s, &regnet::X_32GF, n)
     }),
 ];
 
