@@ -18,6 +18,7 @@ mod describe;
 mod efficientnet;
 mod googlenet;
 mod inception;
+mod maxvit;
 mod mnasnet;
 mod mobilenet_v2;
 mod mobilenet_v3;

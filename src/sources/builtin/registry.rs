@@ -6,7 +6,7 @@
 use super::module::Module;
 use super::scope::Scope;
 use super::{
-    alexnet, convnext, densenet, efficientnet, googlenet, inception, mnasnet, mobilenet_v2,
+    alexnet, convnext, densenet, efficientnet, googlenet, inception, maxvit, mnasnet, mobilenet_v2,
     mobilenet_v3, regnet, resnet, shufflenet_v2, squeezenet, swin, vgg, vit,
 };
 use crate::sources::catalog::{self, Builtin};
@@ -259,6 +259,7 @@ pub(super) static ENTRIES: &[Entry] = &[
     entry("regnet_x_32gf", |s, n| {
         regnet::regnet(s, &regnet::X_32GF, n)
     }),
+    entry("maxvit_t", maxvit::maxvit_t),
 ];
 
 pub(super) fn find(name: &str) -> Option<&'static Entry> {
