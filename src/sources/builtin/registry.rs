@@ -143,26 +143,6 @@ pub(super) static ENTRIES: &[Entry] = &[
         })
     },
     entry("mobilenet_v2", mobilenet_v2::mobilenet_v2),
-    entry("convnext_tiny", |s, n| {
-        convnext::convnext(s, &convnext::TINY, n)
-    }),
-    entry("convnext_small", |s, n| {
-        convnext::convnext(s, &convnext::SMALL, n)
-    }),
-    entry("convnext_base", |s, n| {
-        convnext::convnext(s, &convnext::BASE, n)
-    }),
-    entry("convnext_large", |s, n| {
-        convnext::convnext(s, &convnext::LARGE, n)
-    }),
-    entry("vit_b_16", |s, n| vit::vit(s, &vit::B_16, n)),
-    entry("vit_b_32", |s, n| vit::vit(s, &vit::B_32, n)),
-    entry("vit_l_16", |s, n| vit::vit(s, &vit::L_16, n)),
-    entry("vit_h_14", |s, n| vit::vit(s, &vit::H_14, n)),
-    entry("swin_t", |s, n| swin::swin(s, &swin::T, n)),
-    entry("swin_s", |s, n| swin::swin(s, &swin::S, n)),
-    entry("swin_b", |s, n| swin::swin(s, &swin::B, n)),
-    entry("swin_v2_t", |s, n| swin::swin(s, &swin::V2_T, n)),
     entry("mobilenet_v3_small", |s, n| {
         mobilenet_v3::mobilenet_v3(s, mobilenet_v3::SMALL, n)
     }),
@@ -259,6 +239,26 @@ pub(super) static ENTRIES: &[Entry] = &[
     entry("regnet_x_32gf", |s, n| {
         regnet::regnet(s, &regnet::X_32GF, n)
     }),
+    entry("convnext_tiny", |s, n| {
+        convnext::convnext(s, &convnext::TINY, n)
+    }),
+    entry("convnext_small", |s, n| {
+        convnext::convnext(s, &convnext::SMALL, n)
+    }),
+    entry("convnext_base", |s, n| {
+        convnext::convnext(s, &convnext::BASE, n)
+    }),
+    entry("convnext_large", |s, n| {
+        convnext::convnext(s, &convnext::LARGE, n)
+    }),
+    entry("vit_b_16", |s, n| vit::vit(s, &vit::B_16, n)),
+    entry("vit_b_32", |s, n| vit::vit(s, &vit::B_32, n)),
+    entry("vit_l_16", |s, n| vit::vit(s, &vit::L_16, n)),
+    entry("vit_h_14", |s, n| vit::vit(s, &vit::H_14, n)),
+    entry("swin_t", |s, n| swin::swin(s, &swin::T, n)),
+    entry("swin_s", |s, n| swin::swin(s, &swin::S, n)),
+    entry("swin_b", |s, n| swin::swin(s, &swin::B, n)),
+    entry("swin_v2_t", |s, n| swin::swin(s, &swin::V2_T, n)),
     entry("maxvit_t", maxvit::maxvit_t),
 ];
 
