@@ -48,8 +48,8 @@ fn families(builtins: &[Builtin]) -> usize {
 
 fn closing_line(builtins: &[Builtin]) -> String {
     format!(
-        "{} built-in architectures in {} families; parameters at 1000 classes (--num-classes changes \
-         the classifier); default input C×H×W at batch 1 (--input-size, --batch-size).\n",
+        "{} built-in architectures in {} families.\nParams at 1000 classes (--num-classes changes the \
+         classifier); inputs C×H×W at batch 1 (--input-size, --batch-size change them).\n",
         builtins.len(),
         families(builtins)
     )
@@ -128,7 +128,7 @@ mod tests {
             1,
             "the family is named once"
         );
-        assert!(text.ends_with("--batch-size).\n"), "{text}");
+        assert!(text.ends_with("change them).\n"), "{text}");
     }
 
     #[test]
