@@ -7,7 +7,7 @@ use super::module::{GeluApproximation, Module};
 use super::ops;
 use super::recorder::{Act, ForwardError, Recorder};
 use super::scope::{Conv, Scope};
-use super::tv_ops::{Activation, Norm, conv_norm_activation_with, permute};
+use super::tv_ops::{Activation, NormLayer, conv_norm_activation_with, permute};
 use tch::TchError;
 
 /// Blocks per stage and the width of each stage.
@@ -41,7 +41,7 @@ pub(super) fn convnext(root: &Scope, v: &Variant, num_classes: i64) -> Result<Mo
     f.push(conv_norm_activation_with(
         &f.next(),
         Conv::new(3, v.widths[0], 4).stride(4),
-        Norm::LayerNorm2d { eps: EPS },
+        NormLayer::LayerNorm2d { eps: EPS },
         Activation::None,
     )?);
     for (i, (&depth, &dim)) in v.depths.iter().zip(&v.widths).enumerate() {

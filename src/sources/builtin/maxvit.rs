@@ -12,7 +12,7 @@ use super::ops;
 use super::recorder::{Act, ForwardError, Recorder};
 use super::scope::{Conv, Pool, Scope};
 use super::tv_ops::{
-    Activation, Norm, conv_norm_activation_with, relative_position_index, squeeze_excitation,
+    Activation, NormLayer, conv_norm_activation_with, relative_position_index, squeeze_excitation,
 };
 use tch::{TchError, Tensor};
 
@@ -35,18 +35,18 @@ fn halved(size: i64) -> i64 {
 }
 
 pub(super) fn maxvit_t(root: &Scope, num_classes: i64) -> Result<Module, TchError> {
-    let bn = Norm::BatchNorm { eps: BN_EPS };
+    let bn = NormLayer::BatchNorm { eps: BN_EPS };
     let mut stem = root.sub("stem").seq();
     stem.push(conv_norm_activation_with(
         &stem.next(),
         Conv::new(3, STEM, 3).stride(2).same_padding().no_bias(),
         bn,
-        Activation::GELU,
+        Activation::Gelu,
     )?);
     stem.push(conv_norm_activation_with(
         &stem.next(),
         Conv::new(STEM, STEM, 3).same_padding(),
-        Norm::None,
+        NormLayer::None,
         Activation::None,
     )?);
 
@@ -184,14 +184,14 @@ fn mb_conv(
         s.sub("stochastic_depth").identity()
     };
     let (mid, squeeze) = (cout * EXPANSION, cout / 4);
-    let bn = Norm::BatchNorm { eps: BN_EPS };
+    let bn = NormLayer::BatchNorm { eps: BN_EPS };
     let mut layers = s.sub("layers").seq();
     layers.push(layers.named("pre_norm").batch_norm2d(cin, BN_EPS)?);
     layers.push(conv_norm_activation_with(
         &layers.named("conv_a"),
         Conv::new(cin, mid, 1).no_bias(),
         bn,
-        Activation::GELU,
+        Activation::Gelu,
     )?);
     layers.push(conv_norm_activation_with(
         &layers.named("conv_b"),
@@ -201,7 +201,7 @@ fn mb_conv(
             .groups(mid)
             .no_bias(),
         bn,
-        Activation::GELU,
+        Activation::Gelu,
     )?);
     layers.push(squeeze_excitation(
         &layers.named("squeeze_excitation"),

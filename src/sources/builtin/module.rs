@@ -51,6 +51,8 @@ pub(crate) struct LayerNorm {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum GeluApproximation {
     None,
+    /// GPT-2's `gelu_new`; no torchvision model uses it.
+    #[allow(dead_code)]
     Tanh,
 }
 
@@ -67,13 +69,13 @@ pub(crate) enum Layer {
     BatchNorm2d(BatchNorm2d),
     Linear(Linear),
     LayerNorm(LayerNorm),
-    /// A LayerNorm over the channels of an N, C, H, W tensor (ConvNeXt's `LayerNorm2d`).
-    LayerNorm2d(LayerNorm),
+    /// A LayerNorm over the channels of an N, C, H, W tensor (torchvision's `LayerNorm2d`, ConvNeXt's).
+    NchwLayerNorm(LayerNorm),
     ReLU,
     ReLU6,
     SiLU,
     Sigmoid,
-    GELU(GeluApproximation),
+    Gelu(GeluApproximation),
     Hardswish,
     Hardsigmoid,
     Tanh,
@@ -102,7 +104,7 @@ impl Layer {
         match self {
             Layer::Conv2d(c) => (weight_and_bias(c.bias.is_some()), vec![]),
             Layer::Linear(l) => (weight_and_bias(l.bias.is_some()), vec![]),
-            Layer::LayerNorm(n) | Layer::LayerNorm2d(n) => {
+            Layer::LayerNorm(n) | Layer::NchwLayerNorm(n) => {
                 (weight_and_bias(n.bias.is_some()), vec![])
             }
             Layer::BatchNorm2d(_) => (
@@ -292,7 +294,7 @@ impl Module {
                 n.eps,
                 false,
             )?,
-            Layer::LayerNorm2d(n) => x
+            Layer::NchwLayerNorm(n) => x
                 .f_permute([0, 2, 3, 1])?
                 .f_layer_norm(
                     n.weight.size(),
@@ -306,8 +308,8 @@ impl Module {
             Layer::ReLU6 => x.f_relu6()?,
             Layer::SiLU => x.f_silu()?,
             Layer::Sigmoid => x.f_sigmoid()?,
-            Layer::GELU(GeluApproximation::None) => x.f_gelu("none")?,
-            Layer::GELU(GeluApproximation::Tanh) => x.f_gelu("tanh")?,
+            Layer::Gelu(GeluApproximation::None) => x.f_gelu("none")?,
+            Layer::Gelu(GeluApproximation::Tanh) => x.f_gelu("tanh")?,
             Layer::Hardswish => x.f_hardswish()?,
             Layer::Hardsigmoid => x.f_hardsigmoid()?,
             Layer::Tanh => x.f_tanh()?,

@@ -17,7 +17,7 @@ fn eps_counts(model: &Module) -> Counts {
     for m in model.walk() {
         let eps = match &m.layer {
             Layer::BatchNorm2d(bn) => bn.eps,
-            Layer::LayerNorm(n) | Layer::LayerNorm2d(n) => n.eps,
+            Layer::LayerNorm(n) | Layer::NchwLayerNorm(n) => n.eps,
             _ => continue,
         };
         let key = (m.type_name().to_string(), eps.to_bits());

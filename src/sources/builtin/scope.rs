@@ -275,7 +275,7 @@ impl<'a> Scope<'a> {
         let bias = Some(self.param("bias", &[channels])?);
         Ok(self.module(
             "torchvision.models.convnext.LayerNorm2d",
-            Layer::LayerNorm2d(LayerNorm { weight, bias, eps }),
+            Layer::NchwLayerNorm(LayerNorm { weight, bias, eps }),
             vec![],
         ))
     }
@@ -284,7 +284,7 @@ impl<'a> Scope<'a> {
     pub(crate) fn gelu(&self, approximate: GeluApproximation) -> Module {
         self.module(
             "torch.nn.modules.activation.GELU",
-            Layer::GELU(approximate),
+            Layer::Gelu(approximate),
             vec![],
         )
     }

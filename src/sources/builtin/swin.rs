@@ -374,7 +374,9 @@ fn shift_mask(
     let mut count = 0.0;
     for (h0, h1) in slices(ph, shift[0]) {
         for (w0, w1) in slices(pw, shift[1]) {
-            mask.f_slice(0, h0, h1, 1)?
+            // Fills the view in place: the region's number.
+            let _region = mask
+                .f_slice(0, h0, h1, 1)?
                 .f_slice(1, w0, w1, 1)?
                 .f_fill_(count)?;
             count += 1.0;

@@ -16,7 +16,7 @@ pub(super) enum Activation {
     Hardswish,
     Hardsigmoid,
     Sigmoid,
-    GELU,
+    Gelu,
     None,
 }
 
@@ -30,7 +30,7 @@ impl Activation {
             Activation::Hardswish => s.hardswish(),
             Activation::Hardsigmoid => s.hardsigmoid(),
             Activation::Sigmoid => s.sigmoid(),
-            Activation::GELU => s.gelu(GeluApproximation::None),
+            Activation::Gelu => s.gelu(GeluApproximation::None),
             Activation::None => return None,
         })
     }
@@ -38,7 +38,7 @@ impl Activation {
 
 /// The `norm_layer` of a `Conv2dNormActivation`.
 #[derive(Clone, Copy, PartialEq)]
-pub(super) enum Norm {
+pub(super) enum NormLayer {
     BatchNorm {
         eps: f64,
     },
@@ -60,7 +60,7 @@ pub(super) fn conv_norm_activation(
     conv_norm_activation_with(
         s,
         conv.same_padding().no_bias(),
-        Norm::BatchNorm { eps: bn_eps },
+        NormLayer::BatchNorm { eps: bn_eps },
         activation,
     )
 }
@@ -70,19 +70,19 @@ pub(super) fn conv_norm_activation(
 pub(super) fn conv_norm_activation_with(
     s: &Scope,
     conv: Conv,
-    norm: Norm,
+    norm: NormLayer,
     activation: Activation,
 ) -> Result<Module, TchError> {
     let mut children = vec![s.sub(0).conv2d(conv)?];
     let next = |children: &Vec<Module>| s.sub(children.len());
     match norm {
-        Norm::BatchNorm { eps } => {
+        NormLayer::BatchNorm { eps } => {
             children.push(next(&children).batch_norm2d(conv.out_channels(), eps)?)
         }
-        Norm::LayerNorm2d { eps } => {
+        NormLayer::LayerNorm2d { eps } => {
             children.push(next(&children).layer_norm2d(conv.out_channels(), eps)?)
         }
-        Norm::None => {}
+        NormLayer::None => {}
     }
     children.extend(activation.module(&next(&children)));
     Ok(s.block(
