@@ -90,15 +90,18 @@ pub fn find_head(root: &ModuleNode) -> Head {
         .position(|n| n.kind == LayerKind::Linear || n.type_name.contains("Pool"))
         .unwrap_or(tail.len());
     let params = tail[head_start..].iter().map(|n| n.own_params()).sum();
+    let after_conv = &leaves[last_conv.map_or(0, |i| i + 1)..];
     // A recurrent or attention layer after the last convolution (a CRNN's LSTM) produces the output,
     // not the convolution.
-    let sequence_layer_last = leaves[last_conv.map_or(0, |i| i + 1)..]
+    let sequence_layer_last = after_conv
         .iter()
         .any(|n| matches!(n.kind, LayerKind::Recurrent | LayerKind::Attention));
+    // A global pool after the last convolution makes a single Linear a GAP head, also when a norm
+    // sits between them (ConvNeXt: pool, LayerNorm2d, Linear).
     let kind = match linear_layers.len() {
         0 if last_conv.is_some() && !sequence_layer_last => HeadKind::Convolutional,
         0 => HeadKind::NoLinear,
-        1 if tail.iter().any(|n| is_global_pool(n)) => HeadKind::GlobalPoolLinear,
+        1 if after_conv.iter().any(|n| is_global_pool(n)) => HeadKind::GlobalPoolLinear,
         1 => HeadKind::SingleLinear,
         _ => HeadKind::FullyConnectedStack,
     };
@@ -202,6 +205,20 @@ mod tests {
         let head = find_head(&root);
         assert_eq!(head.kind, HeadKind::SingleLinear);
         assert_eq!(head.linear_layers, vec!["head"]);
+        // ConvNeXt: global pool, then a LayerNorm2d, then the Linear.
+        let mut root = ModuleNode::new("", "", "ConvNeXt");
+        for (path, type_name) in [
+            ("block.0", "Conv2d"),
+            ("block.3", "Linear"),
+            ("avgpool", "AdaptiveAvgPool2d"),
+            ("classifier.0", "LayerNorm2d"),
+            ("classifier.2", "Linear"),
+        ] {
+            root.children.push(leaf(path, type_name, None));
+        }
+        let head = find_head(&root);
+        assert_eq!(head.kind, HeadKind::GlobalPoolLinear);
+        assert_eq!(head.linear_layers, vec!["classifier.2"]);
     }
 
     #[test]
