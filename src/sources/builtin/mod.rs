@@ -1,14 +1,17 @@
-//! Built-in architectures: torchvision's classic image classifiers rebuilt with tch, every variable
-//! named as in the torchvision model's state dict and every module as in its `named_modules()`, in the
-//! same order. Most are `torchvision.models.<name>()` with default arguments; `googlenet` and
-//! `inception_v3` are built with `aux_logits=False` (the inference networks), and `googlenet_aux` and
-//! `inception_v3_aux`, names torchvision does not have, are its defaults for those two (see registry). Output shapes
-//! come from a real forward pass (eval mode, no grad) that goes through a recorder module call by
-//! module call; a module the eval forward never calls (an auxiliary classifier) has none.
+//! Built-in architectures: torchvision's image classifiers (VGG to ViT, Swin, ConvNeXt and MaxViT)
+//! rebuilt with tch, every variable named as in the torchvision model's state dict and every module as
+//! in its `named_modules()`, in the same order. Most are `torchvision.models.<name>()` with default
+//! arguments; `googlenet` and `inception_v3` are built with `aux_logits=False` (the inference
+//! networks), and `googlenet_aux` and `inception_v3_aux`, names torchvision does not have, are its
+//! defaults for those two (see registry). Names, families, default inputs and parameter counts are the
+//! catalogue's (`tchinfo_core::sources::catalog`), which needs no libtorch. Output shapes come from a
+//! real forward pass (eval mode, no grad) that goes through a recorder module call by module call; a
+//! module the eval forward never calls (an auxiliary classifier, MultiheadAttention's `out_proj`) has
+//! none.
 //!
 //! One file per family; the framework is `module` (the tree and its leaf layers), `scope` (variables
-//! and constructors), `recorder` (what a forward pass leaves behind) and `ops` (functional operations
-//! inside forwards).
+//! and constructors), `recorder` (what a forward pass leaves behind), `ops` (functional operations
+//! inside forwards) and `tv_ops` (blocks torchvision's families share).
 
 mod alexnet;
 mod basic_conv;

@@ -1,8 +1,11 @@
 //! The module tree of a built-in model: every module PyTorch's `named_modules()` lists, with its local
 //! name, its class, the layer it computes and its children in registration order.
 //!
-//! Leaves (convolutions, norms, activations, pools …) compute with fallible tch calls; containers either
-//! run their children in order (`Sequential`) or have a family-specific forward (`Bottleneck`, `Fire` …).
+//! Leaves (convolutions, norms, activations, pools …) compute with fallible tch calls, or with a
+//! family's own closure ([`Layer::Custom`]: a permutation, a window partition); containers either run
+//! their children in order (`Sequential`) or have a family-specific forward (`Bottleneck`, `Fire`,
+//! `MultiheadAttention` …). A module may own tensors besides its layer's ([`Own`]: ViT's class token,
+//! an attention's packed projection), as PyTorch modules register parameters next to submodules.
 //! Every call goes through [`Module::forward`], which is where the recorder sees it.
 
 use super::recorder::{Act, ForwardError, Recorder};
