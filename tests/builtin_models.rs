@@ -116,6 +116,27 @@ fn num_classes_changes_only_the_classifier() {
         summary.root.find("classifier.1").unwrap().parameters[0].shape,
         vec![7, 512, 1, 1]
     );
+    // The newer families' classifiers, wherever torchvision puts them.
+    for (name, head, width) in [
+        ("vit_b_16", "heads.head", 768),
+        ("swin_t", "head", 768),
+        ("convnext_tiny", "classifier.2", 768),
+        ("maxvit_t", "classifier.5", 512),
+        ("mobilenet_v3_small", "classifier.3", 1024),
+        ("regnet_x_400mf", "fc", 400),
+        ("shufflenet_v2_x1_0", "fc", 1024),
+    ] {
+        let summary = builtin::summarize(
+            name,
+            &BuiltinOptions {
+                num_classes: Some(10),
+                ..no_forward()
+            },
+        )
+        .unwrap();
+        let weight = &summary.root.find(head).unwrap().parameters[0];
+        assert_eq!(weight.shape, vec![10, width], "{name}: {head}");
+    }
 }
 
 #[test]
