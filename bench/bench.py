@@ -32,6 +32,12 @@ import sys, torch, torchvision, torchinfo
 m = getattr(torchvision.models, sys.argv[1])()
 torchinfo.summary(m, input_size=(1, 3, 224, 224), verbose=1)
 """
+TORCHINFO_EAGER_MANY = """
+import sys, torch, torchvision, torchinfo
+for name in sys.argv[1:]:
+    m = getattr(torchvision.models, name)()
+    torchinfo.summary(m, input_size=(1, 3, 224, 224), verbose=1)
+"""
 TORCHINFO_SCRIPT = """
 import sys, torch, torchinfo
 m = torch.jit.load(sys.argv[1])
@@ -72,7 +78,8 @@ def ensure_models():
 
 
 def measure(cmd):
-    """Wall seconds and peak RSS (bytes) of one whole-process run."""
+    """Wall seconds, peak RSS (bytes) and CPU seconds (user + system) of one whole-process run. On a
+    busy machine the CPU time is the steadier figure: wall time then includes waiting for a core."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -81,7 +88,10 @@ def measure(cmd):
     proc.stderr.close()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"command failed: {' '.join(map(str, cmd))}\n{err}")
-    return wall, usage.ru_maxrss * 1024
+    return wall, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime
+
+
+COMPARED = ["vgg16", "resnet50", "vit_b_16", "convnext_tiny"]
 
 
 def cases():
@@ -101,6 +111,11 @@ def cases():
          [TCHINFO, "summary", r50], [PY, "-c", TORCHINFO_SCRIPT_NO_INPUT, r50]),
         ("3 x Linear(16384, 16384) TorchScript structure (3.2 GB file)",
          [TCHINFO, "summary", big], [PY, "-c", TORCHINFO_SCRIPT_NO_INPUT, big]),
+        # The built-in zoo (issue 17): four architectures side by side, each built and run at 224×224,
+        # against torchinfo summarising the same four; and the zoo's list, which builds nothing.
+        ("compare vgg16 resnet50 vit_b_16 convnext_tiny (built-in / eager)",
+         [TCHINFO, "compare", *COMPARED], [PY, "-c", TORCHINFO_EAGER_MANY, *COMPARED]),
+        ("list of the built-ins", [TCHINFO, "list"], None),
     ]
 
 
@@ -112,28 +127,34 @@ def main():
     args = ap.parse_args()
 
     subprocess.run(["make", "build"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    selected = [c for c in cases() if not args.only or any(s in c[0] for s in args.only)]
     if not args.no_python:
         ensure_venv()
-    ensure_models()
+    # The exported files are large (5 GB in all): made only when a selected case reads one.
+    if any(isinstance(arg, Path) and LARGE in arg.parents for c in selected for arg in c[1]):
+        ensure_models()
     env_note = f"{os.cpu_count()} CPUs, median of {args.runs} runs"
-    print(f"| case ({env_note}) | tchinfo wall | tchinfo peak RSS | torchinfo wall | torchinfo peak RSS | wall ratio |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, ours, theirs in cases():
-        if args.only and not any(s in name for s in args.only):
-            continue
+    print(
+        f"| case ({env_note}) | tchinfo wall | tchinfo CPU | tchinfo peak RSS | torchinfo wall | "
+        "torchinfo peak RSS | wall ratio |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, ours, theirs in selected:
         ours_runs, theirs_runs = [], []
         for _ in range(args.runs):
             ours_runs.append(measure([str(c) for c in ours]))
-            if not args.no_python:
+            if theirs and not args.no_python:
                 theirs_runs.append(measure([str(c) for c in theirs]))
         ow = statistics.median(r[0] for r in ours_runs)
         orss = statistics.median(r[1] for r in ours_runs)
+        ocpu = statistics.median(r[2] for r in ours_runs)
+        ours_cells = f"{ow:.3f} s | {ocpu:.3f} s | {orss / 2**20:.0f} MiB"
         if theirs_runs:
             tw = statistics.median(r[0] for r in theirs_runs)
             trss = statistics.median(r[1] for r in theirs_runs)
-            print(f"| {name} | {ow:.3f} s | {orss / 2**20:.0f} MiB | {tw:.3f} s | {trss / 2**20:.0f} MiB | {tw / ow:.1f}× |")
+            print(f"| {name} | {ours_cells} | {tw:.3f} s | {trss / 2**20:.0f} MiB | {tw / ow:.1f}× |")
         else:
-            print(f"| {name} | {ow:.3f} s | {orss / 2**20:.0f} MiB | – | – | – |")
+            print(f"| {name} | {ours_cells} | – | – | – |")
         sys.stdout.flush()
 
 

@@ -10,6 +10,7 @@ need it, they only read the committed files):
     /tmp/venv-export/bin/pip install torch==2.13.0 torchvision==0.28.0 torchinfo==1.8.0
     /tmp/venv-export/bin/python models/export.py            # small samples + models/reference/*.json
     /tmp/venv-export/bin/python models/export.py --large    # also torchvision exports into models/large/
+    /tmp/venv-export/bin/python models/export.py --builtins # only the built-in zoo's torchvision reference
 
 Writes, next to this script:
 - `<name>.pt`: small TorchScript samples (see models/README.md for what each one exercises), plus
@@ -505,11 +506,31 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--large", action="store_true", help="also write torchvision exports to models/large/")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="export only these TorchScript samples")
+    parser.add_argument(
+        "--builtins",
+        action="store_true",
+        help="only rewrite the built-in zoo's torchvision reference (tests/fixtures/builtin/, ~10 minutes)",
+    )
+    parser.add_argument("names", nargs="*", help="with --builtins: only these built-ins")
     args = parser.parse_args()
     assert torch.__version__.startswith("2.13."), f"pinned to torch 2.13, found {torch.__version__}"
+    if args.builtins:
+        export_builtin_reference(args.names)
+        return
     export_samples(args.only)
     if args.large:
         export_large()
+
+
+def export_builtin_reference(names):
+    """The built-in architectures' ground truth lives beside their tests; its writer is run from here so
+    that every reference number comes from one entry point."""
+    import runpy
+    import sys
+
+    fixtures = os.path.join(HERE, "..", "tests", "fixtures", "builtin", "make_fixtures.py")
+    sys.argv = [fixtures, *names]
+    runpy.run_path(fixtures, run_name="__main__")
 
 
 if __name__ == "__main__":

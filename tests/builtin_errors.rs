@@ -127,3 +127,20 @@ fn models_without_a_minimum_size_run_on_one_pixel() {
         );
     }
 }
+
+/// ViT's position embedding and MaxViT's attention partitions are sized when torchvision builds them
+/// (224×224 by default); like torchvision, other input sizes are refused, and the line says why.
+#[test]
+fn models_built_for_one_input_size_refuse_others() {
+    for (name, what) in [
+        ("vit_b_32", "its position embedding"),
+        ("maxvit_t", "its attention partitions"),
+    ] {
+        let line = input_error(name, size(&[3, 256, 256]));
+        assert!(
+            line.contains("built for 224×224 images") && line.contains(what),
+            "{line}"
+        );
+        assert!(line.contains("got 256×256"), "{line}");
+    }
+}

@@ -68,6 +68,41 @@ fn every_module_call_matches_torchvision() {
             Some(expected.op_mult_adds),
             "{file}: operator mult-adds"
         );
+        // Per module: torchinfo's count for each leaf, and the operator count of each subtree.
+        let layers = layer_macs(&file);
+        let walk = summary.root.walk();
+        assert_eq!(walk.len(), layers.len(), "{file}: modules");
+        for ((_, node), theirs) in walk.iter().zip(&layers) {
+            assert_eq!(node.path, theirs.path, "{file}: module order");
+            assert_eq!(
+                node.outputs.is_some(),
+                theirs.called,
+                "{file}: is '{}' called",
+                node.path
+            );
+            if !theirs.called {
+                continue;
+            }
+            if let Some(macs) = theirs.torchinfo {
+                assert_eq!(
+                    node.mult_adds.unwrap_or(0),
+                    macs,
+                    "{file}: torchinfo mult-adds of '{}'",
+                    node.path
+                );
+            }
+            let ours: u64 = node
+                .walk()
+                .iter()
+                .map(|(_, n)| n.op_mult_adds.unwrap_or(0))
+                .sum();
+            assert_eq!(
+                ours, theirs.op_inclusive,
+                "{file}: operator mult-adds of '{}' and its submodules",
+                node.path
+            );
+        }
+
         assert_eq!(summary.inputs.len(), 1);
         let input: Vec<u64> = std::iter::once(1)
             .chain(chw.iter().map(|&d| d as u64))

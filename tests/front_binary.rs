@@ -41,3 +41,25 @@ fn libtorch_commands_are_handed_over() {
         "{out}"
     );
 }
+
+/// `list` reads the built-in catalogue, which is data: the front binary answers it alone, without
+/// starting libtorch — here from a folder where no `tchinfo-torch` could take over.
+#[test]
+fn the_list_of_built_ins_needs_no_libtorch() {
+    let dir = std::env::temp_dir().join(format!("tchinfo-front-only-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let front = dir.join("tchinfo");
+    std::fs::copy(env!("CARGO_BIN_EXE_tchinfo"), &front).unwrap();
+    let out = Command::new(&front).arg("list").output().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("Family"), "{text}");
+    for name in ["vgg16", "vit_h_14", "regnet_y_128gf", "maxvit_t"] {
+        assert!(text.contains(name), "{name} listed:\n{text}");
+    }
+}

@@ -1,7 +1,7 @@
 //! The loader behind `tchinfo-torch`: files, plus everything that needs libtorch.
 
 use super::{LoadOptions, SourceError, builtin};
-use crate::cli::{BuiltinRow, Loader};
+use crate::cli::Loader;
 use crate::summary::{ModelSummary, SourceKind};
 use std::path::Path;
 
@@ -67,19 +67,5 @@ impl Loader for TorchLoader {
         };
         let _layer = tch::nn::linear(vs.root(), in_features, out_features, config);
         Some(vs.variables().values().map(|t| t.numel() as u64).sum())
-    }
-
-    fn builtins(&self) -> Result<Vec<BuiltinRow>, SourceError> {
-        builtin::list()
-            .into_iter()
-            .map(|info| {
-                Ok(BuiltinRow {
-                    name: info.name.to_string(),
-                    family: info.family.to_string(),
-                    default_input: info.default_input,
-                    params: builtin::param_count(info.name, None)?,
-                })
-            })
-            .collect()
     }
 }

@@ -34,6 +34,12 @@ pub fn totals() -> Vec<(String, u64, u64)> {
         .collect()
 }
 
+/// Whether a fixture takes part: all of them, unless BUILTIN_FIXTURE names a part of the file or model
+/// name (for working on one family: `BUILTIN_FIXTURE=convnext cargo test --release --test builtin_models`).
+pub fn selected(name: &str) -> bool {
+    std::env::var("BUILTIN_FIXTURE").map_or(true, |only| name.contains(&only))
+}
+
 /// One recorded forward pass: torchinfo's and the operator-level mult-adds, and every module call
 /// as (path, output shape) in hook order.
 pub struct ShapeRun {
@@ -80,6 +86,7 @@ pub fn shape_runs() -> Vec<(String, String, Vec<i64>)> {
         })
         .collect();
     runs.sort();
+    runs.retain(|r| selected(&r.0));
     runs
 }
 
@@ -131,4 +138,31 @@ pub fn assert_same_lines(what: &str, expected: &[String], actual: &[String]) {
         actual.len(),
         expected.len()
     );
+}
+
+/// One module's mult-adds in a recorded forward pass (`layers/<run>.txt`).
+pub struct LayerMacs {
+    pub path: String,
+    /// `None` when the module was never called.
+    pub called: bool,
+    /// torchinfo's count over the module's calls, for leaves (torchinfo's total adds exactly these).
+    pub torchinfo: Option<u64>,
+    /// Operator mult-adds of the module with its submodules.
+    pub op_inclusive: u64,
+}
+
+pub fn layer_macs(file: &str) -> Vec<LayerMacs> {
+    fixture(&format!("layers/{file}"))
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            let path = if f[0] == "-" { "" } else { f[0] };
+            LayerMacs {
+                path: path.to_string(),
+                called: f[2] != "-",
+                torchinfo: f[1].parse().ok(),
+                op_inclusive: f[2].parse().unwrap_or(0),
+            }
+        })
+        .collect()
 }

@@ -168,67 +168,10 @@ fn linear(loader: &dyn Loader, args: LinearArgs) -> Result<(), Failure> {
     Ok(emit(&text, args.output.output.as_deref())?)
 }
 
-fn list(loader: &dyn Loader, args: ListArgs) -> Result<(), Failure> {
+/// The catalogue of built-ins: data, so nothing is built and libtorch is not needed.
+fn list(args: ListArgs) -> Result<(), Failure> {
     no_html(args.output.format, "list")?;
-    let rows = loader.builtins().map_err(|e| Failure::Run(e.into()))?;
-    let text = match args.output.format {
-        Format::Json => reports::json::to_string(&serde_json::json!({
-            "schema": "tchinfo/list",
-            "schema_version": reports::json::SCHEMA_VERSION,
-            "tchinfo_version": env!("CARGO_PKG_VERSION"),
-            "builtins": rows,
-        })),
-        format => {
-            let header: Vec<String> = ["Name", "Family", "Default input", "Params"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
-            let cells: Vec<Vec<String>> = rows
-                .iter()
-                .map(|r| {
-                    let input = r
-                        .default_input
-                        .iter()
-                        .map(|d| d.to_string())
-                        .collect::<Vec<_>>();
-                    vec![
-                        r.name.clone(),
-                        r.family.clone(),
-                        input.join("×"),
-                        crate::units::thousands(r.params),
-                    ]
-                })
-                .collect();
-            let right = [false, false, false, true];
-            match format {
-                Format::Markdown => reports::markdown::pipe_table(&header, &cells, &right),
-                Format::Csv => {
-                    let mut s = reports::csv::line(
-                        &["name", "family", "default_input", "params"].map(String::from),
-                    );
-                    for r in &rows {
-                        let input = r
-                            .default_input
-                            .iter()
-                            .map(|d| d.to_string())
-                            .collect::<Vec<_>>();
-                        s += &reports::csv::line(&[
-                            r.name.clone(),
-                            r.family.clone(),
-                            input.join("x"),
-                            r.params.to_string(),
-                        ]);
-                    }
-                    s
-                }
-                _ => {
-                    let mut all = vec![header];
-                    all.extend(cells);
-                    reports::footer::aligned(&all, &right, "")
-                }
-            }
-        }
-    };
+    let text = reports::list::render(crate::sources::catalog::CATALOG, args.output.format);
     Ok(emit(&text, args.output.output.as_deref())?)
 }
 
@@ -239,6 +182,6 @@ pub fn run(cli: Cli, loader: &dyn Loader) -> Result<(), Failure> {
         Command::Plan(args) => plan(loader, args),
         Command::Lint(args) => lint(loader, args),
         Command::Linear(args) => linear(loader, args),
-        Command::List(args) => list(loader, args),
+        Command::List(args) => list(args),
     }
 }

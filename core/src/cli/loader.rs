@@ -4,21 +4,11 @@ use super::args::{Cli, Command};
 use crate::sources::{self, LoadOptions, SourceError};
 use crate::summary::ModelSummary;
 
-/// One built-in architecture, for `tchinfo list`.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct BuiltinRow {
-    pub name: String,
-    pub family: String,
-    pub default_input: [i64; 3],
-    pub params: u64,
-}
-
 /// What the commands need from the sources.
 pub trait Loader {
     fn load(&self, model: &str, opts: &LoadOptions) -> Result<ModelSummary, SourceError>;
     /// Parameters of a real Linear layer of these sizes, to cross-check the formula; `None` if not built.
     fn count_linear(&self, in_features: i64, out_features: i64, bias: bool) -> Option<u64>;
-    fn builtins(&self) -> Result<Vec<BuiltinRow>, SourceError>;
 }
 
 /// Files only, without libtorch: TorchScript archives and state dicts read for their structure.
@@ -36,14 +26,10 @@ impl Loader for FileLoader {
     fn count_linear(&self, _: i64, _: i64, _: bool) -> Option<u64> {
         None
     }
-
-    fn builtins(&self) -> Result<Vec<BuiltinRow>, SourceError> {
-        Ok(Vec::new())
-    }
 }
 
-/// True when the command needs libtorch: built-in architectures, forward passes, the Linear cross-check,
-/// the list of built-ins. Reading files for their structure does not.
+/// True when the command needs libtorch: built-in architectures, forward passes, the Linear cross-check.
+/// Reading files for their structure does not, nor listing the built-ins (their catalogue is data).
 pub fn needs_libtorch(cli: &Cli) -> bool {
     match &cli.command {
         Command::Summary(a) => a.source.load_options().needs_libtorch(&a.model),
@@ -52,6 +38,7 @@ pub fn needs_libtorch(cli: &Cli) -> bool {
             .iter()
             .any(|m| a.source.load_options().needs_libtorch(m)),
         Command::Lint(a) => a.source.load_options().needs_libtorch(&a.model),
-        Command::Plan(_) | Command::Linear(_) | Command::List(_) => true,
+        Command::Plan(_) | Command::Linear(_) => true,
+        Command::List(_) => false,
     }
 }

@@ -8,7 +8,7 @@ mod commands;
 mod loader;
 
 pub use args::*;
-pub use loader::{BuiltinRow, FileLoader, Loader, needs_libtorch};
+pub use loader::{FileLoader, Loader, needs_libtorch};
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};

@@ -8,6 +8,7 @@ pub mod html;
 pub mod json;
 pub mod linear;
 pub mod lint;
+pub mod list;
 pub mod markdown;
 pub mod plan;
 pub mod summary;

@@ -1,6 +1,7 @@
 //! Sources: everything that turns a model (a built-in name, a file, a `VarStore`) into a
 //! [`ModelSummary`](crate::summary::ModelSummary). Each source lives in its own module.
 
+pub mod catalog;
 pub mod torchscript;
 
 use crate::dtype::DType;

@@ -65,18 +65,17 @@ pub fn find_head(root: &ModuleNode) -> Head {
         .map(|(_, n)| n)
         .filter(|n| n.is_leaf() && (!measured || n.outputs.is_some()))
         .collect();
-    // Without a convolution, the head is the trailing run of Linear and parameter-free layers: a
-    // transformer's attention projections and feed-forward Linears are its body, not its head.
+    // The head is the trailing run of Linear and parameter-free layers after the last convolution and
+    // after the last other layer with parameters: a transformer's attention projections and
+    // feed-forward Linears are its body, not its head, even behind a patchifying convolution (ViT,
+    // ConvNeXt, Swin end in a norm, then the classifier).
     let last_conv = leaves
         .iter()
         .rposition(|n| n.kind == LayerKind::Convolution);
-    let start = match last_conv {
-        Some(i) => i + 1,
-        None => leaves
-            .iter()
-            .rposition(|n| n.kind != LayerKind::Linear && !n.parameters.is_empty())
-            .map_or(0, |i| i + 1),
-    };
+    let last_body = leaves
+        .iter()
+        .rposition(|n| n.kind != LayerKind::Linear && !n.parameters.is_empty());
+    let start = last_conv.max(last_body).map_or(0, |i| i + 1);
     let tail = &leaves[start..];
     // A Linear whose weight is tied to the embedding (a language model's output layer) is still a
     // Linear layer of the head, though its parameters are counted at the embedding.
@@ -91,15 +90,18 @@ pub fn find_head(root: &ModuleNode) -> Head {
         .position(|n| n.kind == LayerKind::Linear || n.type_name.contains("Pool"))
         .unwrap_or(tail.len());
     let params = tail[head_start..].iter().map(|n| n.own_params()).sum();
+    let after_conv = &leaves[last_conv.map_or(0, |i| i + 1)..];
     // A recurrent or attention layer after the last convolution (a CRNN's LSTM) produces the output,
     // not the convolution.
-    let sequence_layer_last = tail
+    let sequence_layer_last = after_conv
         .iter()
         .any(|n| matches!(n.kind, LayerKind::Recurrent | LayerKind::Attention));
+    // A global pool after the last convolution makes a single Linear a GAP head, also when a norm
+    // sits between them (ConvNeXt: pool, LayerNorm2d, Linear).
     let kind = match linear_layers.len() {
         0 if last_conv.is_some() && !sequence_layer_last => HeadKind::Convolutional,
         0 => HeadKind::NoLinear,
-        1 if tail.iter().any(|n| is_global_pool(n)) => HeadKind::GlobalPoolLinear,
+        1 if after_conv.iter().any(|n| is_global_pool(n)) => HeadKind::GlobalPoolLinear,
         1 => HeadKind::SingleLinear,
         _ => HeadKind::FullyConnectedStack,
     };
@@ -183,6 +185,40 @@ mod tests {
         root.children.push(leaf("conv", "Conv2d", None));
         root.children.push(leaf("bn", "BatchNorm2d", None));
         assert_eq!(find_head(&root).kind, HeadKind::Convolutional);
+    }
+
+    /// ViT: a patchifying convolution, then transformer blocks whose Linears are the body, a final
+    /// LayerNorm, and the classifier Linear.
+    #[test]
+    fn a_transformer_behind_a_patch_convolution_keeps_its_blocks_out_of_the_head() {
+        let mut root = ModuleNode::new("", "", "VisionTransformer");
+        for (path, type_name) in [
+            ("conv_proj", "Conv2d"),
+            ("ln_1", "LayerNorm"),
+            ("mlp.0", "Linear"),
+            ("mlp.3", "Linear"),
+            ("ln", "LayerNorm"),
+            ("head", "Linear"),
+        ] {
+            root.children.push(leaf(path, type_name, None));
+        }
+        let head = find_head(&root);
+        assert_eq!(head.kind, HeadKind::SingleLinear);
+        assert_eq!(head.linear_layers, vec!["head"]);
+        // ConvNeXt: global pool, then a LayerNorm2d, then the Linear.
+        let mut root = ModuleNode::new("", "", "ConvNeXt");
+        for (path, type_name) in [
+            ("block.0", "Conv2d"),
+            ("block.3", "Linear"),
+            ("avgpool", "AdaptiveAvgPool2d"),
+            ("classifier.0", "LayerNorm2d"),
+            ("classifier.2", "Linear"),
+        ] {
+            root.children.push(leaf(path, type_name, None));
+        }
+        let head = find_head(&root);
+        assert_eq!(head.kind, HeadKind::GlobalPoolLinear);
+        assert_eq!(head.linear_layers, vec!["classifier.2"]);
     }
 
     #[test]

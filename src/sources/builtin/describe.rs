@@ -45,9 +45,6 @@ pub(super) fn summary(
 fn node(m: &Module, vars: &HashMap<String, Tensor>, rec: Option<&Recorder>) -> ModuleNode {
     let mut n = ModuleNode::new(m.name.clone(), m.path.clone(), m.type_name());
     n.qualified_type = Some(m.class.to_string());
-    if !m.children.is_empty() {
-        n.kind = LayerKind::Container;
-    }
     let full = |local: &str| {
         if m.path.is_empty() {
             local.to_string()
@@ -55,11 +52,17 @@ fn node(m: &Module, vars: &HashMap<String, Tensor>, rec: Option<&Recorder>) -> M
             format!("{}.{local}", m.path)
         }
     };
-    let (params, buffers) = m.layer.tensor_names();
+    let (params, buffers) = m.tensor_names();
     n.parameters = params
         .iter()
         .filter_map(|p| vars.get(&full(p)).map(|t| record(p, t, t.requires_grad())))
         .collect();
+    // A module with children is a container (Sequential, Conv2dNormActivation, a ResNet block), unless
+    // it owns parameters as well: MultiheadAttention's in_proj_weight and Swin's relative position
+    // table are attention parameters, and their class names say so.
+    if !m.children.is_empty() && n.parameters.is_empty() {
+        n.kind = LayerKind::Container;
+    }
     n.buffers = buffers
         .iter()
         .filter_map(|b| vars.get(&full(b)).map(|t| record(b, t, false)))

@@ -1,35 +1,47 @@
-//! Built-in architectures: torchvision's classic image classifiers rebuilt with tch, every variable
-//! named as in the torchvision model's state dict and every module as in its `named_modules()`, in the
-//! same order. Most are `torchvision.models.<name>()` with default arguments; `googlenet` and
-//! `inception_v3` are built with `aux_logits=False` (the inference networks), and `googlenet_aux` and
-//! `inception_v3_aux`, names torchvision does not have, are its defaults for those two (see registry). Output shapes
-//! come from a real forward pass (eval mode, no grad) that goes through a recorder module call by
-//! module call; a module the eval forward never calls (an auxiliary classifier) has none.
+//! Built-in architectures: torchvision's image classifiers (VGG to ViT, Swin, ConvNeXt and MaxViT)
+//! rebuilt with tch, every variable named as in the torchvision model's state dict and every module as
+//! in its `named_modules()`, in the same order. Most are `torchvision.models.<name>()` with default
+//! arguments; `googlenet` and `inception_v3` are built with `aux_logits=False` (the inference
+//! networks), and `googlenet_aux` and `inception_v3_aux`, names torchvision does not have, are its
+//! defaults for those two (see registry). Names, families, default inputs and parameter counts are the
+//! catalogue's (`tchinfo_core::sources::catalog`), which needs no libtorch. Output shapes come from a
+//! real forward pass (eval mode, no grad) that goes through a recorder module call by module call; a
+//! module the eval forward never calls (an auxiliary classifier, MultiheadAttention's `out_proj`) has
+//! none.
 //!
 //! One file per family; the framework is `module` (the tree and its leaf layers), `scope` (variables
-//! and constructors), `recorder` (what a forward pass leaves behind) and `ops` (functional operations
-//! inside forwards).
+//! and constructors), `recorder` (what a forward pass leaves behind), `ops` (functional operations
+//! inside forwards) and `tv_ops` (blocks torchvision's families share).
 
 mod alexnet;
 mod basic_conv;
-#[cfg(test)]
-mod bn_eps_test;
+mod convnext;
 mod densenet;
 mod describe;
 mod efficientnet;
 mod googlenet;
 mod inception;
+mod maxvit;
+mod mnasnet;
 mod mobilenet_v2;
+mod mobilenet_v3;
 mod module;
+mod multihead_attention;
+#[cfg(test)]
+mod norm_eps_test;
 mod ops;
 mod recorder;
 mod registry;
+mod regnet;
 mod resnet;
 mod scope;
+mod shufflenet_v2;
 mod squeezenet;
 mod suggest;
+mod swin;
 mod tv_ops;
 mod vgg;
+mod vit;
 
 use crate::progress::Progress;
 use crate::sources::{MAX_INPUT_ELEMENTS, SourceError};
@@ -65,27 +77,11 @@ impl Default for BuiltinOptions {
     }
 }
 
-/// One built-in architecture, for `tchinfo list`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BuiltinInfo {
-    /// torchvision's name: `vgg16`, `resnet50`.
-    pub name: &'static str,
-    /// `VGG`, `ResNet`, `DenseNet` …
-    pub family: &'static str,
-    /// C, H, W the architecture was designed for.
-    pub default_input: [i64; 3],
-}
+pub use crate::sources::catalog::Builtin as BuiltinInfo;
 
-/// Every built-in architecture, in a stable order (by family, then size).
-pub fn list() -> Vec<BuiltinInfo> {
-    registry::ENTRIES
-        .iter()
-        .map(|e| BuiltinInfo {
-            name: e.name,
-            family: e.family,
-            default_input: e.default_input,
-        })
-        .collect()
+/// Every built-in architecture, grouped by family: the catalogue, known without building anything.
+pub fn list() -> &'static [BuiltinInfo] {
+    crate::sources::catalog::CATALOG
 }
 
 /// True when `name` is a built-in architecture (case does not matter).
@@ -225,7 +221,7 @@ fn classes(entry: &Entry, num_classes: Option<i64>) -> Result<i64, SourceError> 
 /// The N, C, H, W the forward pass runs on, checked before anything reaches libtorch.
 fn input_shape(entry: &Entry, opts: &BuiltinOptions) -> Result<[i64; 4], SourceError> {
     let dims = match &opts.input_size {
-        None => entry.default_input.to_vec(),
+        None => entry.info().default_input.to_vec(),
         Some(v) => v.clone(),
     };
     let text = |d: &[i64]| d.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
@@ -262,12 +258,12 @@ fn input_shape(entry: &Entry, opts: &BuiltinOptions) -> Result<[i64; 4], SourceE
             ),
         ));
     }
-    if c != entry.default_input[0] {
+    if c != entry.info().default_input[0] {
         return Err(input_error(
             entry,
             format!(
                 "takes {} input channels, the input size {} has {c}",
-                entry.default_input[0],
+                entry.info().default_input[0],
                 text(&dims)
             ),
         ));

@@ -1,15 +1,25 @@
 //! The module tree of a built-in model: every module PyTorch's `named_modules()` lists, with its local
 //! name, its class, the layer it computes and its children in registration order.
 //!
-//! Leaves (convolutions, norms, activations, pools …) compute with fallible tch calls; containers either
-//! run their children in order (`Sequential`) or have a family-specific forward (`Bottleneck`, `Fire` …).
+//! Leaves (convolutions, norms, activations, pools …) compute with fallible tch calls, or with a
+//! family's own closure ([`Layer::Custom`]: a permutation, a window partition); containers either run
+//! their children in order (`Sequential`) or have a family-specific forward (`Bottleneck`, `Fire`,
+//! `MultiheadAttention` …). A module may own tensors besides its layer's ([`Own`]: ViT's class token,
+//! an attention's packed projection), as PyTorch modules register parameters next to submodules.
 //! Every call goes through [`Module::forward`], which is where the recorder sees it.
 
 use super::recorder::{Act, ForwardError, Recorder};
 use tch::{TchError, Tensor};
 
-/// A family's forward for a container module: takes the module (to reach its children) and the input.
-pub(crate) type BlockForward = fn(&Module, &Act, &mut Recorder) -> Result<Act, ForwardError>;
+/// A family's forward for a container module: takes the module (to reach its children and its own
+/// tensors) and the input, with whatever settings it captured when built (a head count, a window).
+pub(crate) type BlockForward =
+    Box<dyn Fn(&Module, &Act, &mut Recorder) -> Result<Act, ForwardError>>;
+
+/// The computation of a leaf that has no variant of its own here (a permutation, ConvNeXt's
+/// channels-first LayerNorm, MaxViT's window partition): input to output, with whatever settings and
+/// tensors it captured when it was built.
+pub(crate) type CustomForward = Box<dyn Fn(&Tensor) -> Result<Tensor, TchError>>;
 
 pub(crate) struct Conv2d {
     pub(crate) weight: Tensor,
@@ -32,6 +42,23 @@ pub(crate) struct Linear {
     pub(crate) bias: Option<Tensor>,
 }
 
+/// `nn.LayerNorm` with an elementwise affine: normalises over the trailing dimensions of `weight`'s
+/// shape (one dimension for every model here).
+pub(crate) struct LayerNorm {
+    pub(crate) weight: Tensor,
+    pub(crate) bias: Option<Tensor>,
+    pub(crate) eps: f64,
+}
+
+/// `nn.GELU`'s `approximate` argument: the exact erf form, or the tanh approximation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GeluApproximation {
+    None,
+    /// GPT-2's `gelu_new`; no torchvision model uses it.
+    #[allow(dead_code)]
+    Tanh,
+}
+
 #[derive(Clone, Copy)]
 pub(crate) struct Pool2d {
     pub(crate) kernel: [i64; 2],
@@ -44,10 +71,17 @@ pub(crate) enum Layer {
     Conv2d(Conv2d),
     BatchNorm2d(BatchNorm2d),
     Linear(Linear),
+    LayerNorm(LayerNorm),
+    /// A LayerNorm over the channels of an N, C, H, W tensor (torchvision's `LayerNorm2d`, ConvNeXt's).
+    NchwLayerNorm(LayerNorm),
     ReLU,
     ReLU6,
     SiLU,
     Sigmoid,
+    Gelu(GeluApproximation),
+    Hardswish,
+    Hardsigmoid,
+    Tanh,
     MaxPool2d(Pool2d),
     AvgPool2d(Pool2d),
     AdaptiveAvgPool2d([i64; 2]),
@@ -55,6 +89,8 @@ pub(crate) enum Layer {
     Identity,
     Sequential,
     Block(BlockForward),
+    /// A leaf with a family-specific forward; its tensors, if any, are the module's own.
+    Custom(CustomForward),
 }
 
 fn weight_and_bias(has_bias: bool) -> Vec<&'static str> {
@@ -71,6 +107,9 @@ impl Layer {
         match self {
             Layer::Conv2d(c) => (weight_and_bias(c.bias.is_some()), vec![]),
             Layer::Linear(l) => (weight_and_bias(l.bias.is_some()), vec![]),
+            Layer::LayerNorm(n) | Layer::NchwLayerNorm(n) => {
+                (weight_and_bias(n.bias.is_some()), vec![])
+            }
             Layer::BatchNorm2d(_) => (
                 vec!["weight", "bias"],
                 vec!["running_mean", "running_var", "num_batches_tracked"],
@@ -78,6 +117,14 @@ impl Layer {
             _ => (vec![], vec![]),
         }
     }
+}
+
+/// A parameter or buffer a module registers itself (not one of its children's) that its layer does not
+/// hold: ViT's `class_token`, MultiheadAttention's `in_proj_weight`, Swin's relative position table.
+pub(crate) struct Own {
+    pub(crate) name: &'static str,
+    pub(crate) tensor: Tensor,
+    pub(crate) buffer: bool,
 }
 
 pub(crate) struct Module {
@@ -88,6 +135,8 @@ pub(crate) struct Module {
     /// The Python class, fully qualified: `torch.nn.modules.conv.Conv2d`, `torchvision.models.vgg.VGG`.
     pub(crate) class: &'static str,
     pub(crate) layer: Layer,
+    /// Own tensors beyond the layer's, in registration order.
+    pub(crate) own: Vec<Own>,
     pub(crate) children: Vec<Module>,
 }
 
@@ -95,6 +144,34 @@ impl Module {
     /// The class name without its module: `Conv2d`, `Bottleneck`.
     pub(crate) fn type_name(&self) -> &'static str {
         self.class.rsplit('.').next().unwrap_or(self.class)
+    }
+
+    /// Names of the parameters and buffers this module registers itself, in PyTorch's order.
+    pub(crate) fn tensor_names(&self) -> (Vec<&'static str>, Vec<&'static str>) {
+        let (mut params, mut buffers) = self.layer.tensor_names();
+        for own in &self.own {
+            if own.buffer {
+                buffers.push(own.name);
+            } else {
+                params.push(own.name);
+            }
+        }
+        (params, buffers)
+    }
+
+    /// One of the module's own tensors, by name.
+    pub(crate) fn own(&self, name: &str) -> Result<&Tensor, ForwardError> {
+        self.own
+            .iter()
+            .find(|o| o.name == name)
+            .map(|o| &o.tensor)
+            .ok_or_else(|| {
+                ForwardError::new(
+                    &self.path,
+                    self.type_name(),
+                    format!("internal error: no tensor '{name}'"),
+                )
+            })
     }
 
     pub(crate) fn child(&self, name: &str) -> Result<&Module, ForwardError> {
@@ -213,10 +290,33 @@ impl Module {
                 b.eps,
                 false,
             )?,
+            Layer::LayerNorm(n) => x.f_layer_norm(
+                n.weight.size(),
+                Some(&n.weight),
+                n.bias.as_ref(),
+                n.eps,
+                false,
+            )?,
+            Layer::NchwLayerNorm(n) => x
+                .f_permute([0, 2, 3, 1])?
+                .f_layer_norm(
+                    n.weight.size(),
+                    Some(&n.weight),
+                    n.bias.as_ref(),
+                    n.eps,
+                    false,
+                )?
+                .f_permute([0, 3, 1, 2])?,
             Layer::ReLU => x.f_relu()?,
             Layer::ReLU6 => x.f_relu6()?,
             Layer::SiLU => x.f_silu()?,
             Layer::Sigmoid => x.f_sigmoid()?,
+            Layer::Gelu(GeluApproximation::None) => x.f_gelu("none")?,
+            Layer::Gelu(GeluApproximation::Tanh) => x.f_gelu("tanh")?,
+            Layer::Hardswish => x.f_hardswish()?,
+            Layer::Hardsigmoid => x.f_hardsigmoid()?,
+            Layer::Tanh => x.f_tanh()?,
+            Layer::Custom(forward) => forward(x)?,
             Layer::MaxPool2d(p) => {
                 x.f_max_pool2d(p.kernel, p.stride, p.padding, [1, 1], p.ceil_mode)?
             }
@@ -242,6 +342,15 @@ pub(crate) fn training_only(m: &Module, _: &Act, _: &mut Recorder) -> Result<Act
         &m.path,
         m.type_name(),
         "internal error: called in eval mode, but it runs only in training",
+    ))
+}
+
+/// The forward of a `ModuleList`, which PyTorch never calls: its parent calls the items one by one.
+pub(crate) fn not_callable(m: &Module, _: &Act, _: &mut Recorder) -> Result<Act, ForwardError> {
+    Err(ForwardError::new(
+        &m.path,
+        m.type_name(),
+        "internal error: a ModuleList is not called; its parent calls its items",
     ))
 }
 

@@ -10,7 +10,11 @@
 //! whatever was there: that can change the numbers a forward pass computes (and, for denormals, its
 //! speed) but never a shape or a count. Small tensors are zeroed, which is cheap.
 
-use super::module::{BatchNorm2d, BlockForward, Conv2d, Layer, Linear, Module, Pool2d};
+use super::module::{
+    BatchNorm2d, BlockForward, Conv2d, CustomForward, GeluApproximation, Layer, LayerNorm, Linear,
+    Module, Own, Pool2d, not_callable,
+};
+use super::recorder::{Act, ForwardError, Recorder};
 use tch::{Device, Kind, TchError, Tensor, nn};
 
 /// Tensors at least this large are created uninitialised (see the module comment). Below it libtorch
@@ -78,11 +82,41 @@ impl<'a> Scope<'a> {
         self.tensor(name, dims, kind, false)
     }
 
+    /// A parameter the module at this scope registers itself (`nn.Parameter` as an attribute).
+    pub(crate) fn own_param(&self, name: &'static str, dims: &[i64]) -> Result<Own, TchError> {
+        Ok(Own {
+            name,
+            tensor: self.param(name, dims)?,
+            buffer: false,
+        })
+    }
+
+    /// A buffer the module at this scope registers (`register_buffer`), with the values given: index
+    /// tables must hold valid indices for the forward pass to run.
+    pub(crate) fn own_buffer(&self, name: &'static str, values: Tensor) -> Own {
+        Own {
+            name,
+            tensor: self.vs.add(name, values, false),
+            buffer: true,
+        }
+    }
+
     /// A module at this scope.
     pub(crate) fn module(
         &self,
         class: &'static str,
         layer: Layer,
+        children: Vec<Module>,
+    ) -> Module {
+        self.module_owning(class, layer, vec![], children)
+    }
+
+    /// A module at this scope with tensors of its own besides its layer's.
+    pub(crate) fn module_owning(
+        &self,
+        class: &'static str,
+        layer: Layer,
+        own: Vec<Own>,
         children: Vec<Module>,
     ) -> Module {
         Module {
@@ -91,8 +125,28 @@ impl<'a> Scope<'a> {
             path: self.path.clone(),
             class,
             layer,
+            own,
             children,
         }
+    }
+
+    /// A leaf with a family-specific forward (see [`CustomForward`]).
+    pub(crate) fn custom(
+        &self,
+        class: &'static str,
+        own: Vec<Own>,
+        forward: CustomForward,
+    ) -> Module {
+        self.module_owning(class, Layer::Custom(forward), own, vec![])
+    }
+
+    /// `nn.ModuleList`: a container PyTorch never calls; the parent's forward calls its items.
+    pub(crate) fn module_list(&self, children: Vec<Module>) -> Module {
+        self.block(
+            "torch.nn.modules.container.ModuleList",
+            not_callable,
+            children,
+        )
     }
 
     pub(crate) fn sequential(&self, children: Vec<Module>) -> Module {
@@ -107,10 +161,23 @@ impl<'a> Scope<'a> {
     pub(crate) fn block(
         &self,
         class: &'static str,
-        forward: BlockForward,
+        forward: impl Fn(&Module, &Act, &mut Recorder) -> Result<Act, ForwardError> + 'static,
         children: Vec<Module>,
     ) -> Module {
-        self.module(class, Layer::Block(forward), children)
+        self.block_owning(class, forward, vec![], children)
+    }
+
+    /// A container with its own forward and tensors of its own (ConvNeXt's `layer_scale`, ViT's
+    /// `class_token`, MultiheadAttention's `in_proj_weight` …).
+    pub(crate) fn block_owning(
+        &self,
+        class: &'static str,
+        forward: impl Fn(&Module, &Act, &mut Recorder) -> Result<Act, ForwardError> + 'static,
+        own: Vec<Own>,
+        children: Vec<Module>,
+    ) -> Module {
+        let forward: BlockForward = Box::new(forward);
+        self.module_owning(class, Layer::Block(forward), own, children)
     }
 
     /// A `Sequential` whose children are numbered as they are pushed.
@@ -160,13 +227,66 @@ impl<'a> Scope<'a> {
     }
 
     pub(crate) fn linear(&self, in_features: i64, out_features: i64) -> Result<Module, TchError> {
-        let weight = self.param("weight", &[out_features, in_features])?;
-        let bias = Some(self.param("bias", &[out_features])?);
+        self.linear_with(in_features, out_features, true)
+    }
+
+    /// `nn.Linear(in_features, out_features, bias=False)`.
+    pub(crate) fn linear_no_bias(
+        &self,
+        in_features: i64,
+        out_features: i64,
+    ) -> Result<Module, TchError> {
+        self.linear_with(in_features, out_features, false)
+    }
+
+    fn linear_with(&self, cin: i64, cout: i64, bias: bool) -> Result<Module, TchError> {
+        let weight = self.param("weight", &[cout, cin])?;
+        let bias = if bias {
+            Some(self.param("bias", &[cout])?)
+        } else {
+            None
+        };
         Ok(self.module(
             "torch.nn.modules.linear.Linear",
             Layer::Linear(Linear { weight, bias }),
             vec![],
         ))
+    }
+
+    /// `nn.LayerNorm(dim, eps, bias=bias)`: weight (and bias) of `dim` elements.
+    pub(crate) fn layer_norm(&self, dim: i64, eps: f64, bias: bool) -> Result<Module, TchError> {
+        let weight = self.param("weight", &[dim])?;
+        let bias = if bias {
+            Some(self.param("bias", &[dim])?)
+        } else {
+            None
+        };
+        Ok(self.module(
+            "torch.nn.modules.normalization.LayerNorm",
+            Layer::LayerNorm(LayerNorm { weight, bias, eps }),
+            vec![],
+        ))
+    }
+
+    /// torchvision's `LayerNorm2d(channels, eps)` (ConvNeXt): a LayerNorm over the channels of an
+    /// N, C, H, W input.
+    pub(crate) fn layer_norm2d(&self, channels: i64, eps: f64) -> Result<Module, TchError> {
+        let weight = self.param("weight", &[channels])?;
+        let bias = Some(self.param("bias", &[channels])?);
+        Ok(self.module(
+            "torchvision.models.convnext.LayerNorm2d",
+            Layer::NchwLayerNorm(LayerNorm { weight, bias, eps }),
+            vec![],
+        ))
+    }
+
+    /// `nn.GELU(approximate=...)`.
+    pub(crate) fn gelu(&self, approximate: GeluApproximation) -> Module {
+        self.module(
+            "torch.nn.modules.activation.GELU",
+            Layer::Gelu(approximate),
+            vec![],
+        )
     }
 
     pub(crate) fn relu(&self) -> Module {
@@ -179,6 +299,40 @@ impl<'a> Scope<'a> {
 
     pub(crate) fn silu(&self) -> Module {
         self.module("torch.nn.modules.activation.SiLU", Layer::SiLU, vec![])
+    }
+
+    pub(crate) fn hardswish(&self) -> Module {
+        self.module(
+            "torch.nn.modules.activation.Hardswish",
+            Layer::Hardswish,
+            vec![],
+        )
+    }
+
+    pub(crate) fn hardsigmoid(&self) -> Module {
+        self.module(
+            "torch.nn.modules.activation.Hardsigmoid",
+            Layer::Hardsigmoid,
+            vec![],
+        )
+    }
+
+    pub(crate) fn tanh(&self) -> Module {
+        self.module("torch.nn.modules.activation.Tanh", Layer::Tanh, vec![])
+    }
+
+    /// `nn.Identity`.
+    pub(crate) fn identity(&self) -> Module {
+        self.module("torch.nn.modules.linear.Identity", Layer::Identity, vec![])
+    }
+
+    /// `nn.Flatten()`: everything after the batch dimension in one.
+    pub(crate) fn flatten(&self) -> Module {
+        self.custom(
+            "torch.nn.modules.flatten.Flatten",
+            vec![],
+            Box::new(|x| x.f_flatten(1, -1)),
+        )
     }
 
     pub(crate) fn sigmoid(&self) -> Module {
@@ -226,7 +380,7 @@ impl<'a> Scope<'a> {
     }
 }
 
-/// Children of a `Sequential`, named `0`, `1`, … in push order.
+/// Children of a `Sequential`, named `0`, `1`, … in push order, or by [`Seq::named`].
 pub(crate) struct Seq<'a> {
     scope: Scope<'a>,
     items: Vec<Module>,
@@ -236,6 +390,11 @@ impl<'a> Seq<'a> {
     /// The scope of the next child.
     pub(crate) fn next(&self) -> Scope<'a> {
         self.scope.sub(self.items.len())
+    }
+
+    /// The scope of a child with a name of its own (a Sequential built from an `OrderedDict`).
+    pub(crate) fn named(&self, name: &str) -> Scope<'a> {
+        self.scope.sub(name)
     }
 
     pub(crate) fn push(&mut self, m: Module) {
