@@ -55,7 +55,7 @@ fn node(m: &Module, vars: &HashMap<String, Tensor>, rec: Option<&Recorder>) -> M
             format!("{}.{local}", m.path)
         }
     };
-    let (params, buffers) = m.layer.tensor_names();
+    let (params, buffers) = m.tensor_names();
     n.parameters = params
         .iter()
         .filter_map(|p| vars.get(&full(p)).map(|t| record(p, t, t.requires_grad())))

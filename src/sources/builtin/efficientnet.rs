@@ -6,7 +6,7 @@ use super::module::Module;
 use super::ops;
 use super::recorder::{Act, ForwardError, Recorder};
 use super::scope::{Conv, Scope};
-use super::tv_ops::{Activation, conv_norm_activation, squeeze_excitation};
+use super::tv_ops::{Activation, conv_norm_activation, make_divisible, squeeze_excitation};
 use tch::TchError;
 
 /// (expand ratio, kernel, first stride, input channels, output channels, layers) per stage, B0.
@@ -23,16 +23,6 @@ const STAGES: [(i64, i64, i64, i64, i64, usize); 7] = [
 /// torchvision gives B0–B4 `nn.BatchNorm2d` as it comes (eps 1e-5); only B5–B7 and the V2 models
 /// pass `eps=0.001`. Eps changes no shape or count, only the values a forward pass computes.
 const BN_EPS: f64 = 1e-5;
-
-/// torchvision's `_make_divisible(v, 8)`: the nearest multiple of 8, never more than 10% below `v`.
-fn make_divisible(v: i64) -> i64 {
-    let rounded = ((v + 4) / 8 * 8).max(8);
-    if rounded * 10 < v * 9 {
-        rounded + 8
-    } else {
-        rounded
-    }
-}
 
 pub(super) fn efficientnet_b0(root: &Scope, num_classes: i64) -> Result<Module, TchError> {
     let mut f = root.sub("features").seq();
@@ -82,7 +72,7 @@ fn mb_conv(
     cin: i64,
     cout: i64,
 ) -> Result<Module, TchError> {
-    let expanded = make_divisible(cin * expand);
+    let expanded = make_divisible((cin * expand) as f64, 8);
     let mut block = s.sub("block").seq();
     if expanded != cin {
         block.push(conv_norm_activation(
@@ -105,6 +95,8 @@ fn mb_conv(
         &block.next(),
         expanded,
         (cin / 4).max(1),
+        Activation::SiLU,
+        Activation::Sigmoid,
     )?);
     block.push(conv_norm_activation(
         &block.next(),

@@ -8,8 +8,14 @@
 use super::recorder::{Act, ForwardError, Recorder};
 use tch::{TchError, Tensor};
 
-/// A family's forward for a container module: takes the module (to reach its children) and the input.
+/// A family's forward for a container module: takes the module (to reach its children and its own
+/// tensors) and the input.
 pub(crate) type BlockForward = fn(&Module, &Act, &mut Recorder) -> Result<Act, ForwardError>;
+
+/// The computation of a leaf that has no variant of its own here (a permutation, ConvNeXt's
+/// channels-first LayerNorm, MaxViT's window partition): input to output, with whatever settings and
+/// tensors it captured when it was built.
+pub(crate) type CustomForward = Box<dyn Fn(&Tensor) -> Result<Tensor, TchError>>;
 
 pub(crate) struct Conv2d {
     pub(crate) weight: Tensor,
@@ -60,11 +66,16 @@ pub(crate) enum Layer {
     BatchNorm2d(BatchNorm2d),
     Linear(Linear),
     LayerNorm(LayerNorm),
+    /// A LayerNorm over the channels of an N, C, H, W tensor (ConvNeXt's `LayerNorm2d`).
+    LayerNorm2d(LayerNorm),
     ReLU,
     ReLU6,
     SiLU,
     Sigmoid,
     GELU(GeluApproximation),
+    Hardswish,
+    Hardsigmoid,
+    Tanh,
     MaxPool2d(Pool2d),
     AvgPool2d(Pool2d),
     AdaptiveAvgPool2d([i64; 2]),
@@ -72,6 +83,8 @@ pub(crate) enum Layer {
     Identity,
     Sequential,
     Block(BlockForward),
+    /// A leaf with a family-specific forward; its tensors, if any, are the module's own.
+    Custom(CustomForward),
 }
 
 fn weight_and_bias(has_bias: bool) -> Vec<&'static str> {
@@ -88,7 +101,9 @@ impl Layer {
         match self {
             Layer::Conv2d(c) => (weight_and_bias(c.bias.is_some()), vec![]),
             Layer::Linear(l) => (weight_and_bias(l.bias.is_some()), vec![]),
-            Layer::LayerNorm(n) => (weight_and_bias(n.bias.is_some()), vec![]),
+            Layer::LayerNorm(n) | Layer::LayerNorm2d(n) => {
+                (weight_and_bias(n.bias.is_some()), vec![])
+            }
             Layer::BatchNorm2d(_) => (
                 vec!["weight", "bias"],
                 vec!["running_mean", "running_var", "num_batches_tracked"],
@@ -96,6 +111,14 @@ impl Layer {
             _ => (vec![], vec![]),
         }
     }
+}
+
+/// A parameter or buffer a module registers itself (not one of its children's) that its layer does not
+/// hold: ViT's `class_token`, MultiheadAttention's `in_proj_weight`, Swin's relative position table.
+pub(crate) struct Own {
+    pub(crate) name: &'static str,
+    pub(crate) tensor: Tensor,
+    pub(crate) buffer: bool,
 }
 
 pub(crate) struct Module {
@@ -106,6 +129,8 @@ pub(crate) struct Module {
     /// The Python class, fully qualified: `torch.nn.modules.conv.Conv2d`, `torchvision.models.vgg.VGG`.
     pub(crate) class: &'static str,
     pub(crate) layer: Layer,
+    /// Own tensors beyond the layer's, in registration order.
+    pub(crate) own: Vec<Own>,
     pub(crate) children: Vec<Module>,
 }
 
@@ -113,6 +138,34 @@ impl Module {
     /// The class name without its module: `Conv2d`, `Bottleneck`.
     pub(crate) fn type_name(&self) -> &'static str {
         self.class.rsplit('.').next().unwrap_or(self.class)
+    }
+
+    /// Names of the parameters and buffers this module registers itself, in PyTorch's order.
+    pub(crate) fn tensor_names(&self) -> (Vec<&'static str>, Vec<&'static str>) {
+        let (mut params, mut buffers) = self.layer.tensor_names();
+        for own in &self.own {
+            if own.buffer {
+                buffers.push(own.name);
+            } else {
+                params.push(own.name);
+            }
+        }
+        (params, buffers)
+    }
+
+    /// One of the module's own tensors, by name.
+    pub(crate) fn own(&self, name: &str) -> Result<&Tensor, ForwardError> {
+        self.own
+            .iter()
+            .find(|o| o.name == name)
+            .map(|o| &o.tensor)
+            .ok_or_else(|| {
+                ForwardError::new(
+                    &self.path,
+                    self.type_name(),
+                    format!("internal error: no tensor '{name}'"),
+                )
+            })
     }
 
     pub(crate) fn child(&self, name: &str) -> Result<&Module, ForwardError> {
@@ -238,12 +291,26 @@ impl Module {
                 n.eps,
                 false,
             )?,
+            Layer::LayerNorm2d(n) => x
+                .f_permute([0, 2, 3, 1])?
+                .f_layer_norm(
+                    n.weight.size(),
+                    Some(&n.weight),
+                    n.bias.as_ref(),
+                    n.eps,
+                    false,
+                )?
+                .f_permute([0, 3, 1, 2])?,
             Layer::ReLU => x.f_relu()?,
             Layer::ReLU6 => x.f_relu6()?,
             Layer::SiLU => x.f_silu()?,
             Layer::Sigmoid => x.f_sigmoid()?,
             Layer::GELU(GeluApproximation::None) => x.f_gelu("none")?,
             Layer::GELU(GeluApproximation::Tanh) => x.f_gelu("tanh")?,
+            Layer::Hardswish => x.f_hardswish()?,
+            Layer::Hardsigmoid => x.f_hardsigmoid()?,
+            Layer::Tanh => x.f_tanh()?,
+            Layer::Custom(forward) => forward(x)?,
             Layer::MaxPool2d(p) => {
                 x.f_max_pool2d(p.kernel, p.stride, p.padding, [1, 1], p.ceil_mode)?
             }
@@ -269,6 +336,15 @@ pub(crate) fn training_only(m: &Module, _: &Act, _: &mut Recorder) -> Result<Act
         &m.path,
         m.type_name(),
         "internal error: called in eval mode, but it runs only in training",
+    ))
+}
+
+/// The forward of a `ModuleList`, which PyTorch never calls: its parent calls the items one by one.
+pub(crate) fn not_callable(m: &Module, _: &Act, _: &mut Recorder) -> Result<Act, ForwardError> {
+    Err(ForwardError::new(
+        &m.path,
+        m.type_name(),
+        "internal error: a ModuleList is not called; its parent calls its items",
     ))
 }
 

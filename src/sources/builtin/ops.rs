@@ -7,7 +7,8 @@ use super::module::Module;
 use super::recorder::{Act, ForwardError, Recorder};
 use tch::{TchError, Tensor};
 
-fn run(
+/// Any functional operation on `inputs`, computed by `f`, in `m`'s forward.
+pub(crate) fn apply(
     m: &Module,
     rec: &mut Recorder,
     inputs: &[&Act],
@@ -18,27 +19,27 @@ fn run(
 }
 
 pub(crate) fn add(m: &Module, rec: &mut Recorder, a: &Act, b: &Act) -> Result<Act, ForwardError> {
-    run(m, rec, &[a, b], || a.t.f_add(&b.t))
+    apply(m, rec, &[a, b], || a.t.f_add(&b.t))
 }
 
 pub(crate) fn mul(m: &Module, rec: &mut Recorder, a: &Act, b: &Act) -> Result<Act, ForwardError> {
-    run(m, rec, &[a, b], || a.t.f_mul(&b.t))
+    apply(m, rec, &[a, b], || a.t.f_mul(&b.t))
 }
 
 /// `torch.cat(xs, 1)`: along channels.
 pub(crate) fn cat(m: &Module, rec: &mut Recorder, xs: &[Act]) -> Result<Act, ForwardError> {
     let refs: Vec<&Act> = xs.iter().collect();
     let tensors: Vec<&Tensor> = xs.iter().map(|x| &x.t).collect();
-    run(m, rec, &refs, || Tensor::f_cat(&tensors, 1))
+    apply(m, rec, &refs, || Tensor::f_cat(&tensors, 1))
 }
 
 pub(crate) fn relu(m: &Module, rec: &mut Recorder, x: &Act) -> Result<Act, ForwardError> {
-    run(m, rec, &[x], || x.t.f_relu())
+    apply(m, rec, &[x], || x.t.f_relu())
 }
 
 /// `torch.flatten(x, 1)`.
 pub(crate) fn flatten(m: &Module, rec: &mut Recorder, x: &Act) -> Result<Act, ForwardError> {
-    run(m, rec, &[x], || x.t.f_flatten(1, -1))
+    apply(m, rec, &[x], || x.t.f_flatten(1, -1))
 }
 
 pub(crate) fn adaptive_avg_pool2d(
@@ -47,7 +48,7 @@ pub(crate) fn adaptive_avg_pool2d(
     x: &Act,
     size: [i64; 2],
 ) -> Result<Act, ForwardError> {
-    run(m, rec, &[x], || x.t.f_adaptive_avg_pool2d(size))
+    apply(m, rec, &[x], || x.t.f_adaptive_avg_pool2d(size))
 }
 
 /// `F.max_pool2d(x, kernel, stride)`.
@@ -58,7 +59,7 @@ pub(crate) fn max_pool2d(
     kernel: i64,
     stride: i64,
 ) -> Result<Act, ForwardError> {
-    run(m, rec, &[x], || {
+    apply(m, rec, &[x], || {
         x.t.f_max_pool2d([kernel, kernel], [stride, stride], [0, 0], [1, 1], false)
     })
 }
@@ -72,7 +73,7 @@ pub(crate) fn avg_pool2d(
     stride: i64,
     padding: i64,
 ) -> Result<Act, ForwardError> {
-    run(m, rec, &[x], || {
+    apply(m, rec, &[x], || {
         x.t.f_avg_pool2d(
             [kernel, kernel],
             [stride, stride],

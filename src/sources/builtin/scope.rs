@@ -11,7 +11,8 @@
 //! speed) but never a shape or a count. Small tensors are zeroed, which is cheap.
 
 use super::module::{
-    BatchNorm2d, BlockForward, Conv2d, GeluApproximation, Layer, LayerNorm, Linear, Module, Pool2d,
+    BatchNorm2d, BlockForward, Conv2d, CustomForward, GeluApproximation, Layer, LayerNorm, Linear,
+    Module, Own, Pool2d, not_callable,
 };
 use tch::{Device, Kind, TchError, Tensor, nn};
 
@@ -80,11 +81,41 @@ impl<'a> Scope<'a> {
         self.tensor(name, dims, kind, false)
     }
 
+    /// A parameter the module at this scope registers itself (`nn.Parameter` as an attribute).
+    pub(crate) fn own_param(&self, name: &'static str, dims: &[i64]) -> Result<Own, TchError> {
+        Ok(Own {
+            name,
+            tensor: self.param(name, dims)?,
+            buffer: false,
+        })
+    }
+
+    /// A buffer the module at this scope registers (`register_buffer`), with the values given: index
+    /// tables must hold valid indices for the forward pass to run.
+    pub(crate) fn own_buffer(&self, name: &'static str, values: Tensor) -> Own {
+        Own {
+            name,
+            tensor: self.vs.add(name, values, false),
+            buffer: true,
+        }
+    }
+
     /// A module at this scope.
     pub(crate) fn module(
         &self,
         class: &'static str,
         layer: Layer,
+        children: Vec<Module>,
+    ) -> Module {
+        self.module_owning(class, layer, vec![], children)
+    }
+
+    /// A module at this scope with tensors of its own besides its layer's.
+    pub(crate) fn module_owning(
+        &self,
+        class: &'static str,
+        layer: Layer,
+        own: Vec<Own>,
         children: Vec<Module>,
     ) -> Module {
         Module {
@@ -93,8 +124,28 @@ impl<'a> Scope<'a> {
             path: self.path.clone(),
             class,
             layer,
+            own,
             children,
         }
+    }
+
+    /// A leaf with a family-specific forward (see [`CustomForward`]).
+    pub(crate) fn custom(
+        &self,
+        class: &'static str,
+        own: Vec<Own>,
+        forward: CustomForward,
+    ) -> Module {
+        self.module_owning(class, Layer::Custom(forward), own, vec![])
+    }
+
+    /// `nn.ModuleList`: a container PyTorch never calls; the parent's forward calls its items.
+    pub(crate) fn module_list(&self, children: Vec<Module>) -> Module {
+        self.block(
+            "torch.nn.modules.container.ModuleList",
+            not_callable,
+            children,
+        )
     }
 
     pub(crate) fn sequential(&self, children: Vec<Module>) -> Module {
@@ -113,6 +164,18 @@ impl<'a> Scope<'a> {
         children: Vec<Module>,
     ) -> Module {
         self.module(class, Layer::Block(forward), children)
+    }
+
+    /// A container with its own forward and tensors of its own (ConvNeXt's `layer_scale`, ViT's
+    /// `class_token`, MultiheadAttention's `in_proj_weight` …).
+    pub(crate) fn block_owning(
+        &self,
+        class: &'static str,
+        forward: BlockForward,
+        own: Vec<Own>,
+        children: Vec<Module>,
+    ) -> Module {
+        self.module_owning(class, Layer::Block(forward), own, children)
     }
 
     /// A `Sequential` whose children are numbered as they are pushed.
@@ -203,6 +266,18 @@ impl<'a> Scope<'a> {
         ))
     }
 
+    /// torchvision's `LayerNorm2d(channels, eps)` (ConvNeXt): a LayerNorm over the channels of an
+    /// N, C, H, W input.
+    pub(crate) fn layer_norm2d(&self, channels: i64, eps: f64) -> Result<Module, TchError> {
+        let weight = self.param("weight", &[channels])?;
+        let bias = Some(self.param("bias", &[channels])?);
+        Ok(self.module(
+            "torchvision.models.convnext.LayerNorm2d",
+            Layer::LayerNorm2d(LayerNorm { weight, bias, eps }),
+            vec![],
+        ))
+    }
+
     /// `nn.GELU(approximate=...)`.
     pub(crate) fn gelu(&self, approximate: GeluApproximation) -> Module {
         self.module(
@@ -222,6 +297,40 @@ impl<'a> Scope<'a> {
 
     pub(crate) fn silu(&self) -> Module {
         self.module("torch.nn.modules.activation.SiLU", Layer::SiLU, vec![])
+    }
+
+    pub(crate) fn hardswish(&self) -> Module {
+        self.module(
+            "torch.nn.modules.activation.Hardswish",
+            Layer::Hardswish,
+            vec![],
+        )
+    }
+
+    pub(crate) fn hardsigmoid(&self) -> Module {
+        self.module(
+            "torch.nn.modules.activation.Hardsigmoid",
+            Layer::Hardsigmoid,
+            vec![],
+        )
+    }
+
+    pub(crate) fn tanh(&self) -> Module {
+        self.module("torch.nn.modules.activation.Tanh", Layer::Tanh, vec![])
+    }
+
+    /// `nn.Identity`.
+    pub(crate) fn identity(&self) -> Module {
+        self.module("torch.nn.modules.linear.Identity", Layer::Identity, vec![])
+    }
+
+    /// `nn.Flatten()`: everything after the batch dimension in one.
+    pub(crate) fn flatten(&self) -> Module {
+        self.custom(
+            "torch.nn.modules.flatten.Flatten",
+            vec![],
+            Box::new(|x| x.f_flatten(1, -1)),
+        )
     }
 
     pub(crate) fn sigmoid(&self) -> Module {
