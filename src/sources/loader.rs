@@ -26,6 +26,7 @@ fn builtin_options(
         num_classes: opts.num_classes,
         input_size: opts.input_sizes.first().cloned(),
         batch_size: opts.batch_size,
+        seq_len: opts.seq_len,
         forward: opts.forward,
     })
 }

@@ -33,6 +33,8 @@ pub struct LoadOptions {
     pub batch_size: Option<i64>,
     /// Element type of file inputs (default float32).
     pub dtype: Option<DType>,
+    /// Tokens per sequence for a built-in language model (default 128).
+    pub seq_len: Option<i64>,
     /// Run a forward pass to measure output shapes (built-ins always can; files need `input_sizes`).
     pub forward: bool,
 }
