@@ -33,7 +33,8 @@ pub(super) struct Cx {
 }
 
 /// The module at `path` of class `class` (fully qualified), with these children in registration order.
-/// A module with children is a container, as the tch-built tree marks it.
+/// A module with children is a container until it gets parameters of its own, as the tch-built tree
+/// marks it.
 pub(super) fn module(path: &str, class: &str, children: Vec<ModuleNode>) -> ModuleNode {
     let name = path.rsplit('.').next().unwrap_or(path);
     let type_name = class.rsplit('.').next().unwrap_or(class);
@@ -77,6 +78,9 @@ impl Cx {
     pub(super) fn param(self, mut n: ModuleNode, name: &str, shape: &[u64]) -> ModuleNode {
         n.parameters
             .push(TensorRecord::new(name, shape.to_vec(), self.dtype, true));
+        if n.kind == LayerKind::Container {
+            n.kind = LayerKind::from_type_name(&n.type_name);
+        }
         n
     }
 

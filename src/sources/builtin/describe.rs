@@ -56,9 +56,6 @@ fn with_ties(mut summary: ModelSummary, vars: &HashMap<String, Tensor>) -> Model
 fn node(m: &Module, vars: &HashMap<String, Tensor>, rec: Option<&Recorder>) -> ModuleNode {
     let mut n = ModuleNode::new(m.name.clone(), m.path.clone(), m.type_name());
     n.qualified_type = Some(m.class.to_string());
-    if !m.children.is_empty() {
-        n.kind = LayerKind::Container;
-    }
     let full = |local: &str| {
         if m.path.is_empty() {
             local.to_string()
@@ -75,6 +72,11 @@ fn node(m: &Module, vars: &HashMap<String, Tensor>, rec: Option<&Recorder>) -> M
         .iter()
         .filter_map(|b| vars.get(&full(b)).map(|t| record(b, t, false)))
         .collect();
+    // A module that only holds children; one with parameters of its own (MultiheadAttention's
+    // in_proj_weight, a mixture of experts' stacked weights) keeps its class's kind, as for state dicts.
+    if !m.children.is_empty() && n.parameters.is_empty() {
+        n.kind = LayerKind::Container;
+    }
     if let Some(rec) = rec {
         let calls = rec.calls_of(m.id);
         n.outputs = calls.first().cloned();
