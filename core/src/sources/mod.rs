@@ -40,9 +40,12 @@ pub struct LoadOptions {
 }
 
 impl LoadOptions {
-    /// True when loading `model` needs libtorch: anything but an existing file read for its structure only.
+    /// True when loading `model` needs libtorch: anything but an existing file read for its structure
+    /// only (a `--seq-len` given for a file goes there too, to be refused with the reason).
     pub fn needs_libtorch(&self, model: &str) -> bool {
-        !std::path::Path::new(model).is_file() || (self.forward && !self.input_sizes.is_empty())
+        !std::path::Path::new(model).is_file()
+            || (self.forward && !self.input_sizes.is_empty())
+            || self.seq_len.is_some()
     }
 }
 

@@ -122,7 +122,7 @@ fn input_note(name: &str, arch: &Architecture, t: Option<Tokens>) -> String {
     let dtype = match arch.dtype() {
         DType::Float32 => String::new(),
         d => format!(
-            "; built in {d}, the config's torch_dtype, as transformers' from_config builds it"
+            "; weights in {d}, the config's torch_dtype, as transformers' from_config builds them"
         ),
     };
     match t {
