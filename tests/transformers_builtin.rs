@@ -243,6 +243,14 @@ fn bad_inputs_are_one_clear_line() {
         },
     );
     assert!(line.contains("no classifier"), "{line}");
+    let e = builtin::param_count("gpt2", Some(10))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "gpt2: a language model has no classifier to resize to 10 classes; --num-classes is for \
+         image models"
+    );
     let line = input_error("vgg16", tokens(1, 16));
     assert!(line.contains("--seq-len is for language models"), "{line}");
     let line = input_error("Llama-3.1-8B", tokens(1 << 14, 1 << 14));

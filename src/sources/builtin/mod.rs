@@ -127,7 +127,8 @@ pub fn param_count(name: &str, num_classes: Option<i64>) -> Result<u64, SourceEr
             return Err(SourceError::Input {
                 model: preset.name.to_string(),
                 problem: format!(
-                    "a language model has no classifier to resize to {n} classes; --num-classes is                      for image models"
+                    "a language model has no classifier to resize to {n} classes; --num-classes is \
+                     for image models"
                 ),
             });
         }
