@@ -28,105 +28,40 @@ pub struct Classes {
     pub mlp: &'static str,
     pub rms_norm: &'static str,
     pub rotary_embedding: &'static str,
-    /// Mixtral only (empty otherwise).
+    /// The mixture of experts' classes (Mixtral's; the other families have none).
     pub sparse_moe_block: &'static str,
     pub router: &'static str,
     pub experts: &'static str,
 }
 
+/// `transformers.models.<module>.modeling_<module>.<Prefix><Class>`.
+macro_rules! class {
+    ($module:literal, $prefix:literal, $class:literal) => {
+        concat!(
+            "transformers.models.",
+            $module,
+            ".modeling_",
+            $module,
+            ".",
+            $prefix,
+            $class
+        )
+    };
+}
+
 macro_rules! classes {
     ($module:literal, $prefix:literal) => {
         Classes {
-            causal_lm: concat!(
-                "transformers.models.",
-                $module,
-                ".modeling_",
-                $module,
-                ".",
-                $prefix,
-                "ForCausalLM"
-            ),
-            model: concat!(
-                "transformers.models.",
-                $module,
-                ".modeling_",
-                $module,
-                ".",
-                $prefix,
-                "Model"
-            ),
-            decoder_layer: concat!(
-                "transformers.models.",
-                $module,
-                ".modeling_",
-                $module,
-                ".",
-                $prefix,
-                "DecoderLayer"
-            ),
-            attention: concat!(
-                "transformers.models.",
-                $module,
-                ".modeling_",
-                $module,
-                ".",
-                $prefix,
-                "Attention"
-            ),
-            mlp: concat!(
-                "transformers.models.",
-                $module,
-                ".modeling_",
-                $module,
-                ".",
-                $prefix,
-                "MLP"
-            ),
-            rms_norm: concat!(
-                "transformers.models.",
-                $module,
-                ".modeling_",
-                $module,
-                ".",
-                $prefix,
-                "RMSNorm"
-            ),
-            rotary_embedding: concat!(
-                "transformers.models.",
-                $module,
-                ".modeling_",
-                $module,
-                ".",
-                $prefix,
-                "RotaryEmbedding"
-            ),
-            sparse_moe_block: concat!(
-                "transformers.models.",
-                $module,
-                ".modeling_",
-                $module,
-                ".",
-                $prefix,
-                "SparseMoeBlock"
-            ),
-            router: concat!(
-                "transformers.models.",
-                $module,
-                ".modeling_",
-                $module,
-                ".",
-                $prefix,
-                "TopKRouter"
-            ),
-            experts: concat!(
-                "transformers.models.",
-                $module,
-                ".modeling_",
-                $module,
-                ".",
-                $prefix,
-                "Experts"
-            ),
+            causal_lm: class!($module, $prefix, "ForCausalLM"),
+            model: class!($module, $prefix, "Model"),
+            decoder_layer: class!($module, $prefix, "DecoderLayer"),
+            attention: class!($module, $prefix, "Attention"),
+            mlp: class!($module, $prefix, "MLP"),
+            rms_norm: class!($module, $prefix, "RMSNorm"),
+            rotary_embedding: class!($module, $prefix, "RotaryEmbedding"),
+            sparse_moe_block: class!($module, $prefix, "SparseMoeBlock"),
+            router: class!($module, $prefix, "TopKRouter"),
+            experts: class!($module, $prefix, "Experts"),
         }
     };
 }
