@@ -3,7 +3,8 @@
 
     python3 bench/bench.py [--runs 5] [--only NAME ...] [--no-python]
 
-Creates (once) a throwaway virtual environment with torch 2.13.0, torchvision 0.28 and torchinfo 1.8.0 in
+Creates (once) a throwaway virtual environment with torch 2.13.0, torchvision 0.28, torchinfo 1.8.0 and
+transformers 5.24.0 in
 ~/.cache/tchinfo/bench-venv (about 5 GB; override with TCHINFO_BENCH_VENV), exports the large models it needs
 into models/large/ (git-ignored), builds tchinfo in release mode, then runs each case alternately
 tchinfo / Python and prints a Markdown table of median wall time and median peak RSS (the process's own
@@ -24,7 +25,7 @@ LARGE = ROOT / "models" / "large"
 VENV = Path(os.environ.get("TCHINFO_BENCH_VENV", Path.home() / ".cache" / "tchinfo" / "bench-venv"))
 PY = VENV / "bin" / "python"
 TCHINFO = ROOT / "target" / "release" / "tchinfo"
-PINS = ["torch==2.13.0", "torchvision==0.28.0", "torchinfo==1.8.0"]
+PINS = ["torch==2.13.0", "torchvision==0.28.0", "torchinfo==1.8.0", "transformers==5.24.0"]
 
 # The Python side of each case, run as `python -c`: the same table torchinfo prints.
 TORCHINFO_EAGER = """
@@ -49,6 +50,13 @@ m = torch.jit.load(sys.argv[1])
 torchinfo.summary(m, verbose=1)
 """
 
+# GPT-2 as transformers builds it from its default config (gpt2's), random weights, on 1×128 token ids.
+TORCHINFO_GPT2 = """
+import torch, torchinfo, transformers
+m = transformers.GPT2LMHeadModel(transformers.GPT2Config()).eval()
+torchinfo.summary(m, input_data=torch.zeros(1, 128, dtype=torch.long), use_cache=False, verbose=1)
+"""
+
 # A 3.2 GB TorchScript file: three Linear(16384, 16384), left uninitialised (values do not matter) and
 # traced, since scripting needs source code that `python -c` does not have.
 EXPORT_BIG = """
@@ -62,6 +70,8 @@ with torch.no_grad():
 
 def ensure_venv():
     if PY.exists():
+        if subprocess.run([str(PY), "-c", "import transformers"], capture_output=True).returncode != 0:
+            subprocess.run([str(PY), "-m", "pip", "install", "--quiet", PINS[-1]], check=True)
         return
     print(f"creating {VENV} with {' '.join(PINS)} (once, about 5 GB)", file=sys.stderr)
     subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
@@ -116,6 +126,14 @@ def cases():
         ("compare vgg16 resnet50 vit_b_16 convnext_tiny (built-in / eager)",
          [TCHINFO, "compare", *COMPARED], [PY, "-c", TORCHINFO_EAGER_MANY, *COMPARED]),
         ("list of the built-ins", [TCHINFO, "list"], None),
+        ("gpt2 summary with shapes, 1x128 tokens (built-in / eager transformers)",
+         [TCHINFO, "summary", "gpt2"], [PY, "-c", TORCHINFO_GPT2]),
+        # tchinfo only: the Python side would need the 16 GB of weights (or meta tensors and a patched
+        # causal mask, as models/transformers_reference.py does).
+        ("Llama-3.1-8B summary at 1x4096 tokens, described from its config",
+         [TCHINFO, "summary", "Llama-3.1-8B", "--seq-len", "4096"], None),
+        ("compare vgg16 resnet50 gpt2",
+         [TCHINFO, "compare", "vgg16", "resnet50", "gpt2"], None),
     ]
 
 

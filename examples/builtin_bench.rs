@@ -1,5 +1,6 @@
 //! Times one built-in summary phase by phase, for BENCHMARKS.md:
-//! `/usr/bin/time -v target/release/examples/builtin_bench vgg16 [C,H,W] [--no-forward]`.
+//! `/usr/bin/time -v target/release/examples/builtin_bench vgg16 [C,H,W] [--no-forward]`, or for a
+//! language model `builtin_bench gpt2 [--seq-len N] [--no-forward]`.
 
 use std::time::Instant;
 use tchinfo::sources::builtin::{self, BuiltinOptions};
@@ -12,8 +13,13 @@ fn main() {
         .filter(|a| !a.starts_with("--"))
         .map(|s| s.split(',').map(|d| d.parse().expect("C,H,W")).collect());
     let forward = !args.iter().any(|a| a == "--no-forward");
+    let seq_len = args
+        .iter()
+        .position(|a| a == "--seq-len")
+        .map(|i| args[i + 1].parse().expect("--seq-len N"));
     let opts = BuiltinOptions {
         input_size,
+        seq_len,
         forward,
         ..BuiltinOptions::default()
     };

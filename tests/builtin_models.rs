@@ -150,7 +150,7 @@ fn names_are_matched_without_case_and_typos_get_a_suggestion() {
         builtin::suggest("efficientnetb0").as_deref(),
         Some("efficientnet_b0")
     );
-    assert_eq!(builtin::suggest("bert-base-uncased"), None);
+    assert_eq!(builtin::suggest("t5-small"), None);
     match builtin::summarize("resnet05", &no_forward()) {
         Err(e @ SourceError::UnknownModel { .. }) => {
             let line = e.to_string();

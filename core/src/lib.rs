@@ -6,6 +6,7 @@
 //! the `tchinfo` crate, which re-exports everything here. Keeping this crate free of tch lets the `tchinfo`
 //! binary read a file's structure in milliseconds: libtorch's own start-up costs ~0.3 s.
 
+pub mod architectures;
 pub mod cli;
 pub mod dtype;
 pub mod linear;

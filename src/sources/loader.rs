@@ -26,6 +26,7 @@ fn builtin_options(
         num_classes: opts.num_classes,
         input_size: opts.input_sizes.first().cloned(),
         batch_size: opts.batch_size,
+        seq_len: opts.seq_len,
         forward: opts.forward,
     })
 }
@@ -35,6 +36,14 @@ impl Loader for TorchLoader {
     fn load(&self, model: &str, opts: &LoadOptions) -> Result<ModelSummary, SourceError> {
         let path = Path::new(model);
         if path.is_file() {
+            if opts.seq_len.is_some() {
+                return Err(SourceError::Input {
+                    model: model.to_string(),
+                    problem: "--seq-len is for the built-in language models; give a file's input \
+                              with --input-size (and --dtype i64 for token ids)"
+                        .to_string(),
+                });
+            }
             let mut summary = super::read_file(path)?;
             if opts.forward && !opts.input_sizes.is_empty() {
                 // Only TorchScript carries code; a state dict is weights under names.

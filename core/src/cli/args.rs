@@ -104,6 +104,10 @@ pub struct SourceArgs {
     /// Element type of file inputs: f32 (default), f16, bf16, f64, i64 (token ids) …
     #[arg(long)]
     pub dtype: Option<DType>,
+    /// Tokens per sequence for a built-in language model (gpt2, bert-base-uncased, Llama-3.1-8B …);
+    /// default 128. The batch is --batch-size (default 1).
+    #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
+    pub seq_len: Option<i64>,
     /// Do not run a forward pass: structure and parameters only.
     #[arg(long)]
     pub no_forward: bool,
@@ -116,6 +120,7 @@ impl SourceArgs {
             input_sizes: self.input_sizes.clone(),
             batch_size: self.batch_size,
             dtype: self.dtype,
+            seq_len: self.seq_len,
             forward: !self.no_forward,
         }
     }

@@ -184,6 +184,7 @@ pub struct SummaryJson {
 pub fn source_name(s: &SourceKind) -> &'static str {
     match s {
         SourceKind::Builtin => "builtin",
+        SourceKind::Architecture => "architecture",
         SourceKind::TorchScript => "torchscript",
         SourceKind::StateDict => "state_dict",
         SourceKind::VarStore => "varstore",

@@ -34,14 +34,19 @@ pub struct LoadOptions {
     pub batch_size: Option<i64>,
     /// Element type of file inputs (default float32).
     pub dtype: Option<DType>,
+    /// Tokens per sequence for a built-in language model (default 128).
+    pub seq_len: Option<i64>,
     /// Run a forward pass to measure output shapes (built-ins always can; files need `input_sizes`).
     pub forward: bool,
 }
 
 impl LoadOptions {
-    /// True when loading `model` needs libtorch: anything but an existing file read for its structure only.
+    /// True when loading `model` needs libtorch: anything but an existing file read for its structure
+    /// only (a `--seq-len` given for a file goes there too, to be refused with the reason).
     pub fn needs_libtorch(&self, model: &str) -> bool {
-        !std::path::Path::new(model).is_file() || (self.forward && !self.input_sizes.is_empty())
+        !std::path::Path::new(model).is_file()
+            || (self.forward && !self.input_sizes.is_empty())
+            || self.seq_len.is_some()
     }
 }
 

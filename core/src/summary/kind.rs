@@ -45,7 +45,14 @@ impl LayerKind {
     /// Unknown classes are `Other`; the caller decides whether a parameter-free module is a `Container`.
     pub fn from_type_name(type_name: &str) -> LayerKind {
         let t = type_name;
-        if t.starts_with("Conv") || t.starts_with("LazyConv") || t.starts_with("QuantizedConv") {
+        // transformers' Conv1D (GPT-2's projections) is a Linear with its weight stored (in, out);
+        // a mixture of experts holds stacked Linear weights, its router one Linear.
+        if t == "Conv1D" || t.ends_with("Experts") || t.ends_with("TopKRouter") {
+            LayerKind::Linear
+        } else if t.starts_with("Conv")
+            || t.starts_with("LazyConv")
+            || t.starts_with("QuantizedConv")
+        {
             LayerKind::Convolution
         } else if t.ends_with("Linear") || t == "Bilinear" || t == "LazyLinear" {
             LayerKind::Linear
@@ -84,6 +91,13 @@ mod tests {
             LayerKind::Convolution
         );
         assert_eq!(LayerKind::from_type_name("Linear"), LayerKind::Linear);
+        // torch's Conv1d convolves; transformers' Conv1D (GPT-2) is a Linear.
+        assert_eq!(LayerKind::from_type_name("Conv1d"), LayerKind::Convolution);
+        assert_eq!(LayerKind::from_type_name("Conv1D"), LayerKind::Linear);
+        assert_eq!(
+            LayerKind::from_type_name("MixtralExperts"),
+            LayerKind::Linear
+        );
         assert_eq!(
             LayerKind::from_type_name("NonDynamicallyQuantizableLinear"),
             LayerKind::Linear

@@ -273,6 +273,9 @@ fn sum_options(own: Option<u64>, rest: impl Iterator<Item = Option<u64>>) -> Opt
 pub enum SourceKind {
     /// A built-in architecture built with tch (`vgg16`).
     Builtin,
+    /// A built-in architecture described from its config without building it (a language model too
+    /// large to allocate here): structure from the config, shapes from the architecture.
+    Architecture,
     /// A TorchScript archive (`torch.jit.script` / `torch.jit.trace` then `save`).
     TorchScript,
     /// A `torch.save` state dict: a tree inferred from dotted keys.

@@ -18,12 +18,12 @@ pub(super) fn summary(
     let rec = forward.as_ref().map(|(r, _)| *r);
     let mut root = node(model, &vars, rec);
     let Some((rec, input)) = forward else {
-        return ModelSummary::new(name, SourceKind::Builtin, root);
+        return with_ties(ModelSummary::new(name, SourceKind::Builtin, root), &vars);
     };
     fill_torchinfo_mult_adds(&mut root);
     let modules = model.walk();
     let paths: Vec<String> = modules.iter().map(|m| m.path.clone()).collect();
-    let mut summary = ModelSummary::new(name, SourceKind::Builtin, root);
+    let mut summary = with_ties(ModelSummary::new(name, SourceKind::Builtin, root), &vars);
     summary.dataflow = Some(rec.edges(&paths));
     summary.inputs = vec![input];
     let repeated: Vec<&str> = modules
@@ -39,6 +39,17 @@ pub(super) fn summary(
             repeated.len()
         ));
     }
+    summary
+}
+
+/// Marks variables that are another's tensor (same storage, shape and stride: a language model head
+/// tied to its token embedding) as tied, so they are shown but counted once.
+fn with_ties(mut summary: ModelSummary, vars: &HashMap<String, Tensor>) -> ModelSummary {
+    summary.mark_tied(|full| {
+        vars.get(full)
+            .filter(|t| t.numel() > 0)
+            .map(|t| (t.data_ptr() as usize, t.size(), t.stride()))
+    });
     summary
 }
 
@@ -67,6 +78,11 @@ fn node(m: &Module, vars: &HashMap<String, Tensor>, rec: Option<&Recorder>) -> M
         .iter()
         .filter_map(|b| vars.get(&full(b)).map(|t| record(b, t, false)))
         .collect();
+    // A module that only holds children; one with parameters of its own (MultiheadAttention's
+    // in_proj_weight, a mixture of experts' stacked weights) keeps its class's kind, as for state dicts.
+    if !m.children.is_empty() && n.parameters.is_empty() {
+        n.kind = LayerKind::Container;
+    }
     if let Some(rec) = rec {
         let calls = rec.calls_of(m.id);
         n.outputs = calls.first().cloned();

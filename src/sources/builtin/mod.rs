@@ -14,13 +14,19 @@
 //! inside forwards) and `tv_ops` (blocks torchvision's families share).
 
 mod alexnet;
+mod attention;
 mod basic_conv;
+mod bert;
 mod convnext;
 mod densenet;
 mod describe;
 mod efficientnet;
 mod googlenet;
+mod gpt2;
+mod hf_layers;
 mod inception;
+pub mod language;
+mod llama;
 mod maxvit;
 mod mnasnet;
 mod mobilenet_v2;
@@ -62,6 +68,8 @@ pub struct BuiltinOptions {
     /// Images per forward pass. When set it is the batch, replacing the N of a full N, C, H, W (so
     /// that `plan` can vary the batch of any input size); when `None` the batch is that N, else 1.
     pub batch_size: Option<i64>,
+    /// Tokens per sequence for a language model (default 128); image models take none.
+    pub seq_len: Option<i64>,
     /// Run a forward pass for output shapes and mult-adds; without it only the tree and parameters.
     pub forward: bool,
 }
@@ -72,6 +80,7 @@ impl Default for BuiltinOptions {
             num_classes: None,
             input_size: None,
             batch_size: None,
+            seq_len: None,
             forward: true,
         }
     }
@@ -84,27 +93,47 @@ pub fn list() -> &'static [BuiltinInfo] {
     crate::sources::catalog::CATALOG
 }
 
-/// True when `name` is a built-in architecture (case does not matter).
+/// True when `name` is a built-in architecture (case does not matter) or language model (its name or
+/// Hugging Face Hub id).
 pub fn is_builtin(name: &str) -> bool {
-    registry::find(name).is_some()
+    registry::find(name).is_some() || language::find(name).is_some()
 }
 
 /// The built-in name closest to a mistyped `name`, if one is plausibly meant.
 pub fn suggest(name: &str) -> Option<String> {
-    suggest::closest(name, registry::ENTRIES.iter().map(|e| e.name)).map(str::to_string)
+    let names = registry::ENTRIES.iter().map(|e| e.name);
+    let language_models = tchinfo_core::architectures::presets::PRESETS
+        .iter()
+        .map(|p| p.name);
+    suggest::closest(name, names.chain(language_models)).map(str::to_string)
 }
 
-/// Parameters of a built-in architecture (buffers not included), without running a forward pass.
-/// Building costs little: variables are allocated but not initialised.
+/// Parameters of a built-in architecture (buffers not included, a tied tensor counted once), without
+/// running a forward pass. Building costs little: variables are allocated but not initialised; a
+/// language model's count comes from its config, without building it.
 pub fn param_count(name: &str, num_classes: Option<i64>) -> Result<u64, SourceError> {
+    if let Some(preset) = language::find(name) {
+        if let Some(n) = num_classes {
+            return Err(SourceError::Input {
+                model: preset.name.to_string(),
+                problem: format!(
+                    "a language model has no classifier to resize to {n} classes; --num-classes is \
+                     for image models"
+                ),
+            });
+        }
+        return Ok(preset.architecture().parameter_count());
+    }
     let entry = lookup(name)?;
     let num_classes = classes(entry, num_classes)?;
     let vs = VarStore::new(Device::Cpu);
     (entry.build)(&Scope::root(&vs), num_classes)
         .map_err(|e| torch_error(entry, "building the model", e))?;
+    let mut seen = std::collections::HashSet::new();
     Ok(vs
         .trainable_variables()
         .iter()
+        .filter(|t| seen.insert((t.data_ptr() as usize, t.size(), t.stride())))
         .map(|t| t.size().iter().product::<i64>() as u64)
         .sum())
 }
@@ -131,6 +160,9 @@ pub fn summarize_traced(
     name: &str,
     opts: &BuiltinOptions,
 ) -> Result<(ModelSummary, Vec<ModuleCall>), SourceError> {
+    if let Some(preset) = language::find(name) {
+        return language::summarize_traced(preset.name, &preset.architecture(), opts);
+    }
     let run = run(name, opts)?;
     let forward = run
         .forward
@@ -164,6 +196,13 @@ struct Run {
 
 fn run(name: &str, opts: &BuiltinOptions) -> Result<Run, SourceError> {
     let entry = lookup(name)?;
+    if opts.seq_len.is_some() {
+        return Err(input_error(
+            entry,
+            "takes images: --seq-len is for language models (give an image size with --input-size)"
+                .to_string(),
+        ));
+    }
     let num_classes = classes(entry, opts.num_classes)?;
     let shape = input_shape(entry, opts)?;
     let progress = Progress::spinner(format!("building {}", entry.name));

@@ -21,6 +21,13 @@ pub(crate) type BlockForward =
 /// tensors it captured when it was built.
 pub(crate) type CustomForward = Box<dyn Fn(&Tensor) -> Result<Tensor, TchError>>;
 
+/// The forward of a module called with several inputs or returning several outputs (a decoder layer
+/// takes the hidden states and the rotary cos and sin; a rotary embedding returns both), with whatever
+/// settings it captured when it was built (attention heads …). It records what a leaf's call records
+/// itself when it computes without children: see [`Module::consume`] and [`Module::produce`].
+pub(crate) type MultiForward =
+    Box<dyn Fn(&Module, &[&Act], &mut Recorder) -> Result<Vec<Act>, ForwardError>>;
+
 pub(crate) struct Conv2d {
     pub(crate) weight: Tensor,
     pub(crate) bias: Option<Tensor>,
@@ -50,6 +57,24 @@ pub(crate) struct LayerNorm {
     pub(crate) eps: f64,
 }
 
+/// `nn.Embedding`: one row of `weight` per index (a `padding_idx` only matters to gradients).
+pub(crate) struct Embedding {
+    pub(crate) weight: Tensor,
+}
+
+/// transformers' `Conv1D` (GPT-2's projections): a Linear whose weight is stored (in, out).
+pub(crate) struct Conv1D {
+    pub(crate) weight: Tensor,
+    pub(crate) bias: Tensor,
+}
+
+/// The RMSNorm of the Llama family (`LlamaRMSNorm` …): normalised in float32, scaled by `weight` in
+/// the input's dtype.
+pub(crate) struct RMSNorm {
+    pub(crate) weight: Tensor,
+    pub(crate) eps: f64,
+}
+
 /// `nn.GELU`'s `approximate` argument: the exact erf form, or the tanh approximation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum GeluApproximation {
@@ -74,6 +99,9 @@ pub(crate) enum Layer {
     LayerNorm(LayerNorm),
     /// A LayerNorm over the channels of an N, C, H, W tensor (torchvision's `LayerNorm2d`, ConvNeXt's).
     NchwLayerNorm(LayerNorm),
+    Embedding(Embedding),
+    Conv1D(Conv1D),
+    RMSNorm(RMSNorm),
     ReLU,
     ReLU6,
     SiLU,
@@ -91,6 +119,9 @@ pub(crate) enum Layer {
     Block(BlockForward),
     /// A leaf with a family-specific forward; its tensors, if any, are the module's own.
     Custom(CustomForward),
+    /// A module (leaf or container) with several inputs or outputs; its tensors, if any, are the
+    /// module's own.
+    Multi(MultiForward),
 }
 
 fn weight_and_bias(has_bias: bool) -> Vec<&'static str> {
@@ -110,6 +141,8 @@ impl Layer {
             Layer::LayerNorm(n) | Layer::NchwLayerNorm(n) => {
                 (weight_and_bias(n.bias.is_some()), vec![])
             }
+            Layer::Conv1D(_) => (weight_and_bias(true), vec![]),
+            Layer::Embedding(_) | Layer::RMSNorm(_) => (vec!["weight"], vec![]),
             Layer::BatchNorm2d(_) => (
                 vec!["weight", "bias"],
                 vec!["running_mean", "running_var", "num_batches_tracked"],
@@ -229,6 +262,17 @@ impl Module {
         let out = match &self.layer {
             Layer::Sequential => children_in_order(self, x, rec)?,
             Layer::Block(forward) => forward(self, x, rec)?,
+            Layer::Multi(_) => {
+                let mut outs = self.forward_multi(&[x], rec)?;
+                return match outs.len() {
+                    1 => Ok(outs.remove(0)),
+                    n => Err(ForwardError::new(
+                        &self.path,
+                        self.type_name(),
+                        format!("internal error: returned {n} outputs where one was expected"),
+                    )),
+                };
+            }
             leaf => {
                 rec.consume(x, self.id);
                 let t = self
@@ -237,16 +281,58 @@ impl Module {
                 rec.produce(self.id, t)
             }
         };
-        let value = rec.finish_call(self.id, &out);
-        if value.shape.contains(&0) {
-            let shape: Vec<String> = value.shape.iter().map(u64::to_string).collect();
-            return Err(ForwardError::new(
-                &self.path,
-                self.type_name(),
-                format!("output [{}] is empty", shape.join(", ")),
-            ));
-        }
+        let values = rec.finish_call(self.id, std::slice::from_ref(&out));
+        self.check_not_empty(&values)?;
         Ok(out)
+    }
+
+    /// One call with these inputs, recorded with every output it returns. Modules that are not
+    /// [`Layer::Multi`] take one input and return one output, as [`Module::forward`] runs them.
+    pub(crate) fn forward_multi(
+        &self,
+        xs: &[&Act],
+        rec: &mut Recorder,
+    ) -> Result<Vec<Act>, ForwardError> {
+        let Layer::Multi(forward) = &self.layer else {
+            return match xs {
+                [x] => Ok(vec![self.forward(x, rec)?]),
+                _ => Err(ForwardError::new(
+                    &self.path,
+                    self.type_name(),
+                    format!("internal error: takes one input, given {}", xs.len()),
+                )),
+            };
+        };
+        let outs = forward(self, xs, rec)?;
+        let values = rec.finish_call(self.id, &outs);
+        self.check_not_empty(&values)?;
+        Ok(outs)
+    }
+
+    fn check_not_empty(&self, values: &[crate::summary::TensorValue]) -> Result<(), ForwardError> {
+        match values.iter().find(|v| v.shape.contains(&0)) {
+            Some(value) => {
+                let shape: Vec<String> = value.shape.iter().map(u64::to_string).collect();
+                Err(ForwardError::new(
+                    &self.path,
+                    self.type_name(),
+                    format!("output [{}] is empty", shape.join(", ")),
+                ))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// This module computes from `xs` itself (what a leaf's call records for its input).
+    pub(crate) fn consume(&self, xs: &[&Act], rec: &mut Recorder) {
+        for x in xs {
+            rec.consume(x, self.id);
+        }
+    }
+
+    /// `t` is this module's own result (what a leaf's call records for its output).
+    pub(crate) fn produce(&self, t: Tensor, rec: &mut Recorder) -> Act {
+        rec.produce(self.id, t)
     }
 
     pub(crate) fn error(&self, err: TchError) -> ForwardError {
@@ -307,6 +393,26 @@ impl Module {
                     false,
                 )?
                 .f_permute([0, 3, 1, 2])?,
+            Layer::Embedding(e) => Tensor::f_embedding(&e.weight, x, -1, false, false)?,
+            Layer::Conv1D(c) => {
+                // bias + x @ weight over the flattened leading dimensions, as transformers computes it.
+                let size = x.size();
+                let (in_features, out_features) = (c.weight.size()[0], c.weight.size()[1]);
+                let mut out_size = size[..size.len().saturating_sub(1)].to_vec();
+                out_size.push(out_features);
+                let y = c
+                    .bias
+                    .f_addmm(&x.f_reshape([-1, in_features])?, &c.weight)?
+                    .f_view(out_size.as_slice())?;
+                rec.add_op_mult_adds(self.id, numel(&y).saturating_mul(in_features as u64));
+                y
+            }
+            Layer::RMSNorm(n) => {
+                let x32 = x.f_to_kind(tch::Kind::Float)?;
+                let variance = x32.f_pow_tensor_scalar(2)?.f_mean_dim(-1, true, None)?;
+                let normed = x32.f_mul(&variance.f_add_scalar(n.eps)?.f_rsqrt()?)?;
+                n.weight.f_mul(&normed.f_to_kind(x.kind())?)?
+            }
             Layer::ReLU => x.f_relu()?,
             Layer::ReLU6 => x.f_relu6()?,
             Layer::SiLU => x.f_silu()?,
@@ -325,7 +431,9 @@ impl Module {
             }
             Layer::AdaptiveAvgPool2d(size) => x.f_adaptive_avg_pool2d(size)?,
             Layer::Identity => x.shallow_clone(),
-            Layer::Sequential | Layer::Block(_) => unreachable!("containers are not leaves"),
+            Layer::Sequential | Layer::Block(_) | Layer::Multi(_) => {
+                unreachable!("containers and multi-input modules have their own forwards")
+            }
         })
     }
 }

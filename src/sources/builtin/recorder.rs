@@ -124,12 +124,15 @@ impl Recorder {
         *slot = Some(slot.unwrap_or(0).saturating_add(mult_adds));
     }
 
-    /// A call of `module` returned `out`.
-    pub(crate) fn finish_call(&mut self, module: usize, out: &Act) -> TensorValue {
-        let value = tensor_value(&out.t);
-        self.calls[module].push(vec![value.clone()]);
-        self.trace.push((module, value.clone()));
-        value
+    /// A call of `module` returned `outs` (most modules return one tensor; a rotary embedding returns
+    /// its cos and sin). The trace, like a forward hook's first tensor, keeps the first.
+    pub(crate) fn finish_call(&mut self, module: usize, outs: &[Act]) -> Vec<TensorValue> {
+        let values: Vec<TensorValue> = outs.iter().map(|o| tensor_value(&o.t)).collect();
+        if let Some(first) = values.first() {
+            self.trace.push((module, first.clone()));
+        }
+        self.calls[module].push(values.clone());
+        values
     }
 
     /// Outputs of every call of `module`, in call order.

@@ -28,6 +28,8 @@ pub(crate) struct Scope<'a> {
     vs: nn::Path<'a>,
     path: String,
     name: String,
+    /// The element type of parameters created here and below.
+    kind: Kind,
 }
 
 impl<'a> Scope<'a> {
@@ -36,6 +38,16 @@ impl<'a> Scope<'a> {
             vs: vs.root(),
             path: String::new(),
             name: String::new(),
+            kind: Kind::Float,
+        }
+    }
+
+    /// This scope, with parameters (here and below) of element type `kind` instead of float32: a model
+    /// built in its config's dtype, as transformers' `from_config` does.
+    pub(crate) fn with_param_kind(&self, kind: Kind) -> Scope<'a> {
+        Scope {
+            kind,
+            ..self.clone()
         }
     }
 
@@ -50,6 +62,7 @@ impl<'a> Scope<'a> {
             vs: &self.vs / name.as_str(),
             path,
             name,
+            kind: self.kind,
         }
     }
 
@@ -75,7 +88,7 @@ impl<'a> Scope<'a> {
     }
 
     fn param(&self, name: &str, dims: &[i64]) -> Result<Tensor, TchError> {
-        self.tensor(name, dims, Kind::Float, true)
+        self.tensor(name, dims, self.kind, true)
     }
 
     fn buffer(&self, name: &str, dims: &[i64], kind: Kind) -> Result<Tensor, TchError> {
@@ -99,6 +112,13 @@ impl<'a> Scope<'a> {
             tensor: self.vs.add(name, values, false),
             buffer: true,
         }
+    }
+
+    /// A parameter that is another's tensor (a language model head tied to its token embedding):
+    /// registered under this scope's name too, as PyTorch's state dict lists it, and counted once
+    /// because it shares that tensor's storage.
+    pub(crate) fn tied_param(&self, name: &str, tensor: &Tensor) -> Tensor {
+        self.vs.add(name, tensor.shallow_clone(), true)
     }
 
     /// A module at this scope.
