@@ -17,4 +17,5 @@ pub mod progress;
 pub mod reports;
 pub mod sources;
 pub mod summary;
+pub mod text;
 pub mod units;
