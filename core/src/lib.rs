@@ -15,6 +15,7 @@ pub mod output;
 pub mod plan;
 pub mod progress;
 pub mod reports;
+pub mod sandbox;
 pub mod sources;
 pub mod summary;
 pub mod text;
