@@ -7,7 +7,8 @@
 //! (`tchinfo::summary::ModelSummary`) works for library users.
 
 pub use tchinfo_core::{
-    cli, dtype, linear, memory, op_macs, output, plan, progress, reports, summary, units,
+    cli, dtype, linear, memory, op_macs, output, plan, progress, reports, sandbox, summary, text,
+    units,
 };
 
 pub mod sources;

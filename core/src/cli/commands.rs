@@ -8,8 +8,11 @@ use crate::linear::LinearReport;
 use crate::output::emit;
 use crate::reports::table::{Column, TableOptions};
 use crate::reports::{self, Format};
+use crate::sources::builtins::ModelRef;
 use crate::summary::ModelSummary;
 use anyhow::anyhow;
+use std::ffi::{OsStr, OsString};
+use std::path::Path;
 
 fn table_options(args: &SummaryArgs) -> Result<TableOptions, Failure> {
     let columns = args
@@ -27,9 +30,32 @@ fn table_options(args: &SummaryArgs) -> Result<TableOptions, Failure> {
     })
 }
 
+/// The model files among `models`, which `--output` must not replace.
+fn input_files(models: &[OsString]) -> Vec<&Path> {
+    models
+        .iter()
+        .filter_map(|m| ModelRef::resolve(m).ok().and_then(ModelRef::file))
+        .collect()
+}
+
+/// Writes a report as `--output` and `--force` ask, never onto one of `models`.
+fn write(text: &str, output: &super::args::OutputArgs, models: &[OsString]) -> Result<(), Failure> {
+    Ok(emit(
+        text,
+        output.output.as_deref(),
+        output.force,
+        &input_files(models),
+    )?)
+}
+
+/// A model argument as messages show it.
+fn shown(model: &OsStr) -> String {
+    crate::text::path(Path::new(model))
+}
+
 fn load_model(
     loader: &dyn Loader,
-    model: &str,
+    model: &OsStr,
     source: &SourceArgs,
 ) -> Result<ModelSummary, Failure> {
     loader
@@ -46,7 +72,7 @@ fn summary(loader: &dyn Loader, args: SummaryArgs) -> Result<(), Failure> {
         Format::Csv => reports::csv::render(&summary),
         Format::Markdown => reports::markdown::render(&summary, &opts),
     };
-    Ok(emit(&text, args.output.output.as_deref())?)
+    write(&text, &args.output, std::slice::from_ref(&args.model))
 }
 
 fn compare(loader: &dyn Loader, args: CompareArgs) -> Result<(), Failure> {
@@ -66,7 +92,7 @@ fn compare(loader: &dyn Loader, args: CompareArgs) -> Result<(), Failure> {
             }
         }
     };
-    Ok(emit(&text, args.output.output.as_deref())?)
+    write(&text, &args.output, &args.models)
 }
 
 /// Runs the model twice: at the batch asked for (`--batch-size`, else the batch of `--input-size`, else 1)
@@ -80,7 +106,8 @@ fn plan(loader: &dyn Loader, args: PlanArgs) -> Result<(), Failure> {
             .map_err(|e| Failure::Run(e.into()))
     };
     let first = load(&opts)?;
-    let model_error = |e: crate::plan::PlanError| Failure::Run(anyhow!("{}: {e}", args.model));
+    let model_error =
+        |e: crate::plan::PlanError| Failure::Run(anyhow!("{}: {e}", shown(&args.model)));
     // The batch the first run used, which the loader took from --batch-size or from the input size.
     let batch = first
         .inputs
@@ -91,7 +118,12 @@ fn plan(loader: &dyn Loader, args: PlanArgs) -> Result<(), Failure> {
         i64::try_from(*batch)
             .ok()
             .and_then(|b| b.checked_add(1))
-            .ok_or_else(|| Failure::Run(anyhow!("{}: batch {batch} is too large", args.model)))?,
+            .ok_or_else(|| {
+                Failure::Run(anyhow!(
+                    "{}: batch {batch} is too large",
+                    shown(&args.model)
+                ))
+            })?,
     );
     let second = load(&opts)?;
     let options = crate::plan::PlanOptions {
@@ -107,7 +139,7 @@ fn plan(loader: &dyn Loader, args: PlanArgs) -> Result<(), Failure> {
         Format::Csv => reports::plan::render_csv(&plan),
         Format::Markdown => reports::plan::render_markdown(&plan),
     };
-    Ok(emit(&text, args.output.output.as_deref())?)
+    write(&text, &args.output, std::slice::from_ref(&args.model))
 }
 
 fn lint(loader: &dyn Loader, args: LintArgs) -> Result<(), Failure> {
@@ -119,7 +151,7 @@ fn lint(loader: &dyn Loader, args: LintArgs) -> Result<(), Failure> {
         Format::Csv => reports::lint::render_csv(&report),
         Format::Markdown => reports::lint::render_markdown(&summary.name, &report),
     };
-    Ok(emit(&text, args.output.output.as_deref())?)
+    write(&text, &args.output, std::slice::from_ref(&args.model))
 }
 
 fn linear(loader: &dyn Loader, args: LinearArgs) -> Result<(), Failure> {
@@ -147,7 +179,7 @@ fn linear(loader: &dyn Loader, args: LinearArgs) -> Result<(), Failure> {
         Format::Csv => reports::linear::render_csv(&report),
         Format::Markdown => reports::linear::render_markdown(&report),
     };
-    Ok(emit(&text, args.output.output.as_deref())?)
+    write(&text, &args.output, &[])
 }
 
 fn list(loader: &dyn Loader, args: ListArgs) -> Result<(), Failure> {
@@ -210,7 +242,7 @@ fn list(loader: &dyn Loader, args: ListArgs) -> Result<(), Failure> {
             }
         }
     };
-    Ok(emit(&text, args.output.output.as_deref())?)
+    write(&text, &args.output, &[])
 }
 
 pub fn run(cli: Cli, loader: &dyn Loader) -> Result<(), Failure> {

@@ -27,7 +27,6 @@ mod registry;
 mod resnet;
 mod scope;
 mod squeezenet;
-mod suggest;
 mod tv_ops;
 mod vgg;
 
@@ -95,7 +94,7 @@ pub fn is_builtin(name: &str) -> bool {
 
 /// The built-in name closest to a mistyped `name`, if one is plausibly meant.
 pub fn suggest(name: &str) -> Option<String> {
-    suggest::closest(name, registry::ENTRIES.iter().map(|e| e.name)).map(str::to_string)
+    tchinfo_core::sources::builtins::suggest(name)
 }
 
 /// Parameters of a built-in architecture (buffers not included), without running a forward pass.
@@ -315,5 +314,15 @@ fn torch_error(entry: &Entry, context: &str, e: TchError) -> SourceError {
         model: entry.name.to_string(),
         context: context.to_string(),
         message: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The front binary decides what is a built-in from core's list of names, without libtorch.
+    #[test]
+    fn the_front_knows_every_builtin_name() {
+        let names: Vec<&str> = super::list().iter().map(|i| i.name).collect();
+        assert_eq!(names, tchinfo_core::sources::builtins::NAMES);
     }
 }
