@@ -16,6 +16,7 @@ pub mod pickle;
 pub mod state_dict;
 pub mod tensors;
 pub mod walk;
+pub mod zip_directory;
 
 use crate::sources::SourceError;
 use crate::summary::{ModelSummary, SourceKind};
