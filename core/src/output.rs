@@ -23,6 +23,7 @@ use std::mem::ManuallyDrop;
 use std::os::fd::FromRawFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Writes `bytes` to file descriptor `fd` (1 or 2) as it is, so that a closed descriptor is an error
 /// (Rust's `Stdout` silently drops writes to a closed descriptor 1). A reader that went away is not.
@@ -36,9 +37,35 @@ fn write_fd(fd: i32, bytes: &[u8]) -> io::Result<()> {
     }
 }
 
+/// Whether descriptor 1 was closed when the process started (`tchinfo … >&-`). Rust's runtime opens
+/// /dev/null on a closed standard descriptor before `main`, so writes would silently succeed; this is
+/// recorded before that, by a constructor the loader runs first.
+static STDOUT_CLOSED_AT_START: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn note_closed_stdout() {
+    // SAFETY: fcntl on a descriptor number only queries it.
+    if unsafe { libc::fcntl(1, libc::F_GETFD) } == -1 {
+        STDOUT_CLOSED_AT_START.store(true, Ordering::Relaxed);
+    }
+}
+
+#[used]
+#[unsafe(link_section = ".init_array")]
+static NOTE_CLOSED_STDOUT: extern "C" fn() = note_closed_stdout;
+
+/// True when the process started with its stdout closed.
+pub fn stdout_closed_at_start() -> bool {
+    STDOUT_CLOSED_AT_START.load(Ordering::Relaxed)
+}
+
 /// Writes `text` to stdout. A reader that went away (`tchinfo … | head`) is not an error; a closed
 /// stdout or a full disk is.
 pub fn print_stdout(text: &str) -> io::Result<()> {
+    if stdout_closed_at_start() {
+        return Err(io::Error::other(
+            "stdout is closed (give --output FILE to write the report elsewhere)",
+        ));
+    }
     io::stdout().flush()?;
     write_fd(1, text.as_bytes())
 }
@@ -72,6 +99,7 @@ enum Target {
 
 fn write_report(path: &Path, text: &str, force: bool, inputs: &[&Path]) -> anyhow::Result<()> {
     match target(path, force)? {
+        Target::Fd(1) => print_stdout(text)?,
         Target::Fd(fd) => write_fd(fd, text.as_bytes())?,
         Target::Straight(p) => {
             let mut file = OpenOptions::new()
