@@ -106,7 +106,9 @@ static NOTICE_GIVEN: AtomicBool = AtomicBool::new(false);
 pub fn notice(model: &str, limits: &Limits) -> String {
     let reads = match landlock_abi() {
         Some(_) => "reads limited to the model and libtorch's files (Landlock)",
-        None => "reads NOT limited (this kernel has no Landlock: the code can read your files)",
+        None => {
+            "reads not limited (this kernel has no Landlock: the code can read what you can read)"
+        }
     };
     format!(
         "tchinfo: running the TorchScript code in {model} (its forward pass, for --input-size) in a \

@@ -17,7 +17,7 @@ const ARCH: TargetArch = TargetArch::x86_64;
 const ARCH: TargetArch = TargetArch::aarch64;
 
 /// Calls refused whatever their arguments.
-fn always_refused() -> Vec<libc::c_long> {
+fn always_refused() -> Vec<i64> {
     use libc::*;
     let mut calls = vec![
         // New processes and programs.
@@ -147,15 +147,15 @@ fn writing_open(arg: u8) -> Result<Vec<SeccompRule>, String> {
 fn refusals(pid: u32) -> Result<BpfProgram, String> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     for call in always_refused() {
-        rules.insert(call as i64, Vec::new());
+        rules.insert(call, Vec::new());
     }
-    rules.insert(libc::SYS_openat as i64, writing_open(2)?);
+    rules.insert(libc::SYS_openat, writing_open(2)?);
     #[cfg(target_arch = "x86_64")]
-    rules.insert(libc::SYS_open as i64, writing_open(1)?);
+    rules.insert(libc::SYS_open, writing_open(1)?);
     // A clone without CLONE_THREAD is a new process.
     let thread = libc::CLONE_THREAD as u64;
     rules.insert(
-        libc::SYS_clone as i64,
+        libc::SYS_clone,
         vec![rule(vec![cond(0, Len::Qword, Op::MaskedEq(thread), 0)?])?],
     );
     // Signals only to itself (abort() is tgkill(own pid, own thread, SIGABRT)).
@@ -167,13 +167,13 @@ fn refusals(pid: u32) -> Result<BpfProgram, String> {
             pid as u64,
         )?])?])
     };
-    rules.insert(libc::SYS_kill as i64, other(0)?);
-    rules.insert(libc::SYS_tgkill as i64, other(0)?);
-    rules.insert(libc::SYS_rt_sigqueueinfo as i64, other(0)?);
-    rules.insert(libc::SYS_rt_tgsigqueueinfo as i64, other(0)?);
+    rules.insert(libc::SYS_kill, other(0)?);
+    rules.insert(libc::SYS_tgkill, other(0)?);
+    rules.insert(libc::SYS_rt_sigqueueinfo, other(0)?);
+    rules.insert(libc::SYS_rt_tgsigqueueinfo, other(0)?);
     // Reading a limit is fine (getrlimit is prlimit64 with a null new limit); setting one is not.
     rules.insert(
-        libc::SYS_prlimit64 as i64,
+        libc::SYS_prlimit64,
         vec![rule(vec![cond(2, Len::Qword, Op::Ne, 0)?])?],
     );
     let filter = SeccompFilter::new(
@@ -193,7 +193,7 @@ fn refusals(pid: u32) -> Result<BpfProgram, String> {
 fn absences() -> Result<BpfProgram, String> {
     let rules: BTreeMap<i64, Vec<SeccompRule>> = [libc::SYS_clone3, libc::SYS_openat2]
         .into_iter()
-        .map(|call| (call as i64, Vec::new()))
+        .map(|call| (call, Vec::new()))
         .collect();
     let filter = SeccompFilter::new(
         rules,
