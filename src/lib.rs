@@ -7,8 +7,8 @@
 //! (`tchinfo::summary::ModelSummary`) works for library users.
 
 pub use tchinfo_core::{
-    architectures, cli, dtype, linear, memory, op_macs, output, plan, progress, reports, summary,
-    units,
+    architectures, cli, dtype, linear, memory, op_macs, output, plan, progress, reports, sandbox,
+    summary, text, units,
 };
 
 pub mod sources;

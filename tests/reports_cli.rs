@@ -138,7 +138,8 @@ fn repeated_calls_are_in_json_and_csv() {
 }
 
 /// odd_keys.pt's ModuleDict keys hold a line break, a pipe and a comma: Markdown keeps each row and
-/// list item on one line (the break becomes a space), CSV quotes the field, JSON escapes the string.
+/// list item on one line (the break is shown escaped, `\n`, as in every text report), CSV quotes the
+/// field, JSON escapes the string.
 #[test]
 fn names_with_line_breaks_keep_every_format_whole() {
     let base = ["models/odd_keys.pt", "--var-names"];
@@ -149,14 +150,14 @@ fn names_with_line_breaks_keep_every_format_whole() {
             "a table row broken in two: {line:?}\n{md}"
         );
     }
-    assert!(md.contains("| heads.line break | Linear | 20 |"), "{md}");
+    assert!(md.contains("| heads.line\\nbreak | Linear | 20 |"), "{md}");
     assert!(
         md.contains("| heads.pipe\\|and,comma | Linear | 10 |"),
         "{md}"
     );
     assert!(
         md.contains(
-            "- **Head**: fully connected stack of 2 Linear (heads.line break, heads.pipe|and,comma)"
+            "- **Head**: fully connected stack of 2 Linear (heads.line\\nbreak, heads.pipe|and,comma)"
         ),
         "{md}"
     );

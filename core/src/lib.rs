@@ -16,6 +16,8 @@ pub mod output;
 pub mod plan;
 pub mod progress;
 pub mod reports;
+pub mod sandbox;
 pub mod sources;
 pub mod summary;
+pub mod text;
 pub mod units;

@@ -258,7 +258,7 @@ fn only_a_legacy_file_is_called_one() {
 fn a_directory_or_fifo_is_named_for_what_it_is() {
     use tchinfo_core::cli::{FileLoader, Loader};
     use tchinfo_core::sources::LoadOptions;
-    let load = |p: &Path| match FileLoader.load(p.to_str().unwrap(), &LoadOptions::default()) {
+    let load = |p: &Path| match FileLoader.load(p.as_os_str(), &LoadOptions::default()) {
         Ok(_) => panic!("{} was read", p.display()),
         Err(e) => e.to_string(),
     };
@@ -273,7 +273,12 @@ fn a_directory_or_fifo_is_named_for_what_it_is() {
     assert!(made.success());
     let e = load(&fifo);
     std::fs::remove_file(&fifo).unwrap();
-    assert!(e.contains("not a regular file"), "{e}");
+    assert!(
+        e.contains("is a FIFO (named pipe), not a model file"),
+        "{e}"
+    );
+    let e = load(Path::new("/dev/null"));
+    assert!(e.contains("is a device, not a model file"), "{e}");
     let e = load(&fixture("no-such-file.pt"));
-    assert!(e.contains("no such file"), "{e}");
+    assert!(e.ends_with("no-such-file.pt: no such file"), "{e}");
 }

@@ -1,9 +1,10 @@
 //! The loader behind `tchinfo-torch`: files, plus everything that needs libtorch.
 
+use super::builtins::ModelRef;
 use super::{LoadOptions, SourceError, builtin};
 use crate::cli::Loader;
-use crate::summary::{ModelSummary, SourceKind};
-use std::path::Path;
+use crate::summary::ModelSummary;
+use std::ffi::OsStr;
 
 pub struct TorchLoader;
 
@@ -32,37 +33,19 @@ fn builtin_options(
 }
 
 impl Loader for TorchLoader {
-    /// An existing file wins over a built-in name, as in the front binary.
-    fn load(&self, model: &str, opts: &LoadOptions) -> Result<ModelSummary, SourceError> {
-        let path = Path::new(model);
-        if path.is_file() {
-            if opts.seq_len.is_some() {
-                return Err(SourceError::Input {
-                    model: model.to_string(),
-                    problem: "--seq-len is for the built-in language models; give a file's input \
-                              with --input-size (and --dtype i64 for token ids)"
-                        .to_string(),
-                });
+    /// Built-ins are built here; files are read as in the front binary, their forward passes run in
+    /// the sandbox (a child process: this binary again, in its measuring mode).
+    fn load(&self, model: &OsStr, opts: &LoadOptions) -> Result<ModelSummary, SourceError> {
+        match ModelRef::resolve(model)? {
+            ModelRef::File(path) => super::load_file(path, opts),
+            ModelRef::Builtin(name) if builtin::is_builtin(name) => {
+                builtin::summarize(name, &builtin_options(name, opts)?)
             }
-            let mut summary = super::read_file(path)?;
-            if opts.forward && !opts.input_sizes.is_empty() {
-                // Only TorchScript carries code; a state dict is weights under names.
-                if summary.source != SourceKind::TorchScript {
-                    return Err(SourceError::Input {
-                        model: model.to_string(),
-                        problem: "a state dict has no forward to run; --input-size needs a \
-                                  TorchScript file"
-                            .to_string(),
-                    });
-                }
-                super::jit_graph::measure_into(&mut summary, path, opts)?;
-            }
-            return Ok(summary);
+            ModelRef::Builtin(name) => Err(SourceError::UnknownModel {
+                name: crate::text::escape(name).into_owned(),
+                suggestion: builtin::suggest(name),
+            }),
         }
-        if builtin::is_builtin(model) {
-            return builtin::summarize(model, &builtin_options(model, opts)?);
-        }
-        Err(SourceError::not_a_model(model, builtin::suggest(model)))
     }
 
     /// Builds a real `tch::nn::linear` layer and counts the elements of every variable it created.

@@ -58,9 +58,31 @@ pub fn assert_golden(name: &str, actual: &str) {
     }
 }
 
-/// A failure must be exactly one line on stderr, name `needle`, and exit with `code`, without a panic.
-pub fn assert_clean_error(out: &Output, code: i32, needle: &str) {
+/// The line tchinfo prints on stderr before a file's code first runs (in its sandbox).
+pub fn is_sandbox_notice(line: &str) -> bool {
+    line.starts_with("tchinfo: running the TorchScript code in ")
+        && line.contains("in a sandboxed child process")
+}
+
+/// stderr after the sandbox notice, which, when a file's code ran, must be its first line and come
+/// once.
+pub fn stderr_after_notice(out: &Output) -> String {
     let err = stderr(out);
+    let rest = match err.split_once('\n') {
+        Some((first, rest)) if is_sandbox_notice(first) => rest.to_string(),
+        _ => err,
+    };
+    assert!(
+        !rest.lines().any(is_sandbox_notice),
+        "the notice comes once, first: {rest}"
+    );
+    rest
+}
+
+/// A failure must be exactly one line on stderr (after the sandbox notice, when a file's code ran),
+/// name `needle`, and exit with `code`, without a panic.
+pub fn assert_clean_error(out: &Output, code: i32, needle: &str) {
+    let err = stderr_after_notice(out);
     assert_eq!(out.status.code(), Some(code), "exit code; stderr: {err}");
     assert!(
         err.contains(needle),

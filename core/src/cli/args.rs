@@ -5,7 +5,9 @@ use crate::reports::Format;
 use crate::reports::table::Column;
 use crate::sources::LoadOptions;
 use clap::{Args, Parser, Subcommand};
+use std::ffi::OsString;
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -16,6 +18,12 @@ use std::path::PathBuf;
                   shapes, where the parameters sit and how much memory weights and training state take.\n\n\
                   `tchinfo MODEL` is short for `tchinfo summary MODEL`. MODEL is a built-in architecture \
                   (`tchinfo list`) or a TorchScript / torch.save file.\n\n\
+                  What runs: a file's structure is read as data, never executed. Only --input-size on a \
+                  TorchScript file runs the file's own code (its forward pass, once), and only in a \
+                  sandboxed child process that may not write files, use the network or start programs, \
+                  reads nothing but the model and libtorch where the kernel has Landlock, and is stopped \
+                  at --timeout and --max-memory; tchinfo says so on stderr when it starts it. Built-in \
+                  architectures are tchinfo's own code and run in-process.\n\n\
                   Units: KiB, MiB, GiB are powers of 2^10 bytes; KB, MB, GB powers of 10^3. Every figure \
                   names the unit it was computed in.",
     after_help = "Examples:\n  tchinfo vgg16\n  tchinfo summary resnet50 --depth 2 --batch-size 8\n  \
@@ -59,8 +67,8 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// A built-in architecture or a model file (files need --input-size).
-    pub model: String,
+    /// A built-in architecture or a model file (files need --input-size, and then run in the sandbox).
+    pub model: OsString,
     #[command(flatten)]
     pub source: SourceArgs,
     /// Optimizer: sgd (no state), momentum (1 state), adam or adamw (2 states).
@@ -82,7 +90,7 @@ pub struct PlanArgs {
 #[derive(Debug, Args)]
 pub struct LintArgs {
     /// A built-in architecture or a model file (with --input-size, files are checked on their data flow).
-    pub model: String,
+    pub model: OsString,
     #[command(flatten)]
     pub source: SourceArgs,
     #[command(flatten)]
@@ -94,7 +102,11 @@ pub struct SourceArgs {
     /// Classes of the classifier for built-in architectures (default: the architecture's own, 1000).
     #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
     pub num_classes: Option<i64>,
-    /// Input shape: C,H,W or N,C,H,W for built-ins, the full shape (e.g. 1,3,224,224) for files. Repeat for a forward that takes several inputs. Giving it for a file runs the model once.
+    /// Input shape: C,H,W or N,C,H,W for built-ins, the full shape (e.g. 1,3,224,224) for files. Repeat
+    /// for a forward that takes several inputs. For a TorchScript file this runs the file's own code
+    /// (its forward, once) in a sandboxed child process: no file writes, no network, no new processes,
+    /// reads limited to the model where the kernel has Landlock, within --timeout and --max-memory.
+    /// Without it, nothing from a file is ever executed: its structure is read as data.
     #[arg(long = "input-size", value_name = "DIMS", value_parser = parse_dims)]
     pub input_sizes: Vec<Vec<i64>>,
     /// Batch size for the forward pass: replaces the first dimension of every input size (a built-in's
@@ -111,6 +123,13 @@ pub struct SourceArgs {
     /// Do not run a forward pass: structure and parameters only.
     #[arg(long)]
     pub no_forward: bool,
+    /// Wall-time limit of a file's sandboxed forward pass, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = crate::sandbox::parse_timeout)]
+    pub timeout: Duration,
+    /// Memory limit of a file's sandboxed forward pass, e.g. 4GiB (default: half of this machine's
+    /// memory).
+    #[arg(long, value_name = "SIZE", value_parser = crate::units::parse_bytes)]
+    pub max_memory: Option<u64>,
 }
 
 impl SourceArgs {
@@ -122,6 +141,8 @@ impl SourceArgs {
             dtype: self.dtype,
             seq_len: self.seq_len,
             forward: !self.no_forward,
+            timeout: Some(self.timeout),
+            max_memory: self.max_memory,
         }
     }
 }
@@ -131,15 +152,21 @@ pub struct OutputArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    /// Write the report to FILE (atomically) instead of stdout.
+    /// Write the report to FILE instead of stdout: a regular file is replaced atomically (never the
+    /// model itself); a FIFO, a terminal or /dev/stdout is written straight into.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// With --output: write through a symbolic link (refused otherwise, as a planted link would
+    /// redirect the write) and onto a device that is not a terminal.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct SummaryArgs {
-    /// A built-in architecture (see `tchinfo list`) or a TorchScript / torch.save file.
-    pub model: String,
+    /// A built-in architecture (see `tchinfo list`; `builtin:NAME` to be explicit) or a TorchScript /
+    /// torch.save file (`./NAME` when a file has a built-in's name).
+    pub model: OsString,
     #[command(flatten)]
     pub source: SourceArgs,
     /// Show modules down to this depth; deeper ones are folded into their parent row, which then shows its
@@ -163,7 +190,7 @@ pub struct SummaryArgs {
 pub struct CompareArgs {
     /// Two or more built-in names or model files.
     #[arg(required = true, num_args = 2..)]
-    pub models: Vec<String>,
+    pub models: Vec<OsString>,
     #[command(flatten)]
     pub source: SourceArgs,
     #[command(flatten)]

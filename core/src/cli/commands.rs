@@ -8,8 +8,11 @@ use crate::linear::LinearReport;
 use crate::output::emit;
 use crate::reports::table::{Column, TableOptions};
 use crate::reports::{self, Format};
+use crate::sources::builtins::ModelRef;
 use crate::summary::ModelSummary;
 use anyhow::anyhow;
+use std::ffi::{OsStr, OsString};
+use std::path::Path;
 
 fn table_options(args: &SummaryArgs) -> Result<TableOptions, Failure> {
     let columns = args
@@ -27,9 +30,32 @@ fn table_options(args: &SummaryArgs) -> Result<TableOptions, Failure> {
     })
 }
 
+/// The model files among `models`, which `--output` must not replace.
+fn input_files(models: &[OsString]) -> Vec<&Path> {
+    models
+        .iter()
+        .filter_map(|m| ModelRef::resolve(m).ok().and_then(ModelRef::file))
+        .collect()
+}
+
+/// Writes a report as `--output` and `--force` ask, never onto one of `models`.
+fn write(text: &str, output: &super::args::OutputArgs, models: &[OsString]) -> Result<(), Failure> {
+    Ok(emit(
+        text,
+        output.output.as_deref(),
+        output.force,
+        &input_files(models),
+    )?)
+}
+
+/// A model argument as messages show it.
+fn shown(model: &OsStr) -> String {
+    crate::text::path(Path::new(model))
+}
+
 fn load_model(
     loader: &dyn Loader,
-    model: &str,
+    model: &OsStr,
     source: &SourceArgs,
 ) -> Result<ModelSummary, Failure> {
     loader
@@ -47,7 +73,7 @@ fn summary(loader: &dyn Loader, args: SummaryArgs) -> Result<(), Failure> {
         Format::Markdown => reports::markdown::render(&summary, &opts),
         Format::Html => reports::html::summary(&summary, opts.max_depth),
     };
-    Ok(emit(&text, args.output.output.as_deref())?)
+    write(&text, &args.output, std::slice::from_ref(&args.model))
 }
 
 fn compare(loader: &dyn Loader, args: CompareArgs) -> Result<(), Failure> {
@@ -68,7 +94,7 @@ fn compare(loader: &dyn Loader, args: CompareArgs) -> Result<(), Failure> {
             }
         }
     };
-    Ok(emit(&text, args.output.output.as_deref())?)
+    write(&text, &args.output, &args.models)
 }
 
 /// Runs the model twice: at the batch asked for (`--batch-size`, else the batch of `--input-size`, else 1)
@@ -82,7 +108,8 @@ fn plan(loader: &dyn Loader, args: PlanArgs) -> Result<(), Failure> {
             .map_err(|e| Failure::Run(e.into()))
     };
     let first = load(&opts)?;
-    let model_error = |e: crate::plan::PlanError| Failure::Run(anyhow!("{}: {e}", args.model));
+    let model_error =
+        |e: crate::plan::PlanError| Failure::Run(anyhow!("{}: {e}", shown(&args.model)));
     // The batch the first run used, which the loader took from --batch-size or from the input size.
     let batch = first
         .inputs
@@ -93,7 +120,12 @@ fn plan(loader: &dyn Loader, args: PlanArgs) -> Result<(), Failure> {
         i64::try_from(*batch)
             .ok()
             .and_then(|b| b.checked_add(1))
-            .ok_or_else(|| Failure::Run(anyhow!("{}: batch {batch} is too large", args.model)))?,
+            .ok_or_else(|| {
+                Failure::Run(anyhow!(
+                    "{}: batch {batch} is too large",
+                    shown(&args.model)
+                ))
+            })?,
     );
     let second = load(&opts)?;
     let options = crate::plan::PlanOptions {
@@ -110,7 +142,7 @@ fn plan(loader: &dyn Loader, args: PlanArgs) -> Result<(), Failure> {
         Format::Markdown => reports::plan::render_markdown(&plan),
         Format::Html => reports::html::plan(&plan),
     };
-    Ok(emit(&text, args.output.output.as_deref())?)
+    write(&text, &args.output, std::slice::from_ref(&args.model))
 }
 
 /// The HTML report draws models and plans; a command with nothing to draw says so before any work.
@@ -135,7 +167,7 @@ fn lint(loader: &dyn Loader, args: LintArgs) -> Result<(), Failure> {
         Format::Markdown => reports::lint::render_markdown(&summary.name, &report),
         Format::Html => unreachable!("refused above"),
     };
-    Ok(emit(&text, args.output.output.as_deref())?)
+    write(&text, &args.output, std::slice::from_ref(&args.model))
 }
 
 fn linear(loader: &dyn Loader, args: LinearArgs) -> Result<(), Failure> {
@@ -165,14 +197,14 @@ fn linear(loader: &dyn Loader, args: LinearArgs) -> Result<(), Failure> {
         Format::Markdown => reports::linear::render_markdown(&report),
         Format::Html => unreachable!("refused above"),
     };
-    Ok(emit(&text, args.output.output.as_deref())?)
+    write(&text, &args.output, &[])
 }
 
 /// The catalogue of built-ins: data, so nothing is built and libtorch is not needed.
 fn list(args: ListArgs) -> Result<(), Failure> {
     no_html(args.output.format, "list")?;
     let text = reports::list::render(crate::sources::catalog::CATALOG, args.output.format);
-    Ok(emit(&text, args.output.output.as_deref())?)
+    write(&text, &args.output, &[])
 }
 
 pub fn run(cli: Cli, loader: &dyn Loader) -> Result<(), Failure> {

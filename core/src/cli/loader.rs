@@ -1,25 +1,33 @@
 //! How commands reach the sources: the [`Loader`] trait, and [`FileLoader`] for the front binary.
 
 use super::args::{Cli, Command};
+use crate::sources::builtins::ModelRef;
 use crate::sources::{self, LoadOptions, SourceError};
 use crate::summary::ModelSummary;
+use std::ffi::OsStr;
 
 /// What the commands need from the sources.
 pub trait Loader {
-    fn load(&self, model: &str, opts: &LoadOptions) -> Result<ModelSummary, SourceError>;
+    /// `model` as the user wrote it: a built-in name or a path ([`ModelRef::resolve`] tells which).
+    fn load(&self, model: &OsStr, opts: &LoadOptions) -> Result<ModelSummary, SourceError>;
     /// Parameters of a real Linear layer of these sizes, to cross-check the formula; `None` if not built.
     fn count_linear(&self, in_features: i64, out_features: i64, bias: bool) -> Option<u64>;
 }
 
-/// Files only, without libtorch: TorchScript archives and state dicts read for their structure.
+/// Files only, without libtorch: TorchScript archives and state dicts read for their structure, and
+/// their forward passes run in the sandbox (a child process that has libtorch).
 pub struct FileLoader;
 
 impl Loader for FileLoader {
-    fn load(&self, model: &str, _opts: &LoadOptions) -> Result<ModelSummary, SourceError> {
-        if std::path::Path::new(model).is_file() {
-            sources::read_file(std::path::Path::new(model))
-        } else {
-            Err(SourceError::not_a_model(model, None))
+    fn load(&self, model: &OsStr, opts: &LoadOptions) -> Result<ModelSummary, SourceError> {
+        match ModelRef::resolve(model)? {
+            ModelRef::File(path) => sources::load_file(path, opts),
+            // needs_libtorch sent every command naming a built-in to tchinfo-torch.
+            ModelRef::Builtin(name) => Err(SourceError::Torch {
+                model: name.to_string(),
+                context: "building a built-in architecture".into(),
+                message: "this binary has no libtorch; run tchinfo-torch".into(),
+            }),
         }
     }
 
@@ -28,17 +36,18 @@ impl Loader for FileLoader {
     }
 }
 
-/// True when the command needs libtorch: built-in architectures, forward passes, the Linear cross-check.
-/// Reading files for their structure does not, nor listing the built-ins (their catalogue is data).
+/// True when the command needs libtorch in this process: built-in architectures and the Linear
+/// cross-check. Files do not, forward passes included: those run in a sandboxed child, which has
+/// libtorch; nor does listing the built-ins (their catalogue is data). A name that cannot be resolved
+/// is reported here, without libtorch.
 pub fn needs_libtorch(cli: &Cli) -> bool {
+    let builtin = |m: &std::ffi::OsString| matches!(ModelRef::resolve(m), Ok(ModelRef::Builtin(_)));
     match &cli.command {
-        Command::Summary(a) => a.source.load_options().needs_libtorch(&a.model),
-        Command::Compare(a) => a
-            .models
-            .iter()
-            .any(|m| a.source.load_options().needs_libtorch(m)),
-        Command::Lint(a) => a.source.load_options().needs_libtorch(&a.model),
-        Command::Plan(_) | Command::Linear(_) => true,
+        Command::Summary(a) => builtin(&a.model),
+        Command::Compare(a) => a.models.iter().any(builtin),
+        Command::Lint(a) => builtin(&a.model),
+        Command::Plan(a) => builtin(&a.model),
+        Command::Linear(_) => true,
         Command::List(_) => false,
     }
 }

@@ -130,10 +130,12 @@ fn usage_error_line(e: &clap::Error) -> String {
     format!("tchinfo: {} (see tchinfo --help)", first.trim_end())
 }
 
-/// Prints a failure as one line on stderr and exits with its code.
+/// Prints a failure as one line on stderr (escaped and bounded: it may quote a file's names or what the
+/// model's code said) and exits with its code.
 pub fn exit_on_failure(result: Result<(), Failure>) {
     if let Err(failure) = result {
-        eprintln!("tchinfo: error: {:#}", failure.error());
+        let message = crate::text::one_line(&format!("{:#}", failure.error()));
+        eprintln!("tchinfo: error: {message}");
         std::process::exit(failure.exit_code());
     }
 }
@@ -199,6 +201,6 @@ mod tests {
         let Command::Summary(s) = Cli::try_parse_from(normalize_args(args)).unwrap().command else {
             panic!("not the summary command");
         };
-        assert_eq!((s.model.as_str(), s.depth), ("m.pt", 1));
+        assert_eq!((s.model.to_str(), s.depth), (Some("m.pt"), 1));
     }
 }

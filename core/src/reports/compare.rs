@@ -34,7 +34,7 @@ impl Value {
     /// As the table and Markdown show it.
     pub fn display(&self) -> String {
         match self {
-            Value::Text(t) => t.clone(),
+            Value::Text(t) => super::name(t, super::MAX_CELL),
             Value::Count(n) => thousands(*n),
             Value::Share(n, percent) => format!("{} ({percent:.1}%)", thousands(*n)),
             Value::MultAdds(n) => si(*n),
@@ -208,15 +208,16 @@ fn remarks(summaries: &[ModelSummary], totals: &[Totals]) -> Vec<String> {
     let (Some(first), Some(t0)) = (summaries.first(), totals.first()) else {
         return out;
     };
+    let shown = |s: &ModelSummary| super::name(&s.name, super::MAX_CELL);
     for (s, t) in summaries.iter().zip(totals).skip(1) {
         if t.params == 0 || t0.params == 0 {
             continue;
         }
         out.push(format!(
             "{} has {:.1}× the parameters of {} with {} layers holding parameters against {}.",
-            first.name,
+            shown(first),
             t0.params as f64 / t.params as f64,
-            s.name,
+            shown(s),
             layers_with_params(first),
             layers_with_params(s)
         ));
@@ -227,7 +228,7 @@ fn remarks(summaries: &[ModelSummary], totals: &[Totals]) -> Vec<String> {
         if t.trainable < t.params {
             out.push(format!(
                 "{}: gradients and Adam state count its {} trainable params only ({} frozen).",
-                s.name,
+                shown(s),
                 thousands(t.trainable),
                 thousands(t.params - t.trainable)
             ));
@@ -237,9 +238,10 @@ fn remarks(summaries: &[ModelSummary], totals: &[Totals]) -> Vec<String> {
                 .get(&l.path)
                 .map(|p| format!("{p} ({})", l.path))
                 .unwrap_or(l.path.clone());
+            let name = super::name(&name, super::MAX_CELL);
             out.push(format!(
                 "{}: {name} alone holds {:.1}% of the parameters; Linear layers hold {:.1}%.",
-                s.name,
+                shown(s),
                 t.percent(l.params),
                 t.percent(t.kind_params(LayerKind::Linear))
             ));
@@ -261,7 +263,11 @@ pub fn render_text(c: &Comparison) -> String {
             .build(),
     );
     let mut titles = vec![Cell::new("")];
-    titles.extend(c.models.iter().map(|m| Cell::new(m).style_spec("r")));
+    titles.extend(
+        c.models
+            .iter()
+            .map(|m| Cell::new(&super::name(m, super::MAX_NAME)).style_spec("r")),
+    );
     table.set_titles(Row::new(titles));
     for r in &c.rows {
         let mut cells = vec![Cell::new(&r.label)];
@@ -289,7 +295,7 @@ pub fn render_text(c: &Comparison) -> String {
 
 pub fn render_markdown(c: &Comparison) -> String {
     let mut header = vec![String::new()];
-    header.extend(c.models.iter().cloned());
+    header.extend(c.models.iter().map(|m| super::name(m, super::MAX_NAME)));
     let rows: Vec<Vec<String>> = c
         .rows
         .iter()
@@ -302,7 +308,12 @@ pub fn render_markdown(c: &Comparison) -> String {
     let right: Vec<bool> = std::iter::once(false)
         .chain(c.models.iter().map(|_| true))
         .collect();
-    let mut s = format!("## {}\n\n", one_line(&c.models.join(" vs ")));
+    let names: Vec<String> = c
+        .models
+        .iter()
+        .map(|m| super::name(m, super::MAX_NAME))
+        .collect();
+    let mut s = format!("## {}\n\n", one_line(&names.join(" vs ")));
     s += &pipe_table(&header, &rows, &right);
     s.push('\n');
     for r in &c.remarks {

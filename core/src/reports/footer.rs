@@ -135,8 +135,8 @@ pub fn largest_section(summary: &ModelSummary, totals: &Totals, count: usize) ->
                 None => l.path.clone(),
             };
             vec![
-                label,
-                l.type_name.clone(),
+                super::name(&label, super::MAX_CELL),
+                super::name(&l.type_name, super::MAX_NAME),
                 thousands(l.params),
                 percent1(totals, l.params),
             ]
@@ -170,8 +170,9 @@ pub fn head_section(summary: &ModelSummary, totals: &Totals) -> Section {
         rows: vec![vec![
             "Head".to_string(),
             format!(
-                "{}{layers}: {} params ({})",
+                "{}{}: {} params ({})",
                 head.describe(),
+                super::name(&layers, super::MAX_LINE),
                 thousands(head.params),
                 percent1(totals, head.params)
             ),
@@ -375,7 +376,7 @@ pub fn render_text(summary: &ModelSummary, totals: &Totals, width: usize) -> Str
         }
         s += &rule(width);
     }
-    for note in &summary.notes {
+    for note in super::shown_notes(&summary.notes) {
         s += &format!("Note: {note}\n");
     }
     s

@@ -2,7 +2,7 @@
 
 use super::csv;
 use super::json::SCHEMA_VERSION;
-use super::markdown::{one_line, pipe_table};
+use super::markdown::pipe_table;
 use crate::summary::lint::{BiasReport, Evidence};
 use crate::units::{binary, thousands};
 use serde_json::json;
@@ -19,7 +19,7 @@ fn evidence_text(e: Evidence) -> &'static str {
 
 /// The verdict in one sentence (no line break, even when the model's name holds one).
 fn verdict(model: &str, report: &BiasReport) -> String {
-    let model = one_line(model);
+    let model = super::name(model, super::MAX_CELL);
     if report.findings.is_empty() {
         format!(
             "{model}: no bias feeds a BatchNorm directly ({}).",
@@ -45,9 +45,16 @@ fn finding_rows(report: &BiasReport, feeds_prefix: &str, params_suffix: &str) ->
         .findings
         .iter()
         .map(|f| {
+            let named = |path: &str, ty: &str| {
+                format!(
+                    "{} ({})",
+                    super::name(path, super::MAX_CELL),
+                    super::name(ty, super::MAX_NAME)
+                )
+            };
             vec![
-                format!("{} ({})", f.layer, f.layer_type),
-                format!("{feeds_prefix}{} ({})", f.norm, f.norm_type),
+                named(&f.layer, &f.layer_type),
+                format!("{feeds_prefix}{}", named(&f.norm, &f.norm_type)),
                 format!("{}{params_suffix}", thousands(f.wasted_params)),
                 binary(f.wasted_bytes),
             ]
@@ -79,7 +86,7 @@ pub fn render_text(model: &str, report: &BiasReport) -> String {
 pub fn render_markdown(model: &str, report: &BiasReport) -> String {
     let mut s = format!(
         "## Redundant biases in {}\n\n{}\n\n",
-        one_line(model),
+        super::name(model, super::MAX_CELL),
         verdict(model, report)
     );
     if report.findings.is_empty() {
@@ -213,10 +220,11 @@ mod tests {
     }
 
     #[test]
+    /// A line break in a name is escaped like every control character: the heading stays one line.
     fn a_line_break_in_the_model_name_does_not_break_the_markdown() {
         let md = render_markdown("a\nb.pt", &report());
         assert!(
-            md.starts_with("## Redundant biases in a b.pt\n\na b.pt: 1 layer"),
+            md.starts_with("## Redundant biases in a\\nb.pt\n\na\\nb.pt: 1 layer"),
             "{md}"
         );
     }

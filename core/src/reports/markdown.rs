@@ -74,8 +74,8 @@ pub fn render(summary: &ModelSummary, opts: &TableOptions) -> String {
     let cells = table::cells(summary, &totals, opts);
     let mut s = format!(
         "## {} ({})\n\n",
-        one_line(&summary.name),
-        one_line(&summary.root.type_name)
+        super::name(&summary.name, super::MAX_CELL),
+        super::name(&summary.root.type_name, super::MAX_NAME)
     );
     s += &pipe_table(&cells.header, &cells.rows, &cells.right);
     s.push('\n');
@@ -84,8 +84,8 @@ pub fn render(summary: &ModelSummary, opts: &TableOptions) -> String {
             s += &section(sec);
         }
     }
-    for note in &summary.notes {
-        s += &format!("> Note: {}\n", one_line(note));
+    for note in super::shown_notes(&summary.notes) {
+        s += &format!("> Note: {note}\n");
     }
     s
 }

@@ -20,7 +20,7 @@ fn heading(p: &Plan) -> String {
     };
     format!(
         "Memory plan for {}: {mode}, {}, batch {}",
-        p.model,
+        super::name(&p.model, super::MAX_CELL),
         o.precision.name(),
         p.batch()
     )
@@ -359,7 +359,7 @@ mod tests {
         broken.model = "a\nb.pt".into();
         let md = render_markdown(&broken);
         assert!(
-            md.starts_with("## Memory plan for a b.pt: training"),
+            md.starts_with("## Memory plan for a\\nb.pt: training"),
             "{md}"
         );
         assert!(md.contains("| gradients (709 trainable params) |"), "{md}");

@@ -103,4 +103,37 @@ mod tests {
         // 224 conv + 4,128 + 1,056 + 330 parameters.
         assert!(text.contains("Total params: 5,738"));
     }
+
+    /// A tree 300 deep of modules named with 10,000 characters and an escape sequence: every row stays
+    /// within a fixed width, so the table grows with its rows only.
+    #[test]
+    fn rows_stay_bounded_whatever_the_names_and_depth() {
+        let long = format!("Evil\x1b]0;owned\x07{}", "x".repeat(10_000));
+        let mut node = ModuleNode::new("leaf", "leaf", &long);
+        for depth in (1..300).rev() {
+            let mut parent = ModuleNode::new(&long, format!("p{depth}"), &long);
+            parent.children.push(node);
+            node = parent;
+        }
+        let mut root = ModuleNode::new("", "", &long);
+        root.children.push(node);
+        let s = ModelSummary::new(long.clone(), SourceKind::Builtin, root);
+        let opts = table::TableOptions {
+            max_depth: 300,
+            var_names: true,
+            ..Default::default()
+        };
+        let text = render(&s, &opts);
+        let widest = text.lines().map(|l| l.chars().count()).max().unwrap();
+        assert!(widest < 160, "{widest}");
+        assert!(!text.contains('\x1b'), "escaped");
+        assert!(text.contains("Evil\\u{1b}]0;owned"), "shown escaped");
+        assert!(
+            text.contains("+292 └─"),
+            "deep rows count their hidden levels"
+        );
+        assert!(text.len() < 301 * 400, "{}", text.len());
+        let md = crate::reports::markdown::render(&s, &opts);
+        assert!(md.lines().all(|l| l.chars().count() < 400));
+    }
 }

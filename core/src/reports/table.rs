@@ -109,12 +109,17 @@ fn rows<'a>(root: &'a ModuleNode, max_depth: usize) -> Vec<RowData<'a>> {
         .collect()
 }
 
+/// The layer cell: the tree glyphs, the type (and name), `depth-index`. The name is at most
+/// [`MAX_NAME`](super::MAX_NAME) characters and the glyphs at most
+/// [`MAX_DRAWN_DEPTH`](super::MAX_DRAWN_DEPTH) levels wide (deeper rows say how many levels are not
+/// drawn: `+4 └─`), so the cell is bounded whatever the tree.
 fn layer_label(row: &RowData, opts: &TableOptions) -> String {
     let name = if opts.var_names && !row.node.name.is_empty() {
         format!("{} ({})", row.node.type_name, row.node.name)
     } else {
         row.node.type_name.clone()
     };
+    let name = super::name(&name, super::MAX_NAME);
     if row.depth == 0 {
         return name;
     }
@@ -123,10 +128,13 @@ fn layer_label(row: &RowData, opts: &TableOptions) -> String {
     } else {
         ("├─", "│    ", "└─")
     };
+    let drawn = super::MAX_DRAWN_DEPTH;
     let prefix = if row.depth == 1 {
         branch.to_string()
-    } else {
+    } else if row.depth <= drawn {
         format!("{}{last}", pipe.repeat(row.depth - 1))
+    } else {
+        format!("{}+{} {last}", pipe.repeat(drawn - 1), row.depth - drawn)
     };
     format!("{prefix}{name}: {}-{}", row.depth, row.index)
 }
@@ -145,8 +153,12 @@ fn shapes_text(outputs: &[crate::summary::TensorValue]) -> String {
 }
 
 /// The first call's output; a module called several times (a shared ReLU) shows `×N`, or every call's
-/// outputs when they differ.
+/// outputs when they differ; at most [`MAX_CELL`](super::MAX_CELL) characters.
 fn output_cell(node: &ModuleNode) -> String {
+    super::name(&full_output_cell(node), super::MAX_CELL)
+}
+
+fn full_output_cell(node: &ModuleNode) -> String {
     let first = match &node.outputs {
         Some(v) if !v.is_empty() => shapes_text(v),
         _ => return "--".to_string(),

@@ -1,11 +1,14 @@
 //! Sources: everything that turns a model (a built-in name, a file, a `VarStore`) into a
 //! [`ModelSummary`](crate::summary::ModelSummary). Each source lives in its own module.
 
+pub mod builtins;
 pub mod catalog;
+pub mod jit_graph;
 pub mod torchscript;
 
 use crate::dtype::DType;
-use crate::summary::ModelSummary;
+use crate::summary::{ModelSummary, SourceKind};
+use crate::text;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -13,6 +16,103 @@ use std::path::{Path, PathBuf};
 /// entry point every loader calls for files. Each format is told apart by its own reader.
 pub fn read_file(path: &Path) -> Result<ModelSummary, SourceError> {
     torchscript::read_file(path)
+}
+
+/// A model file: its structure ([`read_file`]), and, when `opts` asks for a forward pass, its
+/// TorchScript run once in the sandbox ([`crate::sandbox`]) to measure output shapes. Both binaries
+/// load files this way.
+pub fn load_file(path: &Path, opts: &LoadOptions) -> Result<ModelSummary, SourceError> {
+    if opts.seq_len.is_some() {
+        return Err(SourceError::Input {
+            model: text::path(path),
+            problem: "--seq-len is for the built-in language models; give a file's input with \
+                      --input-size (and --dtype i64 for token ids)"
+                .to_string(),
+        });
+    }
+    let mut summary = read_file(path)?;
+    if opts.forward && !opts.input_sizes.is_empty() {
+        // Only TorchScript carries code; a state dict is weights under names.
+        if summary.source != SourceKind::TorchScript {
+            return Err(SourceError::Input {
+                model: text::path(path),
+                problem:
+                    "a state dict has no forward to run; --input-size needs a TorchScript file"
+                        .to_string(),
+            });
+        }
+        let exe = crate::sandbox::child_exe().map_err(|e| SourceError::Sandbox {
+            model: text::path(path),
+            problem: format!("cannot find the tchinfo-torch binary: {e}"),
+        })?;
+        let sandbox = jit_graph::Sandbox {
+            exe,
+            limits: opts.limits(),
+        };
+        jit_graph::measure_into_sandboxed(&mut summary, path, opts, &sandbox)?;
+    }
+    Ok(summary)
+}
+
+/// Opens a model file for reading, after making sure it is a regular file: a directory, a FIFO (whose
+/// open would wait for a writer), a socket or a device is named as such without being opened (opening
+/// a device can act on it). A missing file whose name is close to a built-in's gets a suggestion.
+pub fn open_model_file(path: &Path) -> Result<std::fs::File, SourceError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let kind_error = |m: &std::fs::Metadata| {
+        use std::os::unix::fs::FileTypeExt;
+        let t = m.file_type();
+        let what = if t.is_dir() {
+            "is a directory, not a model file"
+        } else if t.is_fifo() {
+            "is a FIFO (named pipe), not a model file; tchinfo reads saved model files"
+        } else if t.is_socket() {
+            "is a socket, not a model file; tchinfo reads saved model files"
+        } else if t.is_char_device() || t.is_block_device() {
+            "is a device, not a model file; tchinfo reads saved model files"
+        } else {
+            return None;
+        };
+        Some(SourceError::format(path, what))
+    };
+    let io = |source: std::io::Error| match (source.kind(), path.to_str()) {
+        (std::io::ErrorKind::NotFound, Some(name)) if !name.contains('/') => {
+            SourceError::UnknownModel {
+                name: text::escape(name).into_owned(),
+                suggestion: builtins::suggest(name),
+            }
+        }
+        (std::io::ErrorKind::NotFound, _) => SourceError::format(path, "no such file"),
+        _ => SourceError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+    };
+    let metadata = std::fs::metadata(path).map_err(io)?;
+    if let Some(e) = kind_error(&metadata) {
+        return Err(e);
+    }
+    // Non-blocking, so that a FIFO swapped in after the check cannot hang the open; the second check
+    // is on what was opened.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(io)?;
+    let metadata = file.metadata().map_err(io)?;
+    match kind_error(&metadata) {
+        Some(e) => Err(e),
+        None => Ok(file),
+    }
+}
+
+/// How `--batch-size` combines with a full input size (batch dimension first), for built-ins and
+/// TorchScript alike: the batch, when given, replaces the first dimension, so that `plan` can vary the
+/// batch of any input size.
+pub fn apply_batch(size: &mut [i64], batch: Option<i64>) {
+    if let (Some(batch), Some(first)) = (batch, size.first_mut()) {
+        *first = batch;
+    }
 }
 
 /// Forward inputs with more elements than this are refused, for built-ins and files alike: a CPU
@@ -38,15 +138,20 @@ pub struct LoadOptions {
     pub seq_len: Option<i64>,
     /// Run a forward pass to measure output shapes (built-ins always can; files need `input_sizes`).
     pub forward: bool,
+    /// Wall-time limit of a file's sandboxed forward pass (default [`crate::sandbox::DEFAULT_TIMEOUT`]).
+    pub timeout: Option<std::time::Duration>,
+    /// Memory limit of a file's sandboxed forward pass, in bytes (default: half of the machine's).
+    pub max_memory: Option<u64>,
 }
 
 impl LoadOptions {
-    /// True when loading `model` needs libtorch: anything but an existing file read for its structure
-    /// only (a `--seq-len` given for a file goes there too, to be refused with the reason).
-    pub fn needs_libtorch(&self, model: &str) -> bool {
-        !std::path::Path::new(model).is_file()
-            || (self.forward && !self.input_sizes.is_empty())
-            || self.seq_len.is_some()
+    /// The sandbox's limits for a file's forward pass.
+    pub fn limits(&self) -> crate::sandbox::Limits {
+        let defaults = crate::sandbox::Limits::default();
+        crate::sandbox::Limits {
+            timeout: self.timeout.unwrap_or(defaults.timeout),
+            max_memory: self.max_memory.unwrap_or(defaults.max_memory),
+        }
     }
 }
 
@@ -64,10 +169,15 @@ pub enum SourceError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A bare name that is both a built-in architecture and something in the working directory.
+    Ambiguous { name: String },
     /// The file was read but is not a model this tool understands, or is truncated or corrupt.
     Format { path: PathBuf, problem: String },
     /// The input given for the forward pass cannot work with this model (wrong rank, too small …).
     Input { model: String, problem: String },
+    /// The sandboxed forward pass failed as a process: a limit, a signal, a crash (see
+    /// [`crate::sandbox`]).
+    Sandbox { model: String, problem: String },
     /// libtorch refused something; `context` says what we were doing.
     Torch {
         model: String,
@@ -81,22 +191,6 @@ impl SourceError {
         SourceError::Format {
             path: path.into(),
             problem: problem.into(),
-        }
-    }
-
-    /// `model` is neither a regular file nor a built-in name: say what is there when something is (a
-    /// directory, a FIFO), and "no such file" only when nothing is.
-    pub fn not_a_model(model: &str, suggestion: Option<String>) -> Self {
-        match std::fs::metadata(model) {
-            Ok(m) if m.is_dir() => SourceError::format(model, "is a directory, not a model file"),
-            Ok(_) => SourceError::format(
-                model,
-                "not a regular file (a FIFO, socket or device); tchinfo reads saved model files",
-            ),
-            Err(_) => SourceError::UnknownModel {
-                name: model.to_string(),
-                suggestion,
-            },
         }
     }
 }
@@ -120,9 +214,17 @@ impl fmt::Display for SourceError {
                 }
                 write!(f, "; `tchinfo list` shows the built-in names")
             }
-            SourceError::Io { path, source } => write!(f, "{}: {source}", path.display()),
-            SourceError::Format { path, problem } => write!(f, "{}: {problem}", path.display()),
-            SourceError::Input { model, problem } => write!(f, "{model}: {problem}"),
+            SourceError::Ambiguous { name } => write!(
+                f,
+                "{name}: both a built-in architecture and a file in the working directory; write \
+                 ./{name} for the file or {}{name} for the built-in",
+                builtins::PREFIX
+            ),
+            SourceError::Io { path, source } => write!(f, "{}: {source}", text::path(path)),
+            SourceError::Format { path, problem } => write!(f, "{}: {problem}", text::path(path)),
+            SourceError::Input { model, problem } | SourceError::Sandbox { model, problem } => {
+                write!(f, "{model}: {problem}")
+            }
             SourceError::Torch {
                 model,
                 context,
@@ -140,5 +242,19 @@ impl std::error::Error for SourceError {
             SourceError::Io { source, .. } => Some(source),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_batch_replaces_the_first_dimension_only_when_given() {
+        let mut size = [2, 3, 32, 32];
+        super::apply_batch(&mut size, None);
+        assert_eq!(size, [2, 3, 32, 32]);
+        super::apply_batch(&mut size, Some(8));
+        assert_eq!(size, [8, 3, 32, 32]);
+        let mut empty: [i64; 0] = [];
+        super::apply_batch(&mut empty, Some(8));
     }
 }

@@ -43,7 +43,6 @@ mod resnet;
 mod scope;
 mod shufflenet_v2;
 mod squeezenet;
-mod suggest;
 mod swin;
 mod tv_ops;
 mod vgg;
@@ -101,11 +100,7 @@ pub fn is_builtin(name: &str) -> bool {
 
 /// The built-in name closest to a mistyped `name`, if one is plausibly meant.
 pub fn suggest(name: &str) -> Option<String> {
-    let names = registry::ENTRIES.iter().map(|e| e.name);
-    let language_models = tchinfo_core::architectures::presets::PRESETS
-        .iter()
-        .map(|p| p.name);
-    suggest::closest(name, names.chain(language_models)).map(str::to_string)
+    tchinfo_core::sources::builtins::suggest(name)
 }
 
 /// Parameters of a built-in architecture (buffers not included, a tied tensor counted once), without
@@ -350,5 +345,23 @@ fn torch_error(entry: &Entry, context: &str, e: TchError) -> SourceError {
         model: entry.name.to_string(),
         context: context.to_string(),
         message: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The front binary decides what is a built-in from core's list of names, without libtorch.
+    #[test]
+    fn the_front_knows_every_builtin_name() {
+        for name in tchinfo_core::sources::builtins::names() {
+            assert!(super::is_builtin(name), "{name} is not built here");
+        }
+        for entry in super::registry::ENTRIES {
+            assert!(
+                tchinfo_core::sources::builtins::is_builtin(entry.name),
+                "{}",
+                entry.name
+            );
+        }
     }
 }

@@ -2,6 +2,8 @@
 //! always freed by the allocator that made it.
 
 use std::ffi::{CStr, CString, c_char};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 unsafe extern "C" {
     fn tchinfo_jit_measure(path: *const c_char, request: *const c_char) -> *mut c_char;
@@ -20,8 +22,10 @@ impl Drop for ShimText {
 
 /// Runs the shim on a TorchScript file. `Err` only when the call itself could not be made or its
 /// result not allocated; failures inside libtorch come back as `error` lines in the text.
-pub(crate) fn measure(path: &str, request: &str) -> Result<String, String> {
-    let path = CString::new(path).map_err(|_| "the path contains a NUL byte".to_string())?;
+pub(crate) fn measure(path: &Path, request: &str) -> Result<String, String> {
+    // The path's bytes as they are: a file name need not be UTF-8.
+    let path = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| "the path contains a NUL byte".to_string())?;
     let request =
         CString::new(request).map_err(|_| "the request contains a NUL byte".to_string())?;
     // SAFETY: both pointers are NUL-terminated strings that outlive the call; the shim catches every

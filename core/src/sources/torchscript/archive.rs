@@ -5,8 +5,13 @@
 //! weights. Record sizes declared in the directory are checked against limits and never used to allocate.
 //! The directory itself is read through a meter: the zip reader keeps every entry in memory (about six
 //! times its size on disk), so a directory of a gigabyte is refused after [`MAX_DIRECTORY_BYTES`].
+//!
+//! Opening an archive also reads it the way PyTorch does ([`zip_directory`]): an archive with two
+//! entries of one name, bytes before it, a misplaced zip64 end record, or a record whose local header
+//! disagrees with its directory entry is refused, naming the entry, since readers differ on it.
 
-use std::cell::Cell;
+use super::zip_directory::Directory;
+use std::cell::{Cell, RefCell};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::rc::Rc;
 use zip::ZipArchive;
@@ -23,6 +28,9 @@ pub const MAX_DIRECTORY_BYTES: u64 = 32 << 20;
 
 pub struct Archive<R: Read + Seek> {
     zip: ZipArchive<Metered<R>>,
+    /// The same reader, for local headers (the zip reader seeks before every read of its own).
+    file: Rc<RefCell<R>>,
+    directory: Directory,
     /// The folder every record sits in, with its slash (`vgg16/`, `archive/`), or empty.
     root: String,
     code_bytes_read: u64,
@@ -44,10 +52,12 @@ impl<R: Read + Seek> Archive<R> {
     }
 
     /// [`Archive::open`] reading at most `max_directory_bytes` to find and parse the directory.
-    pub fn open_limited(reader: R, max_directory_bytes: u64) -> Result<Archive<R>, String> {
+    pub fn open_limited(mut reader: R, max_directory_bytes: u64) -> Result<Archive<R>, String> {
+        let directory = Directory::scan(&mut reader, max_directory_bytes)?;
+        let file = Rc::new(RefCell::new(reader));
         let left = Rc::new(Cell::new(max_directory_bytes));
         let metered = Metered {
-            inner: reader,
+            inner: file.clone(),
             left: left.clone(),
         };
         let mut zip = ZipArchive::new(metered).map_err(|e| match e {
@@ -82,6 +92,8 @@ impl<R: Read + Seek> Archive<R> {
             })?;
         Ok(Archive {
             zip,
+            file,
+            directory,
             root,
             code_bytes_read: 0,
         })
@@ -133,6 +145,9 @@ impl<R: Read + Seek> Archive<R> {
     /// `None` when there is no such record (the zip reader looks names up in a hash map).
     fn read(&mut self, name: &str, limit: u64) -> Result<Option<Vec<u8>>, String> {
         let full = format!("{}{name}", self.root);
+        if let Some(entry) = self.directory.get(full.as_bytes()) {
+            Directory::check_local_header(&mut *self.file.borrow_mut(), entry)?;
+        }
         let file = match self.zip.by_name(&full) {
             Ok(f) => f,
             Err(ZipError::FileNotFound) => return Ok(None),
@@ -158,7 +173,7 @@ impl<R: Read + Seek> Archive<R> {
 
 /// A reader that fails once it has delivered the bytes `left` allows.
 struct Metered<R> {
-    inner: R,
+    inner: Rc<RefCell<R>>,
     left: Rc<Cell<u64>>,
 }
 
@@ -169,7 +184,7 @@ impl<R: Read> Read for Metered<R> {
             return Err(io::Error::other("read limit reached"));
         }
         let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        let got = self.inner.read(&mut buf[..n])?;
+        let got = self.inner.borrow_mut().read(&mut buf[..n])?;
         self.left.set(left - got as u64);
         Ok(got)
     }
@@ -177,7 +192,7 @@ impl<R: Read> Read for Metered<R> {
 
 impl<R: Seek> Seek for Metered<R> {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        self.inner.seek(to)
+        self.inner.borrow_mut().seek(to)
     }
 }
 
@@ -247,5 +262,90 @@ mod tests {
         let e = root_of(&["a/version", "b/data.pkl"]).unwrap_err();
         assert!(e.contains("without a/data.pkl"), "{e}");
         assert!(root_of(&["a/b/data.pkl", "x"]).is_err());
+    }
+
+    /// `from` replaced by `to` (same length) at its first `times` occurrences.
+    fn patched(bytes: &[u8], from: &str, to: &str, times: usize) -> Vec<u8> {
+        assert_eq!(from.len(), to.len());
+        let mut out = bytes.to_vec();
+        let mut done = 0;
+        let mut i = 0;
+        while done < times && i + from.len() <= out.len() {
+            if &out[i..i + from.len()] == from.as_bytes() {
+                out[i..i + from.len()].copy_from_slice(to.as_bytes());
+                done += 1;
+            }
+            i += 1;
+        }
+        assert_eq!(done, times, "{from} found {done} times");
+        out
+    }
+
+    fn open_error(bytes: Vec<u8>) -> String {
+        Archive::open(Cursor::new(bytes)).err().expect("refused")
+    }
+
+    #[test]
+    fn two_entries_of_one_name_are_refused_naming_it() {
+        let bytes = zip_of(&["archive/data.pkl", "archive/data.pkX", "archive/version"]);
+        let twice = patched(&bytes, "archive/data.pkX", "archive/data.pkl", 2);
+        let e = open_error(twice);
+        assert!(
+            e.contains("two entries named archive/data.pkl") && e.contains("reads neither"),
+            "{e}"
+        );
+        // miniz finds names ignoring case: to PyTorch these are one name too.
+        let cased = patched(&bytes, "archive/data.pkX", "archive/DATA.pkl", 2);
+        let e = open_error(cased);
+        assert!(e.contains("two entries named archive/DATA.pkl"), "{e}");
+    }
+
+    #[test]
+    fn bytes_before_the_archive_are_refused() {
+        let mut bytes = b"junk".to_vec();
+        bytes.extend(zip_of(&["archive/data.pkl"]));
+        let e = open_error(bytes);
+        assert!(e.contains("not where its end record says"), "{e}");
+    }
+
+    #[test]
+    fn a_zip64_locator_must_point_at_its_record() {
+        let bytes = zip_of(&["archive/data.pkl"]);
+        // A locator (signature, disk, record offset 0, disks) just before the end record: the zip
+        // crate would search every byte from offset 0 for the record.
+        let end = bytes.len() - 22;
+        let mut hostile = bytes[..end].to_vec();
+        hostile.extend(0x0706_4b50u32.to_le_bytes());
+        hostile.extend(0u32.to_le_bytes());
+        hostile.extend(0u64.to_le_bytes());
+        hostile.extend(1u32.to_le_bytes());
+        hostile.extend(&bytes[end..]);
+        let e = open_error(hostile);
+        assert!(
+            e.contains("zip64 end record is not where its locator says"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_local_header_that_disagrees_is_refused_naming_the_entry() {
+        let bytes = zip_of(&["archive/data.pkl"]);
+        // The first occurrence is the local header's name, the second the directory's.
+        let renamed = patched(&bytes, "archive/data.pkl", "archive/data.pkX", 1);
+        let mut a = Archive::open(Cursor::new(renamed)).unwrap();
+        let e = a.read_pickle().unwrap_err();
+        assert!(
+            e.contains("archive/data.pkl: its local header disagrees")
+                && e.contains("it names archive/data.pkX"),
+            "{e}"
+        );
+        // The local header's compressed size (offset 18) differs from the directory's.
+        let mut resized = bytes.clone();
+        resized[18] ^= 1;
+        let mut a = Archive::open(Cursor::new(resized)).unwrap();
+        let e = a.read_pickle().unwrap_err();
+        assert!(e.contains("other sizes or checksum"), "{e}");
+        let mut a = Archive::open(Cursor::new(bytes)).unwrap();
+        assert_eq!(a.read_pickle().unwrap(), b"\x80\x02}.");
     }
 }

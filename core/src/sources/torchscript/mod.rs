@@ -16,24 +16,22 @@ pub mod pickle;
 pub mod state_dict;
 pub mod tensors;
 pub mod walk;
+pub mod zip_directory;
 
 use crate::sources::SourceError;
 use crate::summary::{ModelSummary, SourceKind};
+use crate::text::one_line;
 use crate::units;
 use archive::{Archive, Layout};
 use classes::{ClassTable, code_path};
 use pickle::Pickle;
-use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 /// Reads a TorchScript file or a `torch.save` state dict (told apart by the archive's contents) into a
 /// summary with the module tree, parameters, buffers, dtypes and tied tensors; no shapes of outputs.
 pub fn read_file(path: &Path) -> Result<ModelSummary, SourceError> {
-    let file = File::open(path).map_err(|source| SourceError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let file = crate::sources::open_model_file(path)?;
     read_from(path, BufReader::new(file))
 }
 
@@ -48,7 +46,7 @@ pub fn read_from<R: Read + Seek>(path: &Path, mut reader: R) -> Result<ModelSumm
     };
     let bytes = archive.read_pickle().map_err(fail)?;
     let p = Pickle::parse(&bytes).map_err(|e| fail(format!("data.pkl: {e}")))?;
-    let name = path.display().to_string();
+    let name = crate::text::path(path);
     let summary = match archive.layout() {
         Layout::TorchScript => {
             let classes = load_classes(&mut archive, &p).map_err(fail)?;
@@ -141,34 +139,6 @@ fn constants_note<R: Read + Seek>(archive: &mut Archive<R>) -> Result<Option<Str
     )))
 }
 
-/// Problems quote names from the file, which may hold newlines, control characters or a megabyte of
-/// text: the error stays one readable line. A long one keeps its start (what) and its end (why).
-fn one_line(problem: &str) -> String {
-    const KEEP: usize = 250;
-    let chars = problem.chars().count();
-    if chars <= 2 * KEEP {
-        return escape_controls(problem);
-    }
-    let at = |n: usize| problem.char_indices().nth(n).map_or(0, |(i, _)| i);
-    format!(
-        "{} … {}",
-        escape_controls(&problem[..at(KEEP)]),
-        escape_controls(&problem[at(chars - KEEP)..])
-    )
-}
-
-fn escape_controls(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// The first bytes, to name a file that is not a zip archive; the reader is rewound.
 fn sniff<R: Read + Seek>(reader: &mut R) -> std::io::Result<Vec<u8>> {
     let mut head = Vec::with_capacity(16);
@@ -213,20 +183,4 @@ fn describe_non_zip(head: &[u8]) -> Option<String> {
         return Some("a NumPy array file, not a TorchScript file or torch.save checkpoint".into());
     }
     Some("not a TorchScript file or torch.save checkpoint (not a zip archive)".into())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn problems_stay_one_readable_line() {
-        assert_eq!(one_line("module a\nb: bad"), "module a\\nb: bad");
-        let long = format!("class __torch__.{}: no declaration", "m".repeat(100_000));
-        let line = one_line(&long);
-        assert!(line.starts_with("class __torch__.mmm"), "{line}");
-        assert!(line.ends_with("mmm: no declaration"), "{line}");
-        assert!(line.chars().count() < 510, "{}", line.len());
-        assert_eq!(one_line("é\u{7}"), "é\\u{7}");
-    }
 }

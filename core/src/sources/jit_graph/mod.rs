@@ -1,11 +1,14 @@
 //! Output shapes, operator-level mult-adds and module data flow of a TorchScript model, measured by
 //! running its `forward` once through libtorch's TorchScript interpreter.
 //!
-//! tch does not expose TorchScript graphs, so a small C++ shim (src/shim/jit_graph.cpp) inlines
-//! `forward`, remembers which module every node came from, and records each module call's returned
-//! tensors and each counted operator's runtime arguments. This module turns that record into
-//! measurements keyed by module path (`features.0`, `layer1.0.conv1`) and attaches them to a
-//! [`ModelSummary`] built by the structure reader.
+//! tch does not expose TorchScript graphs, so a small C++ shim (src/shim/jit_graph.cpp, in the `tchinfo`
+//! crate) inlines `forward`, remembers which module every node came from, and records each module
+//! call's returned tensors and each counted operator's runtime arguments as text ([`protocol`]). This
+//! module builds the shim's request, turns its record into measurements keyed by module path
+//! (`features.0`, `layer1.0.conv1`) and attaches them to a [`ModelSummary`] built by the structure
+//! reader. It needs no libtorch: the shim runs in a sandboxed child process ([`measure_sandboxed`],
+//! what the command line uses, see [`crate::sandbox`]), or in the calling process through
+//! [`measure_with`] (`tchinfo::sources::jit_graph::measure`, for files one trusts).
 //!
 //! Two choices shape what the run sees. Tensors of 64 KiB or more are not read from the file: they
 //! hold zeros, since shapes and operator counts do not depend on weight values and copying them is
@@ -14,8 +17,7 @@
 //! paths, which hide submodule calls and which eager torchinfo's hooks always disable, are not taken;
 //! the run itself records no autograd graph.
 
-mod ffi;
-mod protocol;
+pub mod protocol;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -23,6 +25,7 @@ use std::path::Path;
 use crate::dtype::DType;
 use crate::op_macs;
 use crate::progress::Progress;
+use crate::sandbox::{self, Limits};
 use crate::sources::{LoadOptions, MAX_INPUT_ELEMENTS, SourceError, first_line};
 use crate::summary::macs::fill_torchinfo_mult_adds;
 use crate::summary::{DataEdge, ModelSummary, TensorValue};
@@ -72,25 +75,114 @@ pub struct Measurement {
     pub more_warnings: u64,
 }
 
-/// Runs `forward` of the TorchScript file at `path` once on `inputs` and measures every module.
-pub fn measure(path: &Path, inputs: &[InputSpec]) -> Result<Measurement, SourceError> {
-    let model = path.display().to_string();
+/// Runs `forward` of the TorchScript file at `path` once on `inputs` through `run_shim` (which takes the
+/// path and the shim's request, and returns the shim's text) and measures every module.
+pub fn measure_with(
+    path: &Path,
+    inputs: &[InputSpec],
+    run_shim: impl FnOnce(&Path, &str) -> Result<String, SourceError>,
+) -> Result<Measurement, SourceError> {
+    let model = crate::text::path(path);
     std::fs::metadata(path).map_err(|source| SourceError::Io {
         path: path.to_path_buf(),
         source,
     })?;
     let values = input_values(&model, inputs)?;
-    let path_text = path
-        .to_str()
-        .ok_or_else(|| SourceError::format(path, "the path is not valid UTF-8"))?;
     let request = protocol::request(inputs, op_macs::COUNTED_OPS);
     let text = {
         let _progress = Progress::spinner(format!("loading {model} and running forward once"));
-        ffi::measure(path_text, &request)
-    }
-    .map_err(|message| shim_error(&model, message))?;
+        run_shim(path, &request)
+    }?;
     let lines = protocol::parse(&text).map_err(|message| shim_error(&model, message))?;
     assemble(path, values, lines)
+}
+
+/// Where and how a forward pass runs sandboxed: the `tchinfo-torch` binary and the limits.
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    pub exe: std::path::PathBuf,
+    pub limits: Limits,
+}
+
+/// [`measure_with`] in a sandboxed child process ([`crate::sandbox`]), after the one-line notice that
+/// the file's code runs. Also returns what the child printed (the model's `print()`s), as a note.
+pub fn measure_sandboxed(
+    path: &Path,
+    inputs: &[InputSpec],
+    sandbox: &Sandbox,
+) -> Result<(Measurement, Option<String>), SourceError> {
+    let model = crate::text::path(path);
+    let mut printed = None;
+    let measured = measure_with(path, inputs, |path, request| {
+        sandbox::give_notice_once(&model, &sandbox.limits);
+        let finished = sandbox::run_forward(&sandbox.exe, path, request, &sandbox.limits).map_err(
+            |failure| SourceError::Sandbox {
+                model: model.clone(),
+                problem: failure.to_string(),
+            },
+        )?;
+        printed = finished.printed.map(|c| printed_note(&c));
+        Ok(finished.result)
+    });
+    match measured {
+        Ok(m) => Ok((m, printed)),
+        Err(e) => Err(sandboxed_error(e, &model, &sandbox.limits)),
+    }
+}
+
+/// An error the shim reported from inside the sandbox, said in the sandbox's terms where that is what
+/// happened: a failed allocation is the memory limit, a refused file or call is the sandbox's refusal.
+fn sandboxed_error(e: SourceError, model: &str, limits: &Limits) -> SourceError {
+    let text = e.to_string();
+    let out_of_memory = [
+        "can't allocate memory",
+        "std::bad_alloc",
+        "Cannot allocate memory",
+    ];
+    if out_of_memory.iter().any(|m| text.contains(m)) {
+        return SourceError::Sandbox {
+            model: model.to_string(),
+            problem: sandbox::SandboxFailure::Memory(limits.max_memory).to_string(),
+        };
+    }
+    let refused = ["Permission denied", "Operation not permitted"];
+    match e {
+        SourceError::Input { model, problem } if refused.iter().any(|r| problem.contains(r)) => {
+            SourceError::Input {
+                model,
+                problem: format!(
+                    "{problem} (refused by the sandbox: the model's code may not write files, read \
+                     files other than the model, use the network or start programs)"
+                ),
+            }
+        }
+        other => other,
+    }
+}
+
+/// The note for what a forward pass printed: its start, escaped and on one line.
+fn printed_note(c: &sandbox::supervise::Captured) -> String {
+    const SHOWN: usize = 400;
+    let total = c.text.len() as u64 + c.dropped;
+    let text = crate::text::shorten(&crate::text::escape(c.text.trim_end()), SHOWN).into_owned();
+    format!(
+        "the forward pass printed {} (the model's print() or libtorch's messages, kept out of the report): {text}",
+        crate::units::binary(total)
+    )
+}
+
+/// Measures the TorchScript file `summary` was read from on the inputs `opts` asks for, in the sandbox,
+/// and attaches the measurement (see [`apply`]) and a note of anything it printed.
+pub fn measure_into_sandboxed(
+    summary: &mut ModelSummary,
+    path: &Path,
+    opts: &LoadOptions,
+    sandbox: &Sandbox,
+) -> Result<(), SourceError> {
+    let (measurement, printed) = measure_sandboxed(path, &input_specs(opts), sandbox)?;
+    apply(summary, &measurement);
+    summary.notes.extend(printed);
+    Ok(())
 }
 
 /// The forward inputs `--input-size`, `--batch-size` and `--dtype` ask for: each size in full, the
@@ -106,18 +198,6 @@ pub fn input_specs(opts: &LoadOptions) -> Vec<InputSpec> {
             InputSpec { shape, dtype }
         })
         .collect()
-}
-
-/// Measures the TorchScript file `summary` was read from on the inputs `opts` asks for, and attaches
-/// the measurement (see [`apply`]).
-pub fn measure_into(
-    summary: &mut ModelSummary,
-    path: &Path,
-    opts: &LoadOptions,
-) -> Result<(), SourceError> {
-    let measurement = measure(path, &input_specs(opts))?;
-    apply(summary, &measurement);
-    Ok(())
 }
 
 /// Attaches a measurement to a summary of the same model: output shapes, operator mult-adds,
@@ -214,7 +294,8 @@ fn shape_text(shape: &[i64]) -> String {
     format!("[{}]", dims.join(", "))
 }
 
-fn shim_error(model: &str, message: String) -> SourceError {
+/// A failure of the shim itself (or its answer), as an error of measuring `model`.
+pub fn shim_error(model: &str, message: String) -> SourceError {
     SourceError::Torch {
         model: model.to_string(),
         context: "measuring output shapes".to_string(),
@@ -228,7 +309,7 @@ fn assemble(
     inputs: Vec<TensorValue>,
     lines: Vec<Line>,
 ) -> Result<Measurement, SourceError> {
-    let model = path.display().to_string();
+    let model = crate::text::path(path);
     let mut schema = String::new();
     let mut modules: Vec<ModuleMeasurement> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
