@@ -10,9 +10,11 @@ pub mod infer;
 pub mod kind;
 pub mod lint;
 pub mod macs;
+pub mod role;
 
 pub use aggregate::Totals;
 pub use kind::LayerKind;
+pub use role::Role;
 
 use crate::dtype::DType;
 
