@@ -141,7 +141,8 @@ pub struct SummaryArgs {
     /// whole subtree's parameters and mult-adds.
     #[arg(long, default_value_t = 3)]
     pub depth: usize,
-    /// Columns after the layer column, comma separated: output, params, percent, mult-adds, trainable.
+    /// Columns after the layer column, comma separated: output, params, percent, mult-adds (operator
+    /// mult-adds), torchinfo-mult-adds (torchinfo's parameter-based count), trainable.
     #[arg(long, value_delimiter = ',', default_values_t = Column::DEFAULT.map(|c| c.key().to_string()))]
     pub columns: Vec<String>,
     /// Plain ASCII tree glyphs and bars.
