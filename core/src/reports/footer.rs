@@ -135,6 +135,17 @@ pub fn totals_section(summary: &ModelSummary, totals: &Totals) -> Section {
             ),
         ],
     ];
+    if totals.frozen_constants > 0 {
+        rows.push(vec![
+            "Frozen constants".to_string(),
+            format!(
+                "{} in {} tensor{} (torch.jit.freeze folded the weights into the code; counted above as non-trainable)",
+                thousands(totals.frozen_constants),
+                thousands(totals.frozen_constant_tensors as u64),
+                if totals.frozen_constant_tensors == 1 { "" } else { "s" }
+            ),
+        ]);
+    }
     if totals.tied_tensors > 0 {
         rows.push(vec![
             "Tied parameters".to_string(),
@@ -206,6 +217,7 @@ pub fn largest_section(summary: &ModelSummary, totals: &Totals, count: usize) ->
         .map(|l| {
             let label = match names.get(&l.path) {
                 Some(paper) => format!("{paper} ({})", l.path),
+                None if l.path.is_empty() => "(root)".to_string(),
                 None => l.path.clone(),
             };
             vec![

@@ -23,6 +23,8 @@ pub struct TensorJson {
     pub bytes: u64,
     pub requires_grad: bool,
     pub tied_to: Option<String>,
+    /// A constant of a frozen model's code (torch.jit.freeze), counted as a frozen parameter.
+    pub constant: bool,
 }
 
 impl From<&TensorRecord> for TensorJson {
@@ -35,6 +37,7 @@ impl From<&TensorRecord> for TensorJson {
             bytes: t.bytes(),
             requires_grad: t.requires_grad,
             tied_to: t.tied_to.clone(),
+            constant: t.constant,
         }
     }
 }
@@ -143,6 +146,8 @@ pub struct TotalsJson {
     pub params: u64,
     pub trainable_params: u64,
     pub non_trainable_params: u64,
+    /// Parameters that are constants of a frozen model's code; included in `params`.
+    pub frozen_constant_params: u64,
     pub tied_tensors: usize,
     pub tied_params: u64,
     pub param_bytes: u64,
@@ -318,6 +323,7 @@ pub fn summary_json(summary: &ModelSummary) -> SummaryJson {
             params: totals.params,
             trainable_params: totals.trainable,
             non_trainable_params: totals.non_trainable,
+            frozen_constant_params: totals.frozen_constants,
             tied_tensors: totals.tied_tensors,
             tied_params: totals.tied_params,
             param_bytes: totals.param_bytes,

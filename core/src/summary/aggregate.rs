@@ -55,6 +55,10 @@ pub struct Totals {
     pub params: u64,
     pub trainable: u64,
     pub non_trainable: u64,
+    /// Parameters that are constants of a frozen model's code (`torch.jit.freeze`), and how many tensors
+    /// hold them; included in `params` and `non_trainable`.
+    pub frozen_constants: u64,
+    pub frozen_constant_tensors: usize,
     /// Tensors that repeat an earlier one's storage, and the elements they would add if counted twice.
     pub tied_tensors: usize,
     pub tied_params: u64,
@@ -88,6 +92,8 @@ impl Totals {
             params: 0,
             trainable: 0,
             non_trainable: 0,
+            frozen_constants: 0,
+            frozen_constant_tensors: 0,
             tied_tensors: 0,
             tied_params: 0,
             param_bytes: 0,
@@ -117,6 +123,10 @@ impl Totals {
                 }
                 let n = p.numel();
                 t.params += n;
+                if p.constant {
+                    t.frozen_constants += n;
+                    t.frozen_constant_tensors += 1;
+                }
                 if p.requires_grad {
                     t.trainable += n;
                 } else {
