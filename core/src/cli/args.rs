@@ -101,9 +101,11 @@ pub struct SourceArgs {
     /// N,C,H,W too). Default: the sizes as given; 1 for a built-in's C,H,W.
     #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
     pub batch_size: Option<i64>,
-    /// Element type of file inputs: f32 (default), f16, bf16, f64, i64 (token ids) …
-    #[arg(long)]
-    pub dtype: Option<DType>,
+    /// Element type of file inputs: f32 (default), f16, bf16, f64, i64 (token ids), bool … One per
+    /// --input-size, in order (repeat it, or separate with commas: f32,i64); a single one applies to
+    /// every input. Integer inputs an Embedding reads get token ids in its range.
+    #[arg(long, value_delimiter = ',')]
+    pub dtype: Vec<DType>,
     /// Do not run a forward pass: structure and parameters only.
     #[arg(long)]
     pub no_forward: bool,
@@ -115,7 +117,7 @@ impl SourceArgs {
             num_classes: self.num_classes,
             input_sizes: self.input_sizes.clone(),
             batch_size: self.batch_size,
-            dtype: self.dtype,
+            dtypes: self.dtype.clone(),
             forward: !self.no_forward,
         }
     }
