@@ -829,6 +829,11 @@ std::optional<std::pair<int64_t, std::string>> embedding_of(Value* input, const 
         }
       } else if (use.offset == 0 && keeps_values(user)) {
         for (Value* out : user->outputs()) todo.push_back(out);
+      } else if (user->kind() == c10::prim::Return && user->owningBlock()->owningNode() &&
+                 user->owningBlock()->owningNode()->kind() == c10::prim::If) {
+        // A branch handing the value on (F.embedding's `if max_norm is not None:`): the If's output.
+        Node* branch = user->owningBlock()->owningNode();
+        if (use.offset < branch->outputs().size()) todo.push_back(branch->outputs()[use.offset]);
       }
     }
   }

@@ -359,7 +359,7 @@ fn table_text(c: &Comparison, width: usize) -> String {
     titles.extend(
         c.models
             .iter()
-            .map(|m| Cell::new(&wrap(m, width)).style_spec("r")),
+            .map(|m| Cell::new(&wrap_at(m, width, &['/', ' '])).style_spec("r")),
     );
     table.set_titles(Row::new(titles));
     for r in &c.rows {
@@ -382,6 +382,12 @@ fn table_text(c: &Comparison, width: usize) -> String {
 
 /// Greedy word wrap to `width` characters, breaking after a space, a dot or a slash.
 pub fn wrap(text: &str, width: usize) -> String {
+    wrap_at(text, width, &[' ', '.', '/'])
+}
+
+/// Greedy wrap to `width` characters, breaking after any of `breaks` (a file's name keeps its
+/// extension: only its folders break off).
+fn wrap_at(text: &str, width: usize, breaks: &[char]) -> String {
     if text.chars().count() <= width {
         return text.to_string();
     }
@@ -390,7 +396,7 @@ pub fn wrap(text: &str, width: usize) -> String {
     let mut piece = String::new();
     for ch in text.chars() {
         piece.push(ch);
-        if matches!(ch, ' ' | '.' | '/') {
+        if breaks.contains(&ch) {
             pieces.push(std::mem::take(&mut piece));
         }
     }
@@ -506,6 +512,23 @@ mod tests {
         let mut root = ModuleNode::new("", "", "Net");
         root.children.push(fc);
         ModelSummary::new(name, SourceKind::TorchScript, root)
+    }
+
+    #[test]
+    fn long_cells_wrap_at_spaces_dots_and_slashes() {
+        assert_eq!(
+            wrap("global average pooling + 1 Linear", 20),
+            "global average\npooling + 1 Linear"
+        );
+        assert_eq!(
+            wrap("model.layers.0.mlp.experts", 12),
+            "model.\nlayers.0.\nmlp.experts"
+        );
+        assert_eq!(wrap("abcdefghij", 4), "abcd\nefgh\nij");
+        assert_eq!(
+            wrap_at("models/mixtral_tiny.pt", 20, &['/', ' ']),
+            "models/\nmixtral_tiny.pt"
+        );
     }
 
     #[test]

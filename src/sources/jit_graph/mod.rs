@@ -250,7 +250,7 @@ fn fills_note(m: &Measurement) -> Option<String> {
     if m.fills.is_empty() {
         return None;
     }
-    let parts: Vec<String> = m
+    let mut parts: Vec<String> = m
         .fills
         .iter()
         .map(|(i, fill)| {
@@ -277,8 +277,11 @@ fn fills_note(m: &Measurement) -> Option<String> {
             format!("input {i}{dtype} held {what}")
         })
         .collect();
+    if m.inputs.iter().any(|v| v.dtype.is_floating_point()) {
+        parts.push("floating-point inputs held ones".to_string());
+    }
     Some(format!(
-        "the forward pass ran on ones for floating-point inputs; {}",
+        "the forward pass ran on valid values: {}",
         parts.join("; ")
     ))
 }
