@@ -205,7 +205,7 @@ mod tests {
             .split([',', ' '])
             .filter(|w| !w.is_empty() && *w != "or")
             .collect();
-        assert_eq!(listed.len(), 9, "{hint}");
+        assert_eq!(listed.len(), 10, "{hint}");
         for name in listed {
             assert!(name.parse::<DType>().is_ok(), "{name} in {hint}");
         }
