@@ -173,6 +173,13 @@ fn place_constants(s: &mut ModelSummary, constants: Constants) -> Option<String>
         .filter(|(_, t)| t.dtype.is_floating_point())
         .collect();
     if has_parameters || weights.is_empty() {
+        // Scalars are the literals a trace records (an epsilon, a position): never weights, not news.
+        if found
+            .iter()
+            .all(|(_, t)| crate::summary::numel(&t.shape) <= 1)
+        {
+            return None;
+        }
         let them = match found.len() {
             1 => "1 tensor".to_string(),
             n => format!("{} tensors", units::thousands(n as u64)),
