@@ -154,14 +154,33 @@ pub fn find_head(root: &ModuleNode) -> Head {
             .rposition(|n| role_of(n) != Role::Linear && !n.parameters.is_empty())
             .map_or(0, |i| i + 1),
     };
-    let tail = &leaves[start..];
+    let mut tail = &leaves[start..];
     // A Linear whose weight is tied to the embedding (a language model's output layer) is still a
     // Linear layer of the head, though its parameters are counted at the embedding.
-    let linears: Vec<&ModuleNode> = tail
-        .iter()
-        .copied()
-        .filter(|n| role_of(n) == Role::Linear && !n.parameters.is_empty())
-        .collect();
+    let is_head_linear = |n: &&ModuleNode| role_of(n) == Role::Linear && !n.parameters.is_empty();
+    let mut linears: Vec<&ModuleNode> = tail.iter().copied().filter(is_head_linear).collect();
+    let body_role = body_end.map(|i| role_of(leaves[i]));
+    let transformer = matches!(
+        body_role,
+        Some(Role::Attention | Role::FeedForward | Role::Experts)
+    );
+    // Tensors listed in a file's own order (GGUF writes `output` before the blocks): a transformer's
+    // output layer, named or shaped as one, is its head wherever it was listed.
+    let listed_first: Vec<&ModuleNode>;
+    if linears.is_empty() && transformer && !measured {
+        listed_first = leaves
+            .iter()
+            .copied()
+            .filter(is_head_linear)
+            .filter(|n| {
+                role::is_head_name(&n.name)
+                    || n.name == "output"
+                    || is_output_projection(root, &roles, n)
+            })
+            .collect();
+        tail = &listed_first;
+        linears = listed_first.clone();
+    }
     let after_pool = body_end.is_some_and(|i| is_global_pool(leaves[i]));
     // Everything after a global pooling is the classifier (ConvNeXt's LayerNorm2d too); otherwise the
     // head starts at its first pooling or Linear layer: a block's last norm is not part of it.
@@ -183,11 +202,6 @@ pub fn find_head(root: &ModuleNode) -> Head {
             })
         })
         .collect();
-    let body_role = body_end.map(|i| role_of(leaves[i]));
-    let transformer = matches!(
-        body_role,
-        Some(Role::Attention | Role::FeedForward | Role::Experts)
-    );
     let conv_before = leaves.iter().any(|n| role_of(n) == Role::Convolution);
     let kind = match linears.len() {
         0 if conv_before && (body_role == Some(Role::Convolution) || after_pool) => {
@@ -436,5 +450,20 @@ mod tests {
             tied: vec![],
         };
         assert_eq!(head.layers_text(), "fc1, fc2, fc3 +2 more");
+    }
+
+    /// GGUF lists `output.weight` before the blocks: the head is still the output projection.
+    #[test]
+    fn a_head_listed_before_the_blocks_is_still_the_head() {
+        let head = find_head(&model(&[
+            ("token_embd", "Embedding", &[100, 8]),
+            ("output_norm", "LayerNorm", &[8]),
+            ("output", "Linear", &[100, 8]),
+            ("blk.0.attn_q", "Linear", &[8, 8]),
+            ("blk.0.ffn_up", "Linear", &[32, 8]),
+        ]));
+        assert_eq!(head.linear_layers, vec!["output"]);
+        assert_eq!(head.kind, HeadKind::LanguageModel);
+        assert_eq!(head.params, 800);
     }
 }

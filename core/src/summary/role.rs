@@ -29,7 +29,7 @@
 //! [`super::infer`]'s job; roles only read what the tree holds.
 
 use super::{LayerKind, ModuleNode};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -137,16 +137,38 @@ pub fn classify(root: &ModuleNode) -> Roles {
         .by_path
         .insert(root.path.clone(), finish(root, root_signal, None));
     let inherited = root_signal.filter(|r| matches!(r, Role::Attention | Role::Experts));
-    visit_children(root, inherited, attention_in_model, &mut roles);
+    let mut with_linear = HashSet::new();
+    linear_subtrees(root, &mut with_linear);
+    let tree = Tree {
+        attention_in_model,
+        with_linear,
+    };
+    visit_children(root, inherited, &tree, &mut roles);
     roles
 }
 
-fn visit_children(
-    parent: &ModuleNode,
-    inherited: Option<Role>,
+/// What the walk needs to know about the whole tree, worked out once.
+struct Tree<'a> {
     attention_in_model: bool,
-    roles: &mut Roles,
-) {
+    /// Paths of the modules with a fully connected layer in their subtree (themselves included).
+    with_linear: HashSet<&'a str>,
+}
+
+/// Fills `out` with the paths whose subtree holds a fully connected layer, in one post-order pass;
+/// returns whether `node`'s does.
+fn linear_subtrees<'a>(node: &'a ModuleNode, out: &mut HashSet<&'a str>) -> bool {
+    let mut found = is_linear_like(node);
+    for child in &node.children {
+        found |= linear_subtrees(child, out);
+    }
+    if found {
+        out.insert(node.path.as_str());
+    }
+    found
+}
+
+fn visit_children(parent: &ModuleNode, inherited: Option<Role>, tree: &Tree, roles: &mut Roles) {
+    let attention_in_model = tree.attention_in_model;
     let first_attention = parent.children.iter().position(attention_signal);
     for (i, child) in parent.children.iter().enumerate() {
         let own = signal(child, Some(parent), attention_in_model);
@@ -156,7 +178,7 @@ fn visit_children(
             && own.is_none()
             && inherited.is_none()
             && !is_head_name(&child.name)
-            && has_linear(child);
+            && tree.with_linear.contains(child.path.as_str());
         let block = match own {
             Some(r) if r.is_block() => match (inherited, r) {
                 // Everything inside an experts block is the experts' (an expert's own `mlp`).
@@ -169,7 +191,7 @@ fn visit_children(
         };
         let role = finish(child, own, block);
         roles.by_path.insert(child.path.clone(), role);
-        visit_children(child, block, attention_in_model, roles);
+        visit_children(child, block, tree, roles);
     }
 }
 
@@ -398,7 +420,7 @@ fn feed_forward_signal(t: &str, name: &str) -> bool {
 }
 
 /// Names models give their output layers; never a block's feed-forward part.
-fn is_head_name(name: &str) -> bool {
+pub fn is_head_name(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     name.contains("head")
         || matches!(
@@ -430,10 +452,6 @@ fn is_linear_like(node: &ModuleNode) -> bool {
                 .parameters
                 .iter()
                 .any(|p| p.name == "weight" && p.shape.len() == 2))
-}
-
-fn has_linear(node: &ModuleNode) -> bool {
-    node.walk().iter().any(|(_, n)| is_linear_like(n))
 }
 
 /// The role a module's own parameters' names give it, when they all agree.
