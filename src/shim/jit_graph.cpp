@@ -892,6 +892,7 @@ at::Tensor make_input(c10::ScalarType type, const std::vector<int64_t>& dims, co
     if (type == at::kByte) rows = std::min<int64_t>(rows, 256);
     if (type == at::kChar) rows = std::min<int64_t>(rows, 128);
     if (type == at::kShort) rows = std::min<int64_t>(rows, 32768);
+    if (type == at::kUInt16) rows = std::min<int64_t>(rows, 65536);
     int64_t count = 1;
     for (int64_t d : dims) count *= d;
     return at::arange(count, at::TensorOptions().dtype(at::kLong))
