@@ -5,8 +5,8 @@
 //! often tied to the token embedding. Attention, feed-forward and expert layers ([`super::role`]) are
 //! the body, never the head.
 
+use super::ModuleNode;
 use super::role::{self, Role, Roles};
-use super::{LayerKind, ModuleNode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HeadKind {
@@ -238,7 +238,8 @@ fn is_output_projection(root: &ModuleNode, roles: &Roles, linear: &ModuleNode) -
         .walk()
         .into_iter()
         .map(|(_, n)| n)
-        .filter(|n| roles.of(&n.path) == Role::Embedding && n.kind == LayerKind::Embedding)
+        // By role, not class: a state dict's `wte` is only known to embed by its name.
+        .filter(|n| roles.of(&n.path) == Role::Embedding)
         .collect();
     let weight_of = |n: &ModuleNode| {
         n.parameters
@@ -465,5 +466,32 @@ mod tests {
         assert_eq!(head.linear_layers, vec!["output"]);
         assert_eq!(head.kind, HeadKind::LanguageModel);
         assert_eq!(head.params, 800);
+    }
+
+    /// A state dict says nothing of classes: GPT-2's `wte` is inferred a Linear, and is still the
+    /// token embedding whose vocabulary the output projection maps onto.
+    #[test]
+    fn a_name_only_language_model_finds_its_output_projection() {
+        use crate::summary::infer::{NamedTensor, tree_from_named_tensors};
+        let t = |name: &str, shape: &[u64]| NamedTensor {
+            name: name.into(),
+            shape: shape.to_vec(),
+            dtype: DType::Float32,
+            requires_grad: true,
+        };
+        let root = tree_from_named_tensors(
+            "StateDict",
+            [
+                t("transformer.wte.weight", &[100, 8]),
+                t("transformer.h.0.attn.c_attn.weight", &[8, 24]),
+                t("transformer.h.0.mlp.c_proj.weight", &[32, 8]),
+                t("transformer.ln_f.weight", &[8]),
+                t("lm_head.weight", &[100, 8]),
+            ],
+        );
+        assert_eq!(root.find("transformer.wte").unwrap().type_name, "Linear");
+        let head = find_head(&root);
+        assert_eq!(head.kind, HeadKind::LanguageModel);
+        assert_eq!(head.linear_layers, vec!["lm_head"]);
     }
 }
