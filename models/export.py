@@ -1,14 +1,15 @@
 """Export tchinfo's sample models and their ground truth.
 
-Pinned: torch 2.13.0, torchvision 0.28.0, torchinfo 1.8.0 (CPU is enough; nothing is downloaded, all weights
-are random with a fixed seed).
+Pinned: torch 2.13.0, torchvision 0.28.0, torchinfo 1.8.0, transformers 5 (CPU is enough; nothing is
+downloaded, all weights are random with a fixed seed, the transformers built from tiny configs).
 
 Rerun in a throwaway virtual environment (about 5 GB with the CUDA wheels torch pulls in; the Rust tests never
 need it, they only read the committed files):
 
     python3 -m venv /tmp/venv-export
-    /tmp/venv-export/bin/pip install torch==2.13.0 torchvision==0.28.0 torchinfo==1.8.0
+    /tmp/venv-export/bin/pip install torch==2.13.0 torchvision==0.28.0 torchinfo==1.8.0 transformers==5.24.0
     /tmp/venv-export/bin/python models/export.py            # small samples + models/reference/*.json
+    /tmp/venv-export/bin/python models/export.py --only gpt2_tiny   # one transformer or frozen sample
     /tmp/venv-export/bin/python models/export.py --large    # also torchvision exports into models/large/
     /tmp/venv-export/bin/python models/export.py --builtins # only the built-in zoo's torchvision reference
 
@@ -21,6 +22,12 @@ Writes, next to this script:
 - `reference/<name>.json`: ground truth from eager PyTorch — inputs, every module's class and output
   shapes (forward hooks), every parameter and buffer with dtype and requires_grad, totals, and torchinfo's
   total mult-adds.
+- `bert_tiny.pt`, `gpt2_tiny.pt`, `llama_tiny.pt`, `mixtral_tiny.pt`, `whisper_tiny.pt`: tiny random-weight
+  Hugging Face models (transformers' own classes, traced with keyword inputs), with references that add
+  `torch.utils.flop_counter.FlopCounterMode`'s count ÷ 2 and the products it leaves out on CPU (the SDPA
+  kernel, torch._grouped_mm): `op_mult_adds` is their sum.
+- `resnet_tiny_frozen.pt` (torch.jit.freeze) and `resnet_tiny_optimized.pt` (torch.jit.optimize_for_inference,
+  which PyTorch itself cannot load back).
 - with `--large`: `large/vgg16.scripted.pt`, `large/resnet18.{scripted,traced}.pt`,
   `large/resnet50.{scripted,traced}.pt` (git-ignored, for benchmarks only).
 """
@@ -317,12 +324,24 @@ def dtype_name(dtype):
 
 
 def output_shapes(output):
-    """Shapes of every tensor in a module's output, flattening tuples/lists (None entries skipped)."""
+    """Shapes of every tensor in a module's output, flattening tuples, lists and dicts (a Hugging Face
+    ModelOutput is one) in order, None entries skipped."""
     if isinstance(output, torch.Tensor):
         return [list(output.shape)]
     if isinstance(output, (tuple, list)):
         return [s for o in output for s in output_shapes(o)]
+    if isinstance(output, dict):
+        return [s for o in output.values() for s in output_shapes(o)]
     return []
+
+
+def call(model, inputs):
+    """Runs the model on a list of positional inputs or a dict of keyword inputs."""
+    return model(**inputs) if isinstance(inputs, dict) else model(*inputs)
+
+
+def input_tensors(inputs):
+    return list(inputs.values()) if isinstance(inputs, dict) else list(inputs)
 
 
 def reference(model, inputs):
@@ -337,7 +356,7 @@ def reference(model, inputs):
 
         hooks.append(module.register_forward_hook(hook))
     with torch.no_grad():
-        model(*inputs)
+        call(model, inputs)
     for h in hooks:
         h.remove()
 
@@ -363,8 +382,12 @@ def reference(model, inputs):
         for name, b in model.named_buffers(remove_duplicate=False)
     ]
     unique = list(model.parameters())  # remove_duplicate=True: tied tensors once
+    names = list(inputs) if isinstance(inputs, dict) else [None] * len(inputs)
     return {
-        "inputs": [{"shape": list(t.shape), "dtype": dtype_name(t.dtype)} for t in inputs],
+        "inputs": [
+            {"shape": list(t.shape), "dtype": dtype_name(t.dtype), **({"name": n} if n else {})}
+            for n, t in zip(names, input_tensors(inputs))
+        ],
         "modules": modules,
         "parameters": parameters,
         "buffers": buffers,
@@ -380,7 +403,9 @@ def torchinfo_totals(model, inputs):
     size is left out: it adds the Python object header of each input's storage)."""
     import torchinfo
 
-    stats = torchinfo.summary(model, input_data=inputs, verbose=0, device="cpu", dtypes=[t.dtype for t in inputs])
+    stats = torchinfo.summary(
+        model, input_data=inputs, verbose=0, device="cpu", dtypes=[t.dtype for t in input_tensors(inputs)]
+    )
     return {
         "torchinfo_total_mult_adds": int(stats.total_mult_adds),
         "torchinfo_forward_backward_bytes": int(stats.total_output_bytes),
@@ -431,6 +456,188 @@ def rewrite_version_layout(src, dst):
             elif name == f"{root}/.data/version" and not has_root_version:
                 name = f"{root}/version"
             zout.writestr(zipfile.ZipInfo(name), data)
+
+
+# ---------------------------------------------------------------------------- transformers, frozen files
+
+# Tiny random-weight configurations of real Hugging Face architectures (transformers 5), traced with
+# their keyword inputs. torchscript=True makes tracing possible; use_cache=False keeps the cache object
+# out of the outputs. Token ids stay below the vocabulary, special tokens inside it.
+TRANSFORMER_SEQ = 16
+
+
+def transformer_configs():
+    from transformers import (
+        BertConfig,
+        BertModel,
+        GPT2Config,
+        GPT2LMHeadModel,
+        LlamaConfig,
+        LlamaForCausalLM,
+        MixtralConfig,
+        MixtralForCausalLM,
+        WhisperConfig,
+        WhisperForConditionalGeneration,
+    )
+
+    common = dict(torchscript=True, use_cache=False, pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    ids = lambda: {"input_ids": torch.randint(3, 100, (1, TRANSFORMER_SEQ))}  # noqa: E731
+    return {
+        "bert_tiny": (
+            lambda: BertModel(
+                BertConfig(
+                    vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                    intermediate_size=64, max_position_embeddings=64, **common,
+                )
+            ),
+            ids,
+        ),
+        "gpt2_tiny": (
+            lambda: GPT2LMHeadModel(GPT2Config(vocab_size=100, n_embd=32, n_layer=2, n_head=2, n_positions=64, **common)),
+            ids,
+        ),
+        "llama_tiny": (
+            lambda: LlamaForCausalLM(
+                LlamaConfig(
+                    vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                    num_key_value_heads=2, intermediate_size=64, max_position_embeddings=64, **common,
+                )
+            ),
+            ids,
+        ),
+        "mixtral_tiny": (
+            lambda: MixtralForCausalLM(
+                MixtralConfig(
+                    vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                    num_key_value_heads=2, intermediate_size=64, num_local_experts=4, num_experts_per_tok=2,
+                    max_position_embeddings=64, **common,
+                )
+            ),
+            ids,
+        ),
+        "whisper_tiny": (
+            lambda: WhisperForConditionalGeneration(
+                WhisperConfig(
+                    vocab_size=100, num_mel_bins=8, encoder_layers=1, decoder_layers=1, d_model=32,
+                    encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64,
+                    max_source_positions=16, max_target_positions=16, decoder_start_token_id=1, **common,
+                )
+            ),
+            # The encoder's two convolutions halve 2 × max_source_positions frames.
+            lambda: {"input_features": torch.randn(1, 8, 32), "decoder_input_ids": torch.randint(3, 100, (1, 4))},
+        ),
+    }
+
+
+def attention_mult_adds(q, k, v):
+    """Scores and weighted values of scaled dot-product attention: L·S·E + L·S·Ev per batch and head."""
+    lead = 1
+    for d in q[:-2]:
+        lead *= d
+    l, e, s, ev = q[-2], q[-1], k[-2], v[-1]
+    return lead * (l * s * e + l * s * ev)
+
+
+def grouped_mm_mult_adds(a, b, out):
+    """torch._grouped_mm: each output element sums over its group's K."""
+    n = 1
+    for d in out:
+        n *= d
+    if len(a) == 2 and len(b) == 2:
+        return n // out[0] * a[1]
+    return n * a[-1]
+
+
+def operator_reference(model, inputs):
+    """FlopCounterMode's count ÷ 2, and the products it leaves out on CPU: the attention kernels
+    (_scaled_dot_product_flash_attention_for_cpu has no formula there) and torch._grouped_mm."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils.flop_counter import FlopCounterMode
+
+    left_out = collections.Counter()
+
+    class Products(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            name = str(func.overloadpacket)
+            shapes = [list(a.shape) for a in args if isinstance(a, torch.Tensor)]
+            if name.startswith("aten._scaled_dot_product"):
+                left_out[name] += attention_mult_adds(*shapes[:3])
+            elif name == "aten._grouped_mm":
+                left_out[name] += grouped_mm_mult_adds(shapes[0], shapes[1], list(out.shape))
+            return out
+
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter, Products():
+        call(model, inputs)
+    counted = {str(op): flops // 2 for op, flops in counter.get_flop_counts()["Global"].items()}
+    flop_counter = counter.get_total_flops() // 2
+    return {
+        "flop_counter_mult_adds": flop_counter,
+        "flop_counter_by_op": counted,
+        "left_out_by_flop_counter": dict(left_out),
+        "op_mult_adds": flop_counter + sum(left_out.values()),
+    }
+
+
+def export_transformers(only=None):
+    import transformers
+
+    for name, (make, make_inputs) in transformer_configs().items():
+        if only and name not in only:
+            continue
+        torch.manual_seed(SEED)
+        model = make().eval()
+        inputs = make_inputs()
+        ref = reference(model, inputs)
+        ref.update(operator_reference(model, inputs))
+        ref["compiled_with"] = f"trace (transformers {transformers.__version__}, keyword inputs)"
+        with torch.no_grad():
+            traced = torch.jit.trace(model, example_kwarg_inputs=inputs, strict=False)
+        path = os.path.join(HERE, f"{name}.pt")
+        torch.jit.save(traced, path)
+        write_json(os.path.join(REFERENCE, f"{name}.json"), ref)
+        print(f"{path}: {os.path.getsize(path):,} B, {ref['total_params']:,} params, {ref['op_mult_adds']:,} mult-adds")
+
+
+def graph_constants(module):
+    return [
+        n.output().toIValue()
+        for n in module.graph.findAllNodes("prim::Constant", True)
+        if n.output().type().kind() == "TensorType"
+    ]
+
+
+def export_frozen(only=None):
+    """ResNetTiny frozen (torch.jit.freeze: weights become constants of the code, BatchNorm folded into
+    the convolutions) and optimized for inference (its convolution weights become MKL-DNN constants
+    that torch.jit.save does not store: PyTorch itself cannot load the file back)."""
+    if not only or "resnet_tiny_frozen" in only:
+        torch.manual_seed(SEED)
+        model = ResNetTiny().eval()
+        ref = reference(model, image())
+        ref.update(operator_reference(model, image()))
+        frozen = torch.jit.freeze(torch.jit.script(model))
+        path = os.path.join(HERE, "resnet_tiny_frozen.pt")
+        torch.jit.save(frozen, path)
+        # Saving stores equal constants once (the zero biases BatchNorm folding gives): count what was saved.
+        constants = [t for t in graph_constants(torch.jit.load(path)) if t.is_floating_point()]
+        ref["compiled_with"] = "script + torch.jit.freeze"
+        ref["frozen_constant_tensors"] = len(constants)
+        ref["frozen_constant_params"] = sum(t.numel() for t in constants)
+        write_json(os.path.join(REFERENCE, "resnet_tiny_frozen.json"), ref)
+        print(f"{path}: {os.path.getsize(path):,} B, {ref['frozen_constant_params']:,} frozen params")
+    if not only or "resnet_tiny_optimized" in only:
+        torch.manual_seed(SEED)
+        optimized = torch.jit.optimize_for_inference(torch.jit.script(ResNetTiny().eval()))
+        path = os.path.join(HERE, "resnet_tiny_optimized.pt")
+        torch.jit.save(optimized, path)
+        try:
+            torch.jit.load(path)
+            raise SystemExit(f"{path}: PyTorch loads it back; it no longer shows the unsaved MKL-DNN constants")
+        except RuntimeError:
+            pass
+        print(f"{path}: {os.path.getsize(path):,} B (PyTorch cannot load it back)")
 
 
 # ------------------------------------------------------------------------------------------------- main
@@ -505,7 +712,14 @@ def export_large():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--large", action="store_true", help="also write torchvision exports to models/large/")
-    parser.add_argument("--only", nargs="+", metavar="NAME", help="export only these TorchScript samples")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        help="write only these samples (a TorchScript sample such as hostile_names, or a transformer or "
+        "frozen one: bert_tiny, gpt2_tiny, llama_tiny, mixtral_tiny, whisper_tiny, resnet_tiny_frozen, "
+        "resnet_tiny_optimized), leaving every other file as it is",
+    )
     parser.add_argument(
         "--builtins",
         action="store_true",
@@ -518,6 +732,8 @@ def main():
         export_builtin_reference(args.names)
         return
     export_samples(args.only)
+    export_transformers(args.only)
+    export_frozen(args.only)
     if args.large:
         export_large()
 

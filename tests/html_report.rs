@@ -185,7 +185,7 @@ fn check_table_against_text(page: &mut Page, args: &[&str], depth: Option<usize>
             "Output Shape",
             "Param #",
             "Param %",
-            "Mult-Adds",
+            "Mult-Adds (ops)",
             "Trainable"
         ]
     );
@@ -289,8 +289,8 @@ fn vgg16_page_shows_the_json_and_fc6_covers_three_quarters_of_the_treemap() {
             "totals/trainable_params",
             "totals/mult_adds",
             "totals/op_mult_adds",
-            "params_by_kind/0/params",
-            "params_by_kind/0/share",
+            "params_by_role/0/params",
+            "params_by_role/0/share",
             "largest_layers/0/params",
             "head/params",
             "memory/weights_float32_bytes",
@@ -584,7 +584,7 @@ fn compare_page_draws_the_models_to_one_scale() {
         &[
             "models/0/totals/params",
             "models/1/totals/params",
-            "models/0/params_by_kind/0/share",
+            "models/0/params_by_role/0/share",
             "models/1/head/params",
             "models/1/memory/adam_with_gradients_bytes",
         ],
@@ -614,7 +614,7 @@ fn compare_page_draws_the_models_to_one_scale() {
             total,
         );
     }
-    // Bars: lengths in proportion to the parameters, each kind's segment its params_by_kind share.
+    // Bars: lengths in proportion to the parameters, each role's segment its params_by_role share.
     let segments = page.eval(
         "[...document.querySelectorAll('#kind-bars rect.segment')].map(r => \
          [Number(r.getAttribute('data-model')), r.getAttribute('data-key-name'), r.getBoundingClientRect().width])",
@@ -630,15 +630,15 @@ fn compare_page_draws_the_models_to_one_scale() {
     assert!(((length(1) / length(0)) / (params[1] / params[0]) - 1.0).abs() < 1e-6);
     for s in segments {
         let i = s[0].as_u64().unwrap() as usize;
-        let kind = doc["models"][i]["params_by_kind"]
+        let role = doc["models"][i]["params_by_role"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|k| k["kind"] == s[1])
-            .unwrap_or_else(|| panic!("{s}: a kind of the JSON"));
+            .find(|r| r["name"] == s[1])
+            .unwrap_or_else(|| panic!("{s}: a role of the JSON"));
         let share = s[2].as_f64().unwrap() / length(i);
         assert!(
-            (share - kind["share"].as_f64().unwrap()).abs() < 1e-6,
+            (share - role["share"].as_f64().unwrap()).abs() < 1e-6,
             "{s}"
         );
     }

@@ -7,7 +7,7 @@ use serde_json::Value as Json;
 use std::path::Path;
 use tchinfo::dtype::DType;
 use tchinfo::sources::SourceError;
-use tchinfo::sources::jit_graph::{InputSpec, Measurement, apply, measure};
+use tchinfo::sources::jit_graph::{Fill, InputSpec, Measurement, apply, measure};
 use tchinfo::sources::torchscript::read_file;
 use tchinfo::summary::{DataEdge, ModelSummary};
 
@@ -575,4 +575,225 @@ fn returned_tensors_the_caller_ignores_are_outputs_scripted_and_traced() {
             "{file}"
         );
     }
+}
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/shim")
+        .join(name)
+}
+
+fn measured_fixture(name: &str, inputs: &[InputSpec]) -> (ModelSummary, Measurement) {
+    let path = fixture(name);
+    let mut summary = read_file(&path).unwrap();
+    let m = measure(&path, inputs).unwrap_or_else(|e| panic!("{name}: {e}"));
+    apply(&mut summary, &m);
+    (summary, m)
+}
+
+/// Dynamically quantized Linear and LSTM (quantized::linear_dynamic, aten::quantized_lstm) and
+/// statically quantized Conv2d and Linear (quantized::conv2d and quantized::linear, whose packed
+/// weights the shim unpacks) count as their float twins would.
+#[test]
+fn quantized_layers_are_counted() {
+    let (s, m) = measured_fixture("quantized_dynamic.pt", &[spec(&[2, 5, 8], DType::Float32)]);
+    let ops = |s: &ModelSummary, path: &str| s.root.find(path).unwrap().subtree_op_mult_adds();
+    // 10 positions: Linear(8, 16), LSTM(16, 12) (4 gates × 12 × (16 + 12)), Linear(12, 4).
+    assert_eq!(ops(&s, "fc"), Some(10 * 16 * 8));
+    assert_eq!(ops(&s, "lstm"), Some(10 * 4 * 12 * (16 + 12)));
+    assert_eq!(ops(&s, "out"), Some(10 * 4 * 12));
+    assert!(m.uncounted.is_empty(), "{:?}", m.uncounted);
+    let (s, m) = measured_fixture(
+        "quantized_static.pt",
+        &[spec(&[1, 3, 8, 8], DType::Float32)],
+    );
+    assert_eq!(ops(&s, "conv"), Some(8 * 6 * 6 * 3 * 9));
+    assert_eq!(ops(&s, "fc"), Some(10 * 8 * 6 * 6));
+    assert!(m.uncounted.is_empty(), "{:?}", m.uncounted);
+}
+
+/// tensordot (three times, in a loop) and an FFT multiply, but no formula counts them: a note says
+/// which operators, how often, and where.
+#[test]
+fn work_that_is_not_counted_is_listed_with_its_runs() {
+    let (s, m) = measured_fixture("uncounted.pt", &[spec(&[2, 4], DType::Float32)]);
+    let runs: Vec<(&str, u64, Vec<String>)> = m
+        .uncounted
+        .iter()
+        .map(|u| (u.op.as_str(), u.runs, u.paths.clone()))
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            ("aten::fft_rfft", 1, vec!["spectral".to_string()]),
+            ("aten::tensordot", 3, vec!["mix".to_string()]),
+        ]
+    );
+    let note = s
+        .notes
+        .iter()
+        .find(|n| n.contains("not in the mult-adds"))
+        .unwrap();
+    assert!(
+        note.ends_with("aten::fft_rfft ×1 (in spectral), aten::tensordot ×3 (in mix)"),
+        "{note}"
+    );
+    // The Linear after them is counted: 2 × 2 outputs of 3 products.
+    assert_eq!(s.root.subtree_op_mult_adds(), Some(12));
+}
+
+/// Boolean indexing, nonzero and unique make outputs whose size depends on values: the note names
+/// the modules.
+#[test]
+fn value_dependent_shapes_name_their_modules() {
+    let (s, m) = measured_fixture("data_dependent.pt", &[spec(&[2, 4], DType::Float32)]);
+    let mut found = m.value_dependent.clone();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            ("distinct".to_string(), "aten::_unique2".to_string()),
+            ("positions".to_string(), "aten::nonzero".to_string()),
+            ("select".to_string(), "aten::index".to_string()),
+        ]
+    );
+    let note = s
+        .notes
+        .iter()
+        .find(|n| n.starts_with("output sizes here depend on tensor values"))
+        .unwrap();
+    for part in [
+        "boolean indexing in select",
+        "nonzero in positions",
+        "_unique2 in distinct",
+    ] {
+        assert!(note.contains(part), "{note}");
+    }
+    // Shape-only models say nothing of the kind, and neither does an index by integer positions
+    // (Mixtral's routing gathers tokens that way).
+    let (vgg, _) = measured("vgg_tiny");
+    assert!(
+        !vgg.notes
+            .iter()
+            .any(|n| n.contains("depend on tensor values"))
+    );
+}
+
+/// Integer inputs an Embedding reads get token ids in its range, an integer mask and a boolean get
+/// ones; the note says so.
+#[test]
+fn integer_inputs_get_valid_values() {
+    let int = |d: DType| spec(&[2, 5], d);
+    let (s, m) = measured_fixture(
+        "token_inputs.pt",
+        &[
+            int(DType::Int64),
+            int(DType::Int64),
+            int(DType::Int32),
+            int(DType::Bool),
+        ],
+    );
+    assert_eq!(
+        m.fills,
+        vec![
+            (
+                1,
+                Fill::Ids {
+                    rows: 50,
+                    embedding: "embed".into()
+                }
+            ),
+            (2, Fill::Ones),
+            (
+                3,
+                Fill::Ids {
+                    rows: 3,
+                    embedding: "types".into()
+                }
+            ),
+            (4, Fill::Ones),
+        ]
+    );
+    assert!(
+        s.notes.iter().any(|n| n
+            .contains("input 3 (int32) held token ids 1 to 2 in turn, in range of types (3 rows)")),
+        "{:?}",
+        s.notes
+    );
+}
+
+/// A forward taking a list or a dict of tensors cannot get one tensor per --input-size: said with the
+/// argument's name and type.
+#[test]
+fn list_and_dict_arguments_are_named() {
+    for (file, kind) in [
+        ("list_input.pt", "'xs' is List[Tensor]"),
+        ("dict_input.pt", "'inputs' is Dict[str, Tensor]"),
+    ] {
+        match measure(&fixture(file), &[spec(&[2, 3], DType::Float32)]) {
+            Err(e @ SourceError::Input { .. }) => {
+                let text = e.to_string();
+                assert!(text.contains(kind), "{text}");
+                assert!(text.contains("a forward taking a list, dict or tuple cannot be run"));
+                assert_eq!(text.lines().count(), 1);
+            }
+            other => panic!("{file}: {other:?}"),
+        }
+    }
+}
+
+/// torch.jit.freeze folded ResNetTiny's weights into constants (BatchNorm into the convolutions):
+/// they are the root's frozen parameters, and the forward pass counts as eager PyTorch does.
+#[test]
+fn a_frozen_model_counts_its_constants_and_its_operators() {
+    let (s, _) = measured("resnet_tiny_frozen");
+    let r = reference("resnet_tiny_frozen");
+    let t = s.totals();
+    assert_eq!(t.params, r["frozen_constant_params"].as_u64().unwrap());
+    assert_eq!(
+        t.frozen_constant_tensors as u64,
+        r["frozen_constant_tensors"].as_u64().unwrap()
+    );
+    assert_eq!(t.trainable, 0);
+    assert_eq!(
+        s.root.subtree_op_mult_adds(),
+        r["op_mult_adds"].as_u64(),
+        "FlopCounterMode ÷ 2 on the eager model"
+    );
+    let out = common::run_ok(&[
+        model("resnet_tiny_frozen").to_str().unwrap(),
+        "--input-size",
+        "1,3,32,32",
+    ]);
+    assert!(
+        out.contains("Frozen constants: 5,146 in 10 tensors (torch.jit.freeze"),
+        "{out}"
+    );
+    assert!(
+        out.contains("5,146 frozen)"),
+        "memory says they are frozen:\n{out}"
+    );
+}
+
+/// torch.jit.optimize_for_inference keeps convolution weights in MKL-DNN constants torch.jit.save does
+/// not store: the structure says so, and a forward pass is refused with that reason rather than
+/// libtorch's "required keyword attribute 'value' is undefined".
+#[test]
+fn an_optimize_for_inference_file_is_explained() {
+    let path = model("resnet_tiny_optimized");
+    let s = read_file(&path).unwrap();
+    assert!(
+        s.notes
+            .iter()
+            .any(|n| n.starts_with("written by torch.jit.optimize_for_inference")),
+        "{:?}",
+        s.notes
+    );
+    let out = common::tchinfo(&[path.to_str().unwrap(), "--input-size", "1,3,32,32"]);
+    common::assert_clean_error(
+        &out,
+        1,
+        "resnet_tiny_optimized.pt: cannot run it: written by torch.jit.optimize_for_inference",
+    );
+    assert!(!common::stderr(&out).contains("keyword attribute"));
 }

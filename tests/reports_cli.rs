@@ -216,16 +216,33 @@ fn compare_vgg16_resnet50_googlenet() {
     ] {
         assert!(out.contains(figure), "missing {figure}:\n{out}");
     }
-    assert!(out.contains("global average pooling + 1 Linear"));
-    assert!(out.contains("fully connected stack of 3 Linear"));
+    // Three models fit 120 columns: the heads' descriptions wrap inside their cells.
+    assert!(out.contains("global average pooling + 1"), "{out}");
+    assert!(out.contains("fully connected stack of 3"), "{out}");
+    assert!(out.lines().all(|l| l.chars().count() <= 120), "{out}");
     assert!(
         out.contains("vgg16 has 5.4× the parameters of resnet50"),
         "{out}"
     );
     assert!(out.contains("74.3% of the parameters"), "fc6 alone:\n{out}");
+    assert!(
+        out.contains(
+            "By operator mult-adds, cheapest first: googlenet 1.50 G, resnet50 4.09 G (2.7×), \
+             vgg16 15.47 G (10.3×)."
+        ),
+        "{out}"
+    );
     let doc = json(&["compare", "vgg16", "resnet50", "--format", "json"].map(String::from));
     assert_eq!(doc["schema"], "tchinfo/compare");
     assert_eq!(doc["models"][1]["head"]["params"], 2_049_000);
+    assert_eq!(
+        doc["models"][1]["head"]["description"],
+        "global average pooling + 1 Linear"
+    );
+    assert_eq!(
+        doc["models"][0]["head"]["description"],
+        "fully connected stack of 3 Linear"
+    );
     assert_eq!(doc["models"][0]["totals"]["params"], 138_357_544);
 }
 

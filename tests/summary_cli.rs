@@ -33,11 +33,14 @@ fn resnet18_table_is_golden() {
     );
 }
 
-/// MultiheadAttention is a container here (its `out_proj` is a child), so its row shows no mult-adds,
-/// as torchinfo prints it: its own `in_proj_weight` is not in the total (14,980, torchinfo's). The head
-/// is the trailing Linear alone, not the feed-forward before the last LayerNorm. The estimated total is
-/// torchinfo's: input 64 B + its Params size 59,920 B (leaf layers that ran: not the positional
-/// parameter, `in_proj_weight` or `out_proj`) + forward/backward 22,784 B = 82,768 B.
+/// MultiheadAttention is a container here (its `out_proj` is a child). Its row shows the operators of
+/// its own code — the three input projections, the attention product and the output projection (8 ×
+/// 4 × 32 × 32 + 2 × 8 × 8 × 32 = 36,864) — so the column adds up to the operator total; in
+/// torchinfo's column it shows `--`, as torchinfo prints it: its own `in_proj_weight` is not in
+/// torchinfo's total (14,980). The head is the trailing Linear alone (onto the 100-token vocabulary),
+/// not the feed-forward before the last LayerNorm. The estimated total is torchinfo's: input 64 B +
+/// its Params size 59,920 B (leaf layers that ran: not the positional parameter, `in_proj_weight` or
+/// `out_proj`) + forward/backward 22,784 B = 82,768 B.
 #[test]
 fn tiny_transformer_table_is_golden() {
     let out = run_ok(&[
@@ -52,14 +55,30 @@ fn tiny_transformer_table_is_golden() {
         .lines()
         .find(|l| l.contains("MultiheadAttention: 1-2"))
         .expect("attention row");
-    assert!(!mha.contains("25,344") && mha.contains("--  True"), "{mha}");
+    assert!(mha.contains("36,864  True"), "{mha}");
     for figure in [
-        "Total mult-adds: 14.98 k (14,980;",
-        "Head: 1 Linear (head): 3,300 params (17.0%)",
+        "Total mult-adds: 128.00 k (128,000; counted per operator",
+        "torchinfo's mult-adds: 14.98 k (14,980;",
+        "Head: language-model output projection (head): 3,300 params (17.0%)",
         "82.77 KB",
     ] {
         assert!(out.contains(figure), "missing {figure:?}");
     }
+    let torchinfo = run_ok(&[
+        "models/tiny_transformer.pt",
+        "--input-size",
+        "1,8",
+        "--dtype",
+        "i64",
+        "--columns",
+        "params,torchinfo-mult-adds",
+    ]);
+    let mha = torchinfo
+        .lines()
+        .find(|l| l.contains("MultiheadAttention: 1-2"))
+        .expect("attention row");
+    assert!(mha.ends_with("3,168                     --"), "{mha}");
+    assert!(torchinfo.contains("Mult-Adds (torchinfo)"), "{torchinfo}");
 }
 
 /// `out` holds only the embedding's weight: torchinfo still counts it a layer with parameters (its
@@ -81,7 +100,8 @@ fn tied_embedding_table_is_golden() {
         .expect("forward/backward row");
     assert!(forward_backward.ends_with("5.25 KB"), "{forward_backward}");
     for figure in [
-        "Head: fully connected stack of 2 Linear (body, out): 272 params (25.4%)",
+        "Head: fully connected stack of 2 Linear (body, out; out.weight is tied to embed.weight, \
+         counted once there): 272 params (25.4%)",
         "12.80 KB",
     ] {
         assert!(out.contains(figure), "missing {figure:?}");

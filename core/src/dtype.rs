@@ -167,11 +167,12 @@ impl FromStr for DType {
             "i16" | "int16" => Int16,
             "i8" | "int8" => Int8,
             "u8" | "uint8" => UInt8,
+            "bool" | "b8" => Bool,
             _ => {
                 // Every name above, so the hint is true wherever a dtype is typed; a command that takes
                 // fewer (linear) says its own list.
                 return Err(format!(
-                    "unknown dtype '{s}' (use f32, f16, bf16, f64, i64, i32, i16, i8 or u8)"
+                    "unknown dtype '{s}' (use f32, f16, bf16, f64, i64, i32, i16, i8, u8 or bool)"
                 ));
             }
         })
@@ -204,7 +205,7 @@ mod tests {
             .split([',', ' '])
             .filter(|w| !w.is_empty() && *w != "or")
             .collect();
-        assert_eq!(listed.len(), 9, "{hint}");
+        assert_eq!(listed.len(), 10, "{hint}");
         for name in listed {
             assert!(name.parse::<DType>().is_ok(), "{name} in {hint}");
         }

@@ -6,7 +6,12 @@
 //! the input channels per group × the kernel size, a matrix product (m×k)·(k×n) costs m·k·n, and
 //! attention costs its two products (scores and weighted values). Bias additions, normalisations,
 //! activations and pooling are not mult-adds and count nothing. The arguments are the operator's
-//! inputs followed by its outputs, as the shim reports them.
+//! inputs followed by its outputs, as the shim reports them; a packed weight (a quantized layer's
+//! `LinearPackedParamsBase` / `Conv2dPackedParamsBase`) comes as the tensors it unpacks to.
+//!
+//! [`try_mult_adds`] says when an operator's arguments are not what its formula reads; [`does_work`]
+//! names the operators that multiply and accumulate, so an uncounted one can be reported rather than
+//! silently cost nothing.
 
 /// One runtime value an operator saw, as far as counting needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,42 +43,222 @@ impl Arg {
 pub const COUNTED_OPS: &[&str] = &[
     "aten::_convolution",
     "aten::convolution",
+    "aten::_convolution_mode",
     "aten::conv1d",
     "aten::conv2d",
     "aten::conv3d",
     "aten::conv_transpose1d",
     "aten::conv_transpose2d",
     "aten::conv_transpose3d",
+    "aten::mkldnn_convolution",
+    "prim::mkldnn_convolution",
     "aten::linear",
+    "aten::mkldnn_linear",
     "aten::addmm",
+    "aten::addmm_",
+    "aten::_addmm_activation",
     "aten::mm",
+    "aten::_int_mm",
+    "aten::_scaled_mm",
     "aten::matmul",
     "aten::bmm",
     "aten::baddbmm",
+    "aten::baddbmm_",
     "aten::addbmm",
+    "aten::addbmm_",
+    "aten::_grouped_mm",
+    "aten::_weight_int8pack_mm",
+    "aten::_weight_int4pack_mm",
+    "aten::_weight_int4pack_mm_for_cpu",
+    "aten::fbgemm_linear_int8_weight",
+    "aten::fbgemm_linear_int8_weight_fp32_activation",
+    "aten::fbgemm_linear_fp16_weight",
+    "aten::fbgemm_linear_fp16_weight_fp32_activation",
+    "aten::bilinear",
     "aten::mv",
     "aten::addmv",
+    "aten::addmv_",
     "aten::dot",
+    "aten::vdot",
+    "aten::outer",
+    "aten::ger",
+    "aten::addr",
     "aten::einsum",
     "aten::scaled_dot_product_attention",
+    "aten::_scaled_dot_product_attention_math",
+    "aten::_scaled_dot_product_flash_attention",
+    "aten::_scaled_dot_product_flash_attention_for_cpu",
+    "aten::_scaled_dot_product_efficient_attention",
+    "aten::_scaled_dot_product_cudnn_attention",
     "aten::_native_multi_head_attention",
     "aten::_transformer_encoder_layer_fwd",
     "aten::lstm",
     "aten::gru",
     "aten::rnn_tanh",
     "aten::rnn_relu",
+    "aten::quantized_lstm",
+    "aten::quantized_gru",
+    "quantized::linear",
+    "quantized::linear_relu",
+    "quantized::linear_dynamic",
+    "quantized::linear_relu_dynamic",
+    "quantized::linear_dynamic_fp16",
+    "quantized::linear_relu_dynamic_fp16",
+    "quantized::linear_leaky_relu",
+    "quantized::linear_tanh",
+    "quantized::linear_with_input_q_dq_qweight_dq_output_fp32",
+    "quantized::linear_with_input_q_dq_qweight_dq_relu_output_fp32",
+    "quantized::conv1d",
+    "quantized::conv1d_relu",
+    "quantized::conv2d",
+    "quantized::conv2d_relu",
+    "quantized::conv2d_add",
+    "quantized::conv2d_add_relu",
+    "quantized::conv3d",
+    "quantized::conv3d_relu",
+    "quantized::conv1d_dynamic",
+    "quantized::conv2d_dynamic",
+    "quantized::conv3d_dynamic",
+    "quantized::conv_transpose1d",
+    "quantized::conv_transpose2d",
+    "quantized::conv_transpose3d",
+    "quantized::conv_transpose1d_dynamic",
+    "quantized::conv_transpose2d_dynamic",
+    "quantized::conv_transpose3d_dynamic",
+];
+
+/// Operators that multiply and accumulate (by exact name, after the namespace) but have no formula
+/// here; with the namespaces and prefixes of [`does_work`], what a run reports as uncounted work.
+const UNCOUNTED_WORK: &[&str] = &[
+    "chain_matmul",
+    "linalg_multi_dot",
+    "linalg_matmul",
+    "inner",
+    "tensordot",
+    "kron",
+    "cdist",
+    "_cdist_forward",
+    "conv_tbc",
+    "cudnn_convolution",
+    "miopen_convolution",
+    "slow_conv2d",
+    "thnn_conv2d",
+    "_slow_conv2d_forward",
+    "_sparse_mm",
+    "sspaddmm",
+    "hspmm",
+    "_scaled_grouped_mm",
+    "_cslt_sparse_mm",
+    "_sparse_semi_structured_mm",
+    "_sparse_semi_structured_addmm",
+    "stft",
+    "istft",
+    "lstm_cell",
+    "gru_cell",
+    "rnn_tanh_cell",
+    "rnn_relu_cell",
+    "quantized_lstm_cell",
+    "quantized_gru_cell",
+    "quantized_rnn_tanh_cell",
+    "quantized_rnn_relu_cell",
+];
+
+/// True for an operator that multiplies and accumulates: one of [`COUNTED_OPS`], a known operator
+/// without a formula, an FFT, a quantized, prepacked (mobile) or MKL-DNN layer.
+pub fn does_work(op: &str) -> bool {
+    if COUNTED_OPS.contains(&op) {
+        return true;
+    }
+    let Some((namespace, name)) = op.split_once("::") else {
+        return false;
+    };
+    match namespace {
+        "aten" | "prim" => {
+            UNCOUNTED_WORK.contains(&name)
+                || name.starts_with("fft_")
+                || name.starts_with("_scaled_dot_product")
+                || name.starts_with("_weight_int")
+                || name.starts_with("mkldnn_conv")
+                || name.starts_with("mkldnn_linear")
+        }
+        "quantized" | "_quantized" => {
+            (name.starts_with("linear") || name.starts_with("conv") || name.contains("matmul"))
+                && !name.contains("pack")
+                && !name.contains("quantize")
+        }
+        "prepacked" | "mkldnn_prepacked" => name.ends_with("_run"),
+        _ => false,
+    }
+}
+
+/// Operator names (exact, or a prefix ending in `*`) whose runs a forward pass should tally when they
+/// are not counted: every candidate [`does_work`] may accept.
+pub const TALLIED_OPS: &[&str] = &[
+    "aten::chain_matmul",
+    "aten::linalg_multi_dot",
+    "aten::linalg_matmul",
+    "aten::inner",
+    "aten::tensordot",
+    "aten::kron",
+    "aten::cdist",
+    "aten::_cdist_forward",
+    "aten::conv_tbc",
+    "aten::cudnn_convolution",
+    "aten::miopen_convolution",
+    "aten::slow_conv2d",
+    "aten::thnn_conv2d",
+    "aten::_slow_conv2d_forward",
+    "aten::_sparse_mm",
+    "aten::sspaddmm",
+    "aten::hspmm",
+    "aten::_scaled_grouped_mm",
+    "aten::_cslt_sparse_mm",
+    "aten::_sparse_semi_structured_mm",
+    "aten::_sparse_semi_structured_addmm",
+    "aten::stft",
+    "aten::istft",
+    "aten::lstm_cell",
+    "aten::gru_cell",
+    "aten::rnn_tanh_cell",
+    "aten::rnn_relu_cell",
+    "aten::quantized_lstm_cell",
+    "aten::quantized_gru_cell",
+    "aten::quantized_rnn_tanh_cell",
+    "aten::quantized_rnn_relu_cell",
+    "aten::fft_*",
+    "aten::_scaled_dot_product*",
+    "aten::_weight_int*",
+    "aten::mkldnn_conv*",
+    "quantized::*",
+    "_quantized::*",
+    "prepacked::*",
+    "mkldnn_prepacked::*",
 ];
 
 /// Mult-adds of one run of `op`; 0 when the arguments are not what the operator's schema says.
 pub fn mult_adds(op: &str, args: &[Arg]) -> u64 {
-    count(op, args).unwrap_or(0)
+    try_mult_adds(op, args).unwrap_or(0)
+}
+
+/// Mult-adds of one run of `op`; `None` when `op` has no formula here or its arguments are not what
+/// the formula reads (work that went uncounted).
+pub fn try_mult_adds(op: &str, args: &[Arg]) -> Option<u64> {
+    count(op, args)
 }
 
 fn count(op: &str, args: &[Arg]) -> Option<u64> {
     let shape = |i: usize| args.get(i).and_then(Arg::shape);
     let output = || args.last().and_then(Arg::shape);
+    // The output-based count of a product: each output element is one dot product of length k.
+    let per_output = |k: u64| product(&[numel(output()?), k]);
+    if let Some(layer) = op.strip_prefix("quantized::") {
+        return quantized(layer, args);
+    }
     match op {
-        "aten::conv1d" | "aten::conv2d" | "aten::conv3d" => conv(output()?, shape(1)?),
+        "aten::conv1d" | "aten::conv2d" | "aten::conv3d" | "aten::_convolution_mode" => {
+            conv(output()?, shape(1)?)
+        }
+        "aten::mkldnn_convolution" | "prim::mkldnn_convolution" => conv(output()?, shape(1)?),
         "aten::conv_transpose1d" | "aten::conv_transpose2d" | "aten::conv_transpose3d" => {
             conv(shape(0)?, shape(1)?)
         }
@@ -82,21 +267,41 @@ fn count(op: &str, args: &[Arg]) -> Option<u64> {
             Arg::Bool(true) => conv(shape(0)?, shape(1)?),
             _ => conv(output()?, shape(1)?),
         },
-        "aten::linear" => product(&[numel(output()?), *shape(1)?.last()?]),
-        "aten::mm" => matrix(shape(0)?, shape(1)?),
-        "aten::addmm" => matrix(shape(1)?, shape(2)?),
+        "aten::linear" | "aten::mkldnn_linear" => per_output(*shape(1)?.last()?),
+        "aten::mm" | "aten::_int_mm" | "aten::_scaled_mm" => matrix(shape(0)?, shape(1)?),
+        "aten::addmm" | "aten::addmm_" | "aten::_addmm_activation" => matrix(shape(1)?, shape(2)?),
         "aten::bmm" => batched_matrix(shape(0)?, shape(1)?),
-        "aten::baddbmm" | "aten::addbmm" => batched_matrix(shape(1)?, shape(2)?),
+        "aten::baddbmm" | "aten::baddbmm_" | "aten::addbmm" | "aten::addbmm_" => {
+            batched_matrix(shape(1)?, shape(2)?)
+        }
+        "aten::_grouped_mm" => grouped_matrix(shape(0)?, shape(1)?, output()?),
         // Broadcast batches make the output the clearest count: one dot product of length k each.
-        "aten::matmul" => product(&[numel(output()?), *shape(0)?.last()?]),
+        "aten::matmul" => per_output(*shape(0)?.last()?),
+        // Weights packed along K (int4/int8 kernels, fbgemm): the input's last dimension is K.
+        "aten::_weight_int8pack_mm"
+        | "aten::_weight_int4pack_mm"
+        | "aten::_weight_int4pack_mm_for_cpu"
+        | "aten::fbgemm_linear_int8_weight"
+        | "aten::fbgemm_linear_int8_weight_fp32_activation"
+        | "aten::fbgemm_linear_fp16_weight"
+        | "aten::fbgemm_linear_fp16_weight_fp32_activation" => per_output(*shape(0)?.last()?),
+        // weight (out, in1, in2): each output sums in1 × in2 products.
+        "aten::bilinear" => per_output(numel(shape(2)?.get(1..)?)),
         "aten::mv" => product(shape(0)?),
-        "aten::addmv" => product(shape(1)?),
-        "aten::dot" => product(shape(0)?),
+        "aten::addmv" | "aten::addmv_" => product(shape(1)?),
+        "aten::dot" | "aten::vdot" => product(shape(0)?),
+        "aten::outer" | "aten::ger" => product(&[numel(shape(0)?), numel(shape(1)?)]),
+        "aten::addr" => product(&[numel(shape(1)?), numel(shape(2)?)]),
         "aten::einsum" => match (args.first()?, args.get(1)?) {
             (Arg::Str(equation), Arg::Tensors(operands)) => einsum(equation, operands),
             _ => None,
         },
-        "aten::scaled_dot_product_attention" => attention(shape(0)?, shape(1)?, shape(2)?),
+        "aten::scaled_dot_product_attention"
+        | "aten::_scaled_dot_product_attention_math"
+        | "aten::_scaled_dot_product_flash_attention"
+        | "aten::_scaled_dot_product_flash_attention_for_cpu"
+        | "aten::_scaled_dot_product_efficient_attention"
+        | "aten::_scaled_dot_product_cudnn_attention" => attention(shape(0)?, shape(1)?, shape(2)?),
         // (src, embed_dim, num_heads, qkv_weight, qkv_bias, proj_weight, proj_bias, use_gelu, norm_first,
         //  eps, norm_weight_1, norm_bias_1, norm_weight_2, norm_bias_2, ffn_weight_1, ffn_bias_1, ffn_weight_2, …)
         "aten::_transformer_encoder_layer_fwd" => {
@@ -118,11 +323,69 @@ fn count(op: &str, args: &[Arg]) -> Option<u64> {
                 _ => None,
             }
         }
+        "aten::quantized_lstm" => quantized_recurrent(args, 4, 3),
+        "aten::quantized_gru" => quantized_recurrent(args, 3, 2),
         "aten::_native_multi_head_attention" => {
             native_multi_head_attention(shape(0)?, shape(1)?, shape(2)?)
         }
         _ => None,
     }
+}
+
+/// Quantized Linear and convolution layers (static and dynamic): the packed weight arrives unpacked
+/// as `[weight, bias]`; a Linear needs only its input's last dimension.
+fn quantized(layer: &str, args: &[Arg]) -> Option<u64> {
+    let input = args.first()?.shape()?;
+    let output = args.last()?.shape()?;
+    let weight = || match args.get(1)? {
+        Arg::Tensors(unpacked) => unpacked.first().map(Vec::as_slice),
+        _ => None,
+    };
+    if layer.starts_with("linear") {
+        product(&[numel(output), *input.last()?])
+    } else if layer.starts_with("conv_transpose") {
+        conv(input, weight()?)
+    } else if layer.starts_with("conv") {
+        conv(output, weight()?)
+    } else {
+        None
+    }
+}
+
+/// A dynamically quantized LSTM or GRU, whose packed weights carry no shapes: every gate's input and
+/// recurrent matrices come from the input size, the hidden size (the output's last dimension per
+/// direction), the layer count and the directions. `(input, hx, params, has_biases, num_layers,
+/// dropout, train, bidirectional, …)`; a packed sequence's overload adds `batch_sizes` second.
+fn quantized_recurrent(args: &[Arg], gates: u64, outputs: usize) -> Option<u64> {
+    let shift = rnn_params_at(args) - 2;
+    let input = args.first()?.shape()?;
+    let layers = match args.get(4 + shift)? {
+        Arg::Int(n) => u64::try_from(*n).ok()?,
+        _ => return None,
+    };
+    let directions = match args.get(7 + shift)? {
+        Arg::Bool(true) => 2,
+        _ => 1,
+    };
+    let output = args.get(args.len().checked_sub(outputs)?)?.shape()?;
+    let hidden = output.last()? / directions;
+    let features = *input.last()?;
+    let steps = numel(input) / Some(features).filter(|&f| f > 0)?;
+    let mut per_step = 0u64;
+    for layer in 0..layers {
+        let inputs = if layer == 0 {
+            features
+        } else {
+            hidden * directions
+        };
+        per_step = per_step.saturating_add(product(&[
+            directions,
+            gates,
+            hidden,
+            inputs.saturating_add(hidden),
+        ])?);
+    }
+    Some(per_step.saturating_mul(steps))
 }
 
 /// Where a recurrent operator's weight list is. Padded input, `(input, hx, params, …)`; a packed
@@ -167,6 +430,17 @@ fn batched_matrix(a: &[u64], b: &[u64]) -> Option<u64> {
     }
 }
 
+/// `_grouped_mm`: G products over groups of rows (2-D × 3-D, a mixture of experts' tokens sorted by
+/// expert), of columns (3-D × 2-D), of batches (3-D × 3-D), or of the shared dimension K (2-D × 2-D,
+/// output G×M×N). Each output element sums over its group's K, so the output and K tell the count.
+fn grouped_matrix(a: &[u64], b: &[u64], out: &[u64]) -> Option<u64> {
+    match (a, b) {
+        ([_, k], [_, _]) => product(&[numel(out) / out.first().copied().filter(|&g| g > 0)?, *k]),
+        ([.., k], _) if b.len() >= 2 => product(&[numel(out), *k]),
+        _ => None,
+    }
+}
+
 /// q (…, L, E), k (…, S, E), v (…, S, Ev): the scores cost L·S·E and the weighted sum L·S·Ev per
 /// batch and head. Grouped-query attention shares keys between heads, so q's leading dims count.
 fn attention(q: &[u64], k: &[u64], v: &[u64]) -> Option<u64> {
@@ -189,28 +463,51 @@ fn native_multi_head_attention(query: &[u64], key: &[u64], value: &[u64]) -> Opt
 }
 
 /// Contracts left to right, as `torch.einsum` does without an optimised path: each step costs the
-/// product of the sizes of every letter of the two operands; letters still needed later stay.
+/// product of the sizes of every letter of the two operands; letters still needed later stay. `...`
+/// stands for the operands' leading dimensions, broadcast against each other from the right. One
+/// operand only sums or permutes: no mult-adds.
 fn einsum(equation: &str, operands: &[Vec<u64>]) -> Option<u64> {
     let equation: String = equation.chars().filter(|c| !c.is_whitespace()).collect();
-    if equation.contains("...") || operands.len() < 2 {
-        return None; // broadcast ellipses are not counted; a single operand only sums or permutes
-    }
     let (inputs, output) = match equation.split_once("->") {
-        Some((i, o)) => (i, o.to_string()),
-        None => (equation.as_str(), implicit_output(&equation)),
+        Some((i, o)) => (i.to_string(), Some(o.to_string())),
+        None => (equation.clone(), None),
     };
-    let terms: Vec<&str> = inputs.split(',').collect();
-    if terms.len() != operands.len() {
+    let raw_terms: Vec<&str> = inputs.split(',').collect();
+    if raw_terms.len() != operands.len() || operands.is_empty() {
         return None;
     }
+    // `...` becomes one private letter per broadcast dimension, numbered from the right.
+    let broadcast = |i: usize| char::from_u32(0xE000 + i as u32).unwrap_or('\u{E000}');
+    let mut ellipsis_rank = 0;
+    let mut terms: Vec<String> = Vec::new();
+    for (term, shape) in raw_terms.iter().zip(operands) {
+        let letters = term.replace("...", "").chars().count();
+        let rank = if term.contains("...") {
+            shape.len().checked_sub(letters)?
+        } else {
+            0
+        };
+        ellipsis_rank = ellipsis_rank.max(rank);
+        let dims: String = (0..rank).rev().map(broadcast).collect();
+        terms.push(term.replacen("...", &dims, 1));
+    }
+    let dims: String = (0..ellipsis_rank).rev().map(broadcast).collect();
+    let output = match output {
+        Some(o) => o.replacen("...", &dims, 1),
+        None => dims.clone() + &implicit_output(&terms.concat()),
+    };
     let mut size = std::collections::HashMap::new();
     for (term, shape) in terms.iter().zip(operands) {
         if term.chars().count() != shape.len() {
             return None;
         }
         for (letter, &d) in term.chars().zip(shape) {
-            size.insert(letter, d);
+            let known = size.entry(letter).or_insert(d);
+            *known = (*known).max(d);
         }
+    }
+    if terms.len() < 2 {
+        return Some(0);
     }
     let mut current: Vec<char> = terms[0].chars().collect();
     let mut total = 0u64;
@@ -236,7 +533,7 @@ fn einsum(equation: &str, operands: &[Vec<u64>]) -> Option<u64> {
 fn implicit_output(inputs: &str) -> String {
     let mut once: Vec<char> = inputs
         .chars()
-        .filter(|c| c.is_alphabetic() && inputs.matches(*c).count() == 1)
+        .filter(|c| c.is_ascii_alphabetic() && inputs.matches(*c).count() == 1)
         .collect();
     once.sort_unstable();
     once.into_iter().collect()
@@ -411,5 +708,121 @@ mod tests {
             0
         );
         assert_eq!(mult_adds("aten::relu", &[t(&[2, 3]), t(&[2, 3])]), 0);
+    }
+
+    #[test]
+    fn grouped_matrix_products_count_every_group() {
+        // Mixtral's experts: 32 token-slots sorted by expert, (4 experts, 32, 128) weights.
+        let args = [
+            t(&[32, 32]),
+            t(&[4, 32, 128]),
+            t(&[4]),
+            Arg::None,
+            Arg::None,
+            t(&[32, 128]),
+        ];
+        assert_eq!(mult_adds("aten::_grouped_mm", &args), 32 * 32 * 128);
+        // Batched groups, and groups along K (output G×M×N).
+        let batched = [t(&[4, 8, 16]), t(&[4, 16, 2]), Arg::None, t(&[4, 8, 2])];
+        assert_eq!(mult_adds("aten::_grouped_mm", &batched), 4 * 8 * 16 * 2);
+        let along_k = [t(&[8, 64]), t(&[64, 2]), t(&[4]), t(&[4, 8, 2])];
+        assert_eq!(mult_adds("aten::_grouped_mm", &along_k), 8 * 64 * 2);
+    }
+
+    #[test]
+    fn quantized_layers_count_like_their_float_twins() {
+        // A packed Linear weight is opaque; the input's last dimension is K.
+        let linear = [t(&[2, 5, 8]), Arg::Other, Arg::Bool(false), t(&[2, 5, 16])];
+        assert_eq!(
+            mult_adds("quantized::linear_dynamic", &linear),
+            2 * 5 * 16 * 8
+        );
+        // A packed convolution arrives unpacked: [weight, bias].
+        let conv = [
+            t(&[1, 3, 8, 8]),
+            Arg::Tensors(vec![vec![8, 3, 3, 3], vec![8]]),
+            Arg::Float(0.1),
+            Arg::Int(0),
+            t(&[1, 8, 6, 6]),
+        ];
+        assert_eq!(mult_adds("quantized::conv2d", &conv), 8 * 36 * 27);
+        assert_eq!(
+            try_mult_adds(
+                "quantized::conv2d",
+                &[t(&[1, 3, 8, 8]), Arg::Other, t(&[1])]
+            ),
+            None
+        );
+        // LSTM(16, 12), one layer, batch-first (2, 5, 16): 4 gates × 12 × (16 + 12) at 10 steps.
+        let lstm = [
+            t(&[2, 5, 16]),
+            Arg::Tensors(vec![vec![1, 2, 12]; 2]),
+            Arg::Other,
+            Arg::Bool(true),
+            Arg::Int(1),
+            Arg::Float(0.0),
+            Arg::Bool(false),
+            Arg::Bool(false),
+            Arg::Bool(true),
+            Arg::Other,
+            Arg::Bool(true),
+            t(&[2, 5, 12]),
+            t(&[1, 2, 12]),
+            t(&[1, 2, 12]),
+        ];
+        assert_eq!(
+            mult_adds("aten::quantized_lstm", &lstm),
+            10 * 4 * 12 * (16 + 12)
+        );
+    }
+
+    #[test]
+    fn einsum_broadcasts_ellipses() {
+        let args = |eq: &str, ops: Vec<Vec<u64>>| {
+            [Arg::Str(eq.into()), Arg::Tensors(ops), Arg::None, t(&[1])]
+        };
+        assert_eq!(
+            mult_adds(
+                "aten::einsum",
+                &args("...ij,...jk->...ik", vec![vec![2, 3, 4, 5], vec![3, 5, 6]])
+            ),
+            2 * 3 * 4 * 5 * 6
+        );
+        assert_eq!(
+            mult_adds(
+                "aten::einsum",
+                &args("...d,...d", vec![vec![7, 8], vec![7, 8]])
+            ),
+            7 * 8
+        );
+    }
+
+    #[test]
+    fn work_without_a_formula_is_recognised() {
+        for op in [
+            "aten::tensordot",
+            "aten::fft_rfft",
+            "quantized::linear_dynamic",
+            "prepacked::linear_clamp_run",
+            "aten::_scaled_dot_product_fused_attention_overrideable",
+            "aten::mm",
+        ] {
+            assert!(does_work(op), "{op}");
+        }
+        for op in [
+            "aten::relu",
+            "aten::cummax",
+            "aten::lgamma",
+            "quantized::linear_prepack",
+            "aten::quantize_per_tensor",
+            "prim::GetAttr",
+        ] {
+            assert!(!does_work(op), "{op}");
+        }
+        assert_eq!(try_mult_adds("aten::tensordot", &[t(&[2, 3])]), None);
+        assert_eq!(
+            try_mult_adds("aten::mm", &[t(&[2, 3, 4]), t(&[4, 5])]),
+            None
+        );
     }
 }

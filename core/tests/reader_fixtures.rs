@@ -225,22 +225,27 @@ fn a_parameter_sharing_a_buffers_storage_still_counts() {
     assert!(tensors(&s).iter().all(|t| t.1.tied_to.is_none()));
 }
 
+/// torch.jit.freeze leaves PyTorch's own module with no parameters (`params` 0 in expected.json):
+/// the weights are constants of its code. They are counted, as frozen parameters of the root.
 #[test]
-fn frozen_weights_in_constants_are_explained() {
+fn frozen_weights_in_constants_are_frozen_parameters() {
     let s = read("frozen.pt");
     let want = expected("frozen.pt");
-    assert_eq!(s.totals().params, want["params"].as_u64().unwrap());
-    let count = want["constant_tensors"].as_u64().unwrap();
+    assert_eq!(want["params"].as_u64().unwrap(), 0, "PyTorch counts none");
+    let count = want["constant_tensors"].as_u64().unwrap() as usize;
     let bytes = want["constant_bytes"].as_u64().unwrap();
+    let t = s.totals();
+    assert_eq!(t.param_bytes, bytes);
+    assert_eq!(t.params, bytes / 4, "float32 constants");
+    assert_eq!((t.trainable, t.non_trainable), (0, t.params));
+    assert_eq!(
+        (t.frozen_constants, t.frozen_constant_tensors),
+        (t.params, count)
+    );
+    let names: Vec<&str> = s.root.parameters.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["c0", "c1"], "named as the code names them");
     assert!(
-        has_note(
-            &s,
-            &[
-                &format!("constants.pkl holds {count} tensors ({bytes} B)"),
-                "torch.jit.freeze",
-                "not counted"
-            ]
-        ),
+        has_note(&s, &["torch.jit.freeze", "frozen parameters", "448 B"]),
         "{:?}",
         s.notes
     );

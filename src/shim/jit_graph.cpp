@@ -17,6 +17,10 @@
 //     from the file: they hold zeros (see LargeTensorsAsZeros), as only shapes are measured.
 //
 // Request lines (tab-separated):   input <ScalarType> <d0,d1,...>   |   count <aten::op>
+//                                  tally <op, or a prefix ending in *>   |   dynamic <aten::op>
+//   tally: runs of matching operators that are not counted are tallied per module (work that would
+//   otherwise cost nothing without a word); dynamic: operators whose output size can depend on
+//   tensor values (nonzero, boolean indexing …), reported where they did.
 // Result lines (tab-separated):
 //   schema <forward's signature without self>
 //   edge <from> <to> <1|0>                `to` consumes what `from` returned (1: its only consumer)
@@ -27,17 +31,26 @@
 //                                         code) while loading or running; each distinct message once,
 //                                         the first 10 distinct messages only
 //   more_warnings <count>                 how many more distinct messages there were
+//   ran <module path> <op> <count>        a tallied operator ran <count> times in that module's code
+//   dynamic <module path> <op>            an operator whose output size depended on values ran there
+//                                         (aten::index only with a boolean or byte mask)
+//   filled <input number> <ids|ones|zeros> [<rows> <embedding path>]
+//                                         how an integer or boolean input was filled: token ids in
+//                                         range of the Embedding (its row count) that consumes it,
+//                                         ones (masks, booleans), or zeros
 //   error <load|input|make_input|run|internal> <message> [<where>]
 //                                         input: the inputs do not fit forward's signature;
 //                                         make_input: an input tensor could not be made, <where> is
 //                                         its number (1-based); run: <where> is the module path that
 //                                         was running
 // A tensor is <ScalarType>:<d0,d1,...>. An arg is T<tensor>, I<int>, F<float>, B<0|1>, N (None),
-// S<string>, L<d0,d1,...> (ints), Y<tensor>;<tensor>... (tensors) or ?<kind>. The root module's
-// path is empty. Strings escape backslash, tab and newline.
+// S<string>, L<d0,d1,...> (ints), Y<tensor>;<tensor>... (tensors; a packed quantized weight is the
+// tensors its unpack() returns) or ?<kind>. The root module's path is empty. Strings escape
+// backslash, tab and newline.
 
 #include "jit_graph.h"
 
+#include <ATen/ops/arange.h>
 #include <ATen/ops/ones.h>
 #include <ATen/ops/zeros.h>
 #include <c10/core/InferenceMode.h>
@@ -46,14 +59,17 @@
 #include <caffe2/serialize/inline_container.h>
 #include <torch/csrc/jit/api/function_impl.h>
 #include <torch/csrc/jit/api/module.h>
+#include <torch/csrc/jit/ir/constants.h>
 #include <torch/csrc/jit/ir/ir.h>
 #include <torch/csrc/jit/runtime/interpreter.h>
 #include <torch/csrc/jit/serialization/import.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -432,6 +448,18 @@ void pretend_grad_enabled(Graph& graph) {
 struct Recorder {
   std::string lines;
   std::vector<std::string> running;  // module calls entered and not yet returned, outermost first
+  std::map<std::pair<std::string, std::string>, int64_t> ran;  // (path, op) → runs, tallied ops
+  std::set<std::pair<std::string, std::string>> dynamic;       // (path, op) that depended on values
+
+  // The tallies and the value-dependent operators, as result lines.
+  std::string summary() const {
+    std::string out;
+    for (const auto& [where, count] : ran) {
+      out += "ran\t" + escape(where.first) + "\t" + where.second + "\t" + std::to_string(count) + "\n";
+    }
+    for (const auto& [path, op] : dynamic) out += "dynamic\t" + escape(path) + "\t" + op + "\n";
+    return out;
+  }
 };
 
 std::string tensor_text(const at::Tensor& t) {
@@ -491,6 +519,32 @@ std::string describe(const c10::IValue& v) {
     }
     return s;
   }
+  if (v.isObject()) {
+    // A quantized layer's packed weight (LinearPackedParamsBase, Conv2dPackedParamsBase) tells its
+    // shapes only through unpack(): (weight, bias).
+    try {
+      torch::jit::Function* unpack = v.toObject()->type()->findMethod("unpack");
+      if (unpack) {
+        torch::jit::Stack stack{v};
+        unpack->run(stack);
+        std::string s = "Y";
+        bool first = true;
+        auto add = [&](const c10::IValue& e) {
+          if (!e.isTensor() || !e.toTensor().defined()) return;
+          if (!first) s += ';';
+          s += tensor_text(e.toTensor());
+          first = false;
+        };
+        if (!stack.empty() && stack.back().isTuple()) {
+          for (const auto& e : stack.back().toTupleRef().elements()) add(e);
+        } else if (!stack.empty()) {
+          add(stack.back());
+        }
+        if (!first) return s;
+      }
+    } catch (...) {
+    }
+  }
   return "?" + v.tagKind();
 }
 
@@ -508,7 +562,41 @@ Node* make_probe(Graph& graph, at::ArrayRef<Value*> inputs,
   return probe;
 }
 
-void add_probes(Graph& graph, Recorder& rec, const std::unordered_set<c10::Symbol>& counted) {
+// True when `kind` is one of `patterns`: an exact name, or a prefix ending in `*`.
+bool matches_any(const std::string& kind, const std::vector<std::string>& patterns) {
+  for (const auto& p : patterns) {
+    if (!p.empty() && p.back() == '*' ? starts_with(kind, p.substr(0, p.size() - 1)) : kind == p) return true;
+  }
+  return false;
+}
+
+// Whether an operator's run made an output whose size depends on values: indexing with a mask, a
+// one-argument where (nonzero); the others always can.
+bool value_dependent(const std::string& op, at::ArrayRef<c10::IValue> inputs) {
+  if (op == "aten::index") {
+    if (inputs.size() < 2 || !inputs[1].isList()) return false;
+    for (const auto& index : inputs[1].toListRef()) {
+      if (index.isTensor() && index.toTensor().defined()) {
+        const auto type = index.toTensor().scalar_type();
+        if (type == at::kBool || type == at::kByte) return true;
+      }
+    }
+    return false;
+  }
+  if (op == "aten::repeat_interleave") {  // only repeats given as a tensor
+    return inputs.size() >= 2 && inputs[1].isTensor();
+  }
+  return true;
+}
+
+struct Probing {
+  std::unordered_set<c10::Symbol> counted;
+  std::vector<std::string> tallied;
+  std::unordered_set<c10::Symbol> dynamic;
+};
+
+void add_probes(Graph& graph, Recorder& rec, const Probing& probing) {
+  const auto& counted = probing.counted;
   std::vector<Node*> nodes;
   collect(graph.block(), nodes);
   // `guessed`: positions of values taken as returned only if they are floating point (see
@@ -555,6 +643,16 @@ void add_probes(Graph& graph, Recorder& rec, const std::unordered_set<c10::Symbo
     } else if (n->kind() == passed_mark()) {
       make_probe(graph, n->inputs(), record_passed(path))->insertBefore(n);
       n->destroy();
+    } else if (probing.dynamic.count(n->kind())) {
+      const std::string op = n->kind().toQualString();
+      if (op == "aten::where" && n->inputs().size() != 1) continue;  // the three-argument select
+      make_probe(graph, n->inputs(), [&rec, path, op](at::ArrayRef<c10::IValue> inputs) {
+        if (value_dependent(op, inputs)) rec.dynamic.emplace(path, op);
+      })->insertAfter(n);
+    } else if (!counted.count(n->kind()) && matches_any(n->kind().toQualString(), probing.tallied)) {
+      const std::string op = n->kind().toQualString();
+      make_probe(graph, {}, [&rec, path, op](at::ArrayRef<c10::IValue>) { ++rec.ran[{path, op}]; })
+          ->insertAfter(n);
     } else if (counted.count(n->kind())) {
       std::vector<Value*> values(n->inputs().begin(), n->inputs().end());
       values.insert(values.end(), n->outputs().begin(), n->outputs().end());
@@ -573,7 +671,7 @@ void add_probes(Graph& graph, Recorder& rec, const std::unordered_set<c10::Symbo
 
 struct Request {
   std::vector<std::pair<c10::ScalarType, std::vector<int64_t>>> inputs;
-  std::unordered_set<c10::Symbol> counted;
+  Probing probing;
 };
 
 std::vector<std::string> split(const std::string& s, char sep) {
@@ -601,7 +699,11 @@ Request parse_request(const std::string& text) {
       }
       req.inputs.emplace_back(*type, dims);
     } else if (f.size() == 2 && f[0] == "count") {
-      req.counted.insert(c10::Symbol::fromQualString(f[1]));
+      req.probing.counted.insert(c10::Symbol::fromQualString(f[1]));
+    } else if (f.size() == 2 && f[0] == "tally") {
+      req.probing.tallied.push_back(f[1]);
+    } else if (f.size() == 2 && f[0] == "dynamic") {
+      req.probing.dynamic.insert(c10::Symbol::fromQualString(f[1]));
     } else if (!line.empty()) {
       throw std::invalid_argument("malformed request line: " + line);
     }
@@ -646,17 +748,160 @@ std::string check_inputs(const c10::FunctionSchema& schema, size_t given) {
   }
   for (size_t i = 1; i <= given; ++i) {
     if (!c10::TensorType::get()->isSubtypeOf(*args[i].type())) {
+      const auto kind = args[i].type()->kind();
+      const bool container = kind == c10::TypeKind::ListType || kind == c10::TypeKind::DictType ||
+                             kind == c10::TypeKind::TupleType;
       return "forward's input '" + args[i].name() + "' is " + args[i].type()->annotation_str() +
-             ", not a tensor";
+             (container ? ", a container of values: tchinfo passes one tensor per --input-size, so a forward "
+                          "taking a list, dict or tuple cannot be run"
+                        : ", not a tensor");
     }
   }
   return "";
 }
 
-at::Tensor make_input(c10::ScalarType type, const std::vector<int64_t>& dims) {
+// ---- values of the inputs ----
+
+// How an input is filled. Floating-point inputs are ones (normalisations and divisions stay finite);
+// an integer input read by an Embedding gets token ids in its range, a mask or a boolean ones, any
+// other integer zeros (a valid index anywhere).
+struct Fill {
+  std::string kind = "ones";  // ids | ones | zeros
+  int64_t rows = 0;           // ids: the Embedding's row count
+  std::string embedding;      // ids: its module path
+};
+
+// Operators a token id passes through unchanged in value on its way to an Embedding.
+bool keeps_values(const Node* n) {
+  static const std::unordered_set<std::string> kinds = {
+      "aten::view",    "aten::reshape", "aten::to",         "aten::contiguous", "aten::unsqueeze",
+      "aten::squeeze", "aten::flatten", "aten::slice",      "aten::select",     "aten::clone",
+      "aten::expand",  "aten::repeat",  "aten::permute",    "aten::transpose",  "aten::t",
+      "aten::type_as", "aten::long",    "aten::int",        "aten::view_as",    "aten::reshape_as",
+      "aten::narrow",  "aten::detach",  "aten::movedim",    "aten::unflatten",  "aten::expand_as",
+      "aten::reshape", "aten::index_select"};
+  return kinds.count(n->kind().toQualString()) > 0;
+}
+
+// The tensor `v` holds when it is a constant or an attribute reached from the module (an
+// Embedding's `self.embed.weight`, inlined as a chain of attribute lookups).
+std::optional<at::Tensor> tensor_value(Value* v, const torch::jit::Module& module) {
+  if (auto constant = torch::jit::toIValue(v)) {
+    if (constant->isTensor()) return constant->toTensor();
+    return std::nullopt;
+  }
+  std::vector<std::string> names;
+  while (v->node()->kind() == c10::prim::GetAttr) {
+    names.push_back(v->node()->s(c10::attr::name));
+    v = v->node()->input();
+  }
+  const auto inputs = v->owningGraph()->inputs();
+  if (inputs.empty() || v != inputs[0]) return std::nullopt;
+  c10::IValue current = module._ivalue();
+  for (auto it = names.rbegin(); it != names.rend(); ++it) {
+    if (!current.isObject()) return std::nullopt;
+    auto object = current.toObject();
+    auto slot = object->type()->findAttributeSlot(*it);
+    if (!slot) return std::nullopt;
+    current = object->getSlot(*slot);
+  }
+  if (current.isTensor()) return current.toTensor();
+  return std::nullopt;
+}
+
+// The Embedding with the fewest rows that reads `input` as indices, through operators that keep the
+// values: (rows, its module path).
+std::optional<std::pair<int64_t, std::string>> embedding_of(Value* input, const torch::jit::Module& module) {
+  std::vector<Value*> todo{input};
+  std::unordered_set<Value*> seen;
+  std::optional<std::pair<int64_t, std::string>> best;
+  while (!todo.empty() && seen.size() < 256) {
+    Value* v = todo.back();
+    todo.pop_back();
+    if (!seen.insert(v).second) continue;
+    for (const auto& use : v->uses()) {
+      Node* user = use.user;
+      const std::string kind = user->kind().toQualString();
+      if ((kind == "aten::embedding" || kind == "aten::embedding_bag") && use.offset == 1) {
+        auto weight = tensor_value(user->input(0), module);
+        if (weight && weight->dim() == 2 && (!best || weight->size(0) < best->first)) {
+          best = std::make_pair(weight->size(0), scope_of(user));
+        }
+      } else if (use.offset == 0 && keeps_values(user)) {
+        for (Value* out : user->outputs()) todo.push_back(out);
+      } else if (user->kind() == c10::prim::Return && user->owningBlock()->owningNode() &&
+                 user->owningBlock()->owningNode()->kind() == c10::prim::If) {
+        // A branch handing the value on (F.embedding's `if max_norm is not None:`): the If's output.
+        Node* branch = user->owningBlock()->owningNode();
+        if (use.offset < branch->outputs().size()) todo.push_back(branch->outputs()[use.offset]);
+      }
+    }
+  }
+  return best;
+}
+
+std::string lowercase(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// How each input is filled, from its dtype, forward's name for it and the graph's use of it.
+std::vector<Fill> fills_for(Graph& graph, const c10::FunctionSchema& schema,
+                            const std::vector<std::pair<c10::ScalarType, std::vector<int64_t>>>& inputs,
+                            const torch::jit::Module& module) {
+  std::vector<Fill> fills;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const c10::ScalarType type = inputs[i].first;
+    Fill fill;
+    if (c10::isFloatingType(type) || c10::isComplexType(type) || type == at::kBool) {
+      fill.kind = "ones";
+    } else if (lowercase(schema.arguments()[i + 1].name()).find("mask") != std::string::npos) {
+      fill.kind = "ones";
+    } else if (auto embedding = i + 1 < graph.inputs().size() ? embedding_of(graph.inputs()[i + 1], module)
+                                                              : std::nullopt) {
+      fill.kind = "ids";
+      fill.rows = embedding->first;
+      fill.embedding = embedding->second;
+    } else {
+      fill.kind = "zeros";
+    }
+    fills.push_back(fill);
+  }
+  return fills;
+}
+
+// `filled` lines for the inputs that are not floating point.
+std::string describe_fills(const std::vector<Fill>& fills,
+                           const std::vector<std::pair<c10::ScalarType, std::vector<int64_t>>>& inputs) {
+  std::string out;
+  for (size_t i = 0; i < fills.size(); ++i) {
+    const auto type = inputs[i].first;
+    if (c10::isFloatingType(type) || c10::isComplexType(type)) continue;
+    out += "filled\t" + std::to_string(i + 1) + "\t" + fills[i].kind;
+    if (fills[i].kind == "ids") out += "\t" + std::to_string(fills[i].rows) + "\t" + escape(fills[i].embedding);
+    out += "\n";
+  }
+  return out;
+}
+
+at::Tensor make_input(c10::ScalarType type, const std::vector<int64_t>& dims, const Fill& fill) {
   auto options = at::TensorOptions().dtype(type);
-  // Ones keep normalisations and divisions finite; zeros are valid indices (token ids, classes).
-  if (c10::isFloatingType(type) || c10::isComplexType(type)) return at::ones(dims, options);
+  if (fill.kind == "ids" && fill.rows > 1) {
+    // 1, 2, … rows-1, 1, 2 …: every id in range, none the 0 that often pads; kept within the dtype.
+    int64_t rows = fill.rows;
+    if (type == at::kByte) rows = std::min<int64_t>(rows, 256);
+    if (type == at::kChar) rows = std::min<int64_t>(rows, 128);
+    if (type == at::kShort) rows = std::min<int64_t>(rows, 32768);
+    if (type == at::kUInt16) rows = std::min<int64_t>(rows, 65536);
+    int64_t count = 1;
+    for (int64_t d : dims) count *= d;
+    return at::arange(count, at::TensorOptions().dtype(at::kLong))
+        .remainder(rows - 1)
+        .add(1)
+        .reshape(dims)
+        .to(type);
+  }
+  if (fill.kind == "ones") return at::ones(dims, options);
   return at::zeros(dims, options);
 }
 
@@ -791,10 +1036,12 @@ std::string measure(const std::string& path, const std::string& request_text) {
   Inliner inliner(traced);
   std::shared_ptr<Graph> graph = inliner.inlined(*fn);
   out += describe_edges(*graph);
+  const std::vector<Fill> fills = fills_for(*graph, schema, req.inputs, module);
+  out += describe_fills(fills, req.inputs);
   pretend_grad_enabled(*graph);
   Recorder rec;
   rec.running.emplace_back();  // the root: its own code runs when no child call is open
-  add_probes(*graph, rec, req.counted);
+  add_probes(*graph, rec, req.probing);
   torch::jit::Code code(graph, "forward");
 
   c10::InferenceMode inference;
@@ -802,7 +1049,7 @@ std::string measure(const std::string& path, const std::string& request_text) {
   for (size_t i = 0; i < req.inputs.size(); ++i) {
     const auto& [type, dims] = req.inputs[i];
     try {
-      stack.emplace_back(make_input(type, dims));
+      stack.emplace_back(make_input(type, dims, fills[i]));
     } catch (const std::exception& e) {
       const std::string number = std::to_string(i + 1);
       return out + fail("make_input", message_of(e), &number);
@@ -816,7 +1063,7 @@ std::string measure(const std::string& path, const std::string& request_text) {
     const std::string where = rec.running.empty() ? "" : rec.running.back();
     return out + fail("run", message_of(e), &where);
   }
-  return out + warnings.lines() + rec.lines;
+  return out + warnings.lines() + rec.lines + rec.summary();
 }
 
 char* to_c(const std::string& text) noexcept {

@@ -42,7 +42,8 @@ pub fn measure_into(
     path: &Path,
     opts: &LoadOptions,
 ) -> Result<(), SourceError> {
-    let measurement = measure(path, &input_specs(opts))?;
+    let measurement = measure(path, &input_specs(opts))
+        .map_err(|e| explain_optimized_for_inference(summary, e))?;
     apply(summary, &measurement);
     Ok(())
 }

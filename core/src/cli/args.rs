@@ -113,9 +113,11 @@ pub struct SourceArgs {
     /// N,C,H,W too). Default: the sizes as given; 1 for a built-in's C,H,W.
     #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
     pub batch_size: Option<i64>,
-    /// Element type of file inputs: f32 (default), f16, bf16, f64, i64 (token ids) …
-    #[arg(long)]
-    pub dtype: Option<DType>,
+    /// Element type of file inputs: f32 (default), f16, bf16, f64, i64 (token ids), bool … One per
+    /// --input-size, in order (repeat it, or separate with commas: f32,i64); a single one applies to
+    /// every input. Integer inputs an Embedding reads get token ids in its range.
+    #[arg(long, value_delimiter = ',')]
+    pub dtype: Vec<DType>,
     /// Tokens per sequence for a built-in language model (gpt2, bert-base-uncased, Llama-3.1-8B …);
     /// default 128. The batch is --batch-size (default 1).
     #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
@@ -138,7 +140,7 @@ impl SourceArgs {
             num_classes: self.num_classes,
             input_sizes: self.input_sizes.clone(),
             batch_size: self.batch_size,
-            dtype: self.dtype,
+            dtypes: self.dtype.clone(),
             seq_len: self.seq_len,
             forward: !self.no_forward,
             timeout: Some(self.timeout),
@@ -173,7 +175,8 @@ pub struct SummaryArgs {
     /// whole subtree's parameters and mult-adds.
     #[arg(long, default_value_t = 3)]
     pub depth: usize,
-    /// Columns after the layer column, comma separated: output, params, percent, mult-adds, trainable.
+    /// Columns after the layer column, comma separated: output, params, percent, mult-adds (operator
+    /// mult-adds), torchinfo-mult-adds (torchinfo's parameter-based count), trainable.
     #[arg(long, value_delimiter = ',', default_values_t = Column::DEFAULT.map(|c| c.key().to_string()))]
     pub columns: Vec<String>,
     /// Plain ASCII tree glyphs and bars.

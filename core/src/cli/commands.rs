@@ -53,13 +53,21 @@ fn shown(model: &OsStr) -> String {
     crate::text::path(Path::new(model))
 }
 
+/// The load options the arguments ask for, once they are consistent (a `--dtype` per input or one).
+fn load_options(source: &SourceArgs) -> Result<crate::sources::LoadOptions, Failure> {
+    let opts = source.load_options();
+    opts.check_dtypes()
+        .map_err(|e| Failure::Usage(anyhow!(e)))?;
+    Ok(opts)
+}
+
 fn load_model(
     loader: &dyn Loader,
     model: &OsStr,
     source: &SourceArgs,
 ) -> Result<ModelSummary, Failure> {
     loader
-        .load(model, &source.load_options())
+        .load(model, &load_options(source)?)
         .map_err(|e| Failure::Run(e.into()))
 }
 
@@ -100,7 +108,7 @@ fn compare(loader: &dyn Loader, args: CompareArgs) -> Result<(), Failure> {
 /// Runs the model twice: at the batch asked for (`--batch-size`, else the batch of `--input-size`, else 1)
 /// and at one more, so activations per sample are measured.
 fn plan(loader: &dyn Loader, args: PlanArgs) -> Result<(), Failure> {
-    let mut opts = args.source.load_options();
+    let mut opts = load_options(&args.source)?;
     opts.forward = true;
     let load = |o: &crate::sources::LoadOptions| {
         loader

@@ -8,11 +8,18 @@ use super::vgg_names::paper_names;
 use crate::dtype::DType;
 use crate::memory::{self, Optimizer, Precision};
 use crate::summary::head::find_head;
-use crate::summary::{LayerKind, ModelSummary, Totals};
+use crate::summary::{ModelSummary, Role, Totals};
 use crate::units::{binary, si, thousands};
 use prettytable::format::{FormatBuilder, LinePosition, LineSeparator};
 use prettytable::{Cell, Row, Table};
 use serde_json::json;
+
+/// compare's rows for the summary's memory lines, short enough for four models in 120 columns; the
+/// remarks under the table spell out ×3 and ×4.
+pub const ADAM_ROW: &str = "Adam, weights + state ×3";
+pub const FULL_TRAINING_ROW: &str = "Full training ×4";
+/// The width a comparison of up to four models fits in.
+pub const MAX_WIDTH: usize = 120;
 
 /// One model's cell: the value itself, so each format writes it its own way (the table rounds and
 /// groups digits; CSV carries raw counts and bytes).
@@ -116,23 +123,14 @@ pub fn compare(summaries: &[ModelSummary]) -> Comparison {
     row("Layers with parameters", "layers", &|s, _| {
         Value::Count(layers_with_params(s) as u64)
     });
-    let kinds: Vec<LayerKind> = LayerKind::ALL
+    // Roles line up across models: every role any of them has, in one order.
+    let roles: Vec<Role> = Role::ALL
         .into_iter()
-        .filter(|k| {
-            matches!(
-                k,
-                LayerKind::Linear
-                    | LayerKind::Convolution
-                    | LayerKind::Normalization
-                    | LayerKind::Embedding
-                    | LayerKind::Other
-            ) || totals.iter().any(|t| t.kind_params(*k) > 0)
-        })
-        .filter(|k| *k != LayerKind::Container)
+        .filter(|r| totals.iter().any(|t| t.role_params(*r) > 0))
         .collect();
-    for kind in kinds {
-        row(&format!("  {}", kind.name()), "params", &|_, t| {
-            share(t, t.kind_params(kind))
+    for role in roles {
+        row(&format!("  {}", role.name()), "params", &|_, t| {
+            share(t, t.role_params(role))
         });
     }
     row("Head", "", &|s, _| {
@@ -164,14 +162,15 @@ pub fn compare(summaries: &[ModelSummary]) -> Comparison {
             Value::Text(inputs.join(", "))
         }
     });
-    row("Mult-adds (torchinfo)", "mult-adds", &|_, t| {
-        t.mult_adds.map_or(Value::Missing, Value::MultAdds)
-    });
+    // The operator count is the one models are ranked by; torchinfo's follows, labelled.
     if totals.iter().any(|t| t.op_mult_adds.is_some()) {
         row("Mult-adds (operators)", "mult-adds", &|_, t| {
             t.op_mult_adds.map_or(Value::Missing, Value::MultAdds)
         });
     }
+    row("Mult-adds (torchinfo)", "mult-adds", &|_, t| {
+        t.mult_adds.map_or(Value::Missing, Value::MultAdds)
+    });
     // Gradients and Adam state for trainable parameters only; Missing only if a figure overflows 64 bits.
     let fp32 = |t: &Totals, figure: fn(&memory::TrainingMemory) -> Option<u64>| {
         figure(&memory::training_of(
@@ -183,10 +182,10 @@ pub fn compare(summaries: &[ModelSummary]) -> Comparison {
         .map_or(Value::Missing, Value::Bytes)
     };
     row("Weights, float32", "bytes", &|_, t| fp32(t, |m| m.weights));
-    row(memory::ADAM_LABEL, "bytes", &|_, t| {
+    row(ADAM_ROW, "bytes", &|_, t| {
         fp32(t, memory::TrainingMemory::without_gradients)
     });
-    row(memory::FULL_TRAINING_ROW_LABEL, "bytes", &|_, t| {
+    row(FULL_TRAINING_ROW, "bytes", &|_, t| {
         fp32(t, memory::TrainingMemory::total)
     });
     row("Activations ×2 (torchinfo)", "bytes", &|_, t| {
@@ -239,18 +238,114 @@ fn remarks(summaries: &[ModelSummary], totals: &[Totals]) -> Vec<String> {
                 .map(|p| format!("{p} ({})", l.path))
                 .unwrap_or(l.path.clone());
             let name = super::name(&name, super::MAX_CELL);
-            out.push(format!(
-                "{}: {name} alone holds {:.1}% of the parameters; Linear layers hold {:.1}%.",
+            let mut text = format!(
+                "{}: {name} alone holds {:.1}% of the parameters",
                 shown(s),
-                t.percent(l.params),
-                t.percent(t.kind_params(LayerKind::Linear))
-            ));
+                t.percent(l.params)
+            );
+            if let Some(top) = t.by_role.iter().max_by_key(|r| r.params) {
+                text += &format!(
+                    "; {} layers hold {:.1}%",
+                    top.role.name(),
+                    t.percent(top.params)
+                );
+            }
+            out.push(text + ".");
         }
     }
+    out.extend(ranking(summaries, totals));
+    out.push(
+        "×3 = Adam's weights + momentum + variance; ×4 adds the gradients (trainable parameters only)."
+            .to_string(),
+    );
     out
 }
 
+/// The models by operator mult-adds, cheapest first, each against the cheapest: what a forward pass
+/// costs, which torchinfo's parameter-based count does not tell for transformers.
+fn ranking(summaries: &[ModelSummary], totals: &[Totals]) -> Option<String> {
+    let mut measured: Vec<(&str, u64)> = summaries
+        .iter()
+        .zip(totals)
+        .filter_map(|(s, t)| Some((s.name.as_str(), t.op_mult_adds?)))
+        .collect();
+    if measured.len() < 2 {
+        return None;
+    }
+    measured.sort_by_key(|(_, m)| *m);
+    let cheapest = measured[0].1;
+    let parts: Vec<String> = measured
+        .iter()
+        .enumerate()
+        .map(|(i, (name, m))| {
+            if i == 0 || cheapest == 0 {
+                format!("{name} {}", si(*m))
+            } else {
+                format!("{name} {} ({:.1}×)", si(*m), *m as f64 / cheapest as f64)
+            }
+        })
+        .collect();
+    Some(format!(
+        "By operator mult-adds, cheapest first: {}.",
+        parts.join(", ")
+    ))
+}
+
 pub fn render_text(c: &Comparison) -> String {
+    // Narrow the model columns, wrapping their text, until the table fits.
+    let mut width = widest_cell(c);
+    let mut table = table_text(c, width);
+    while text_width(&table) > MAX_WIDTH && width > MIN_CELL {
+        let excess = text_width(&table) - MAX_WIDTH;
+        let step = excess.div_ceil(c.models.len().max(1)).max(1);
+        width = width.saturating_sub(step).max(MIN_CELL);
+        table = table_text(c, width);
+    }
+    let mut s = table;
+    for r in &c.remarks {
+        s += &wrap_prose(r, MAX_WIDTH);
+        s.push('\n');
+    }
+    s += "Sizes: KiB, MiB, GiB are powers of 2^10 bytes.\n";
+    s
+}
+
+/// A remark broken at spaces only, so names and figures stay whole.
+fn wrap_prose(text: &str, width: usize) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    lines.push(line);
+    lines.join("\n")
+}
+
+/// Model columns are not wrapped below this many characters.
+const MIN_CELL: usize = 12;
+
+fn text_width(text: &str) -> usize {
+    text.lines().map(|l| l.chars().count()).max().unwrap_or(0)
+}
+
+fn widest_cell(c: &Comparison) -> usize {
+    c.rows
+        .iter()
+        .flat_map(|r| r.values.iter().map(|v| v.display().chars().count()))
+        .chain(c.models.iter().map(|m| m.chars().count()))
+        .max()
+        .unwrap_or(0)
+}
+
+/// The table with every model cell wrapped to `width` characters (breaking after spaces, dots and
+/// slashes, and inside a word only when it alone is wider).
+fn table_text(c: &Comparison, width: usize) -> String {
     let mut table = Table::new();
     table.set_format(
         FormatBuilder::new()
@@ -263,34 +358,84 @@ pub fn render_text(c: &Comparison) -> String {
             .build(),
     );
     let mut titles = vec![Cell::new("")];
-    titles.extend(
-        c.models
-            .iter()
-            .map(|m| Cell::new(&super::name(m, super::MAX_NAME)).style_spec("r")),
-    );
+    titles.extend(c.models.iter().map(|m| {
+        Cell::new(&wrap_at(
+            &super::name(m, super::MAX_NAME),
+            width,
+            &['/', ' '],
+        ))
+        .style_spec("r")
+    }));
     table.set_titles(Row::new(titles));
     for r in &c.rows {
         let mut cells = vec![Cell::new(&r.label)];
         cells.extend(
             r.values
                 .iter()
-                .map(|v| Cell::new(&v.display()).style_spec("r")),
+                .map(|v| Cell::new(&wrap(&v.display(), width)).style_spec("r")),
         );
         table.add_row(Row::new(cells));
     }
-    let mut s: String = table
+    table
         .to_string()
         .lines()
         .map(str::trim_end)
         .collect::<Vec<_>>()
         .join("\n")
-        + "\n";
-    for r in &c.remarks {
-        s += r;
-        s.push('\n');
+        + "\n"
+}
+
+/// Greedy word wrap to `width` characters, breaking after a space, a dot or a slash.
+pub fn wrap(text: &str, width: usize) -> String {
+    wrap_at(text, width, &[' ', '.', '/'])
+}
+
+/// Greedy wrap to `width` characters, breaking after any of `breaks` (a file's name keeps its
+/// extension: only its folders break off).
+fn wrap_at(text: &str, width: usize, breaks: &[char]) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
     }
-    s += "Sizes: KiB, MiB, GiB are powers of 2^10 bytes.\n";
-    s
+    // Pieces that end where a line may break.
+    let mut pieces: Vec<String> = Vec::new();
+    let mut piece = String::new();
+    for ch in text.chars() {
+        piece.push(ch);
+        if breaks.contains(&ch) {
+            pieces.push(std::mem::take(&mut piece));
+        }
+    }
+    if !piece.is_empty() {
+        pieces.push(piece);
+    }
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for piece in pieces {
+        let mut piece = piece;
+        loop {
+            let free = width.saturating_sub(line.trim_end().chars().count());
+            if piece.trim_end().chars().count() <= free {
+                line.push_str(&piece);
+                break;
+            }
+            if !line.is_empty() {
+                lines.push(line.trim_end().to_string());
+                line.clear();
+                continue;
+            }
+            // A piece wider than a whole line is cut.
+            let head: String = piece.chars().take(width).collect();
+            piece = piece.chars().skip(width).collect();
+            lines.push(head);
+            if piece.is_empty() {
+                break;
+            }
+        }
+    }
+    if !line.trim_end().is_empty() {
+        lines.push(line.trim_end().to_string());
+    }
+    lines.join("\n")
 }
 
 pub fn render_markdown(c: &Comparison) -> String {
@@ -387,6 +532,23 @@ mod tests {
     }
 
     #[test]
+    fn long_cells_wrap_at_spaces_dots_and_slashes() {
+        assert_eq!(
+            wrap("global average pooling + 1 Linear", 20),
+            "global average\npooling + 1 Linear"
+        );
+        assert_eq!(
+            wrap("model.layers.0.mlp.experts", 12),
+            "model.\nlayers.0.\nmlp.experts"
+        );
+        assert_eq!(wrap("abcdefghij", 4), "abcd\nefgh\nij");
+        assert_eq!(
+            wrap_at("models/mixtral_tiny.pt", 20, &['/', ' ']),
+            "models/\nmixtral_tiny.pt"
+        );
+    }
+
+    #[test]
     fn frozen_parameters_are_remarked_beside_the_training_rows() {
         let c = compare(&[model("a", 0, 10), model("b", 1_408, 709)]);
         let frozen: Vec<&String> = c.remarks.iter().filter(|r| r.contains("frozen")).collect();
@@ -397,7 +559,7 @@ mod tests {
         let full = c
             .rows
             .iter()
-            .find(|r| r.label == memory::FULL_TRAINING_ROW_LABEL)
+            .find(|r| r.label == FULL_TRAINING_ROW)
             .unwrap();
         assert_eq!(full.values[1], Value::Bytes(2_117 * 4 + 709 * 12));
         assert!(render_markdown(&c).contains("- b: gradients and Adam state"));

@@ -1,6 +1,6 @@
 //! CSV: one row per module, raw numbers (no separators, no rounding).
 
-use crate::summary::{ModelSummary, TensorValue};
+use crate::summary::{ModelSummary, TensorValue, role};
 
 /// Quotes a field when it holds a comma, a quote or a line break (RFC 4180).
 pub fn field(text: &str) -> String {
@@ -25,7 +25,7 @@ fn opt(v: Option<u64>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
 }
 
-const HEADER: [&str; 17] = [
+const HEADER: [&str; 19] = [
     "depth",
     "index",
     "path",
@@ -43,6 +43,8 @@ const HEADER: [&str; 17] = [
     "mult_adds",
     "op_mult_adds",
     "tied_params",
+    "role",
+    "subtree_op_mult_adds",
 ];
 
 /// One call's outputs: `1x64x224x224`, several outputs separated by `;`.
@@ -60,10 +62,12 @@ fn shapes(outputs: &[TensorValue]) -> String {
         .join(";")
 }
 
-/// `output_shapes` is the first call's; a module called more than once has `calls` > 1 and the
+/// `role` is where the module's parameters sit (see [`role::classify`]); `op_mult_adds` counts its own
+/// code, `subtree_op_mult_adds` its children too. `output_shapes` is the first call's; a module called more than once has `calls` > 1 and the
 /// later calls' shapes in `repeat_output_shapes`, calls separated by `|`.
 pub fn render(summary: &ModelSummary) -> String {
     let totals = summary.totals();
+    let roles = role::classify(&summary.root);
     let mut s = line(&HEADER.map(String::from));
     for (depth, index, node) in summary.root.walk_indexed() {
         let first = node.outputs.as_deref().map(shapes).unwrap_or_default();
@@ -98,6 +102,8 @@ pub fn render(summary: &ModelSummary) -> String {
             opt(node.mult_adds),
             opt(node.op_mult_adds),
             tied.to_string(),
+            roles.of(&node.path).key().to_string(),
+            opt(node.subtree_op_mult_adds()),
         ]);
     }
     s

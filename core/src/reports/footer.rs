@@ -6,7 +6,7 @@ use super::vgg_names::paper_names;
 use crate::dtype::DType;
 use crate::memory::{self, Optimizer, Precision};
 use crate::summary::head::find_head;
-use crate::summary::{ModelSummary, Totals};
+use crate::summary::{ModelSummary, Role, Totals};
 use crate::units::{binary, decimal, si, thousands};
 
 /// One block of the footer.
@@ -35,8 +35,90 @@ fn percent1(totals: &Totals, n: u64) -> String {
     format!("{:.1}%", totals.percent(n))
 }
 
+/// What the operator count covers, said wherever it is the headline.
+pub const OPERATOR_MULT_ADDS: &str =
+    "counted per operator: every convolution, matmul and attention product as executed";
+/// What torchinfo's count is.
+pub const TORCHINFO_MULT_ADDS: &str = "each layer's parameters × its output positions";
+
+/// The headline mult-adds: the operator count where it was measured, torchinfo's parameter-based
+/// count beside it, and, where they differ by more than 10%, one line on why.
+pub fn mult_adds_rows(summary: &ModelSummary, totals: &Totals) -> Vec<Vec<String>> {
+    let figure = |m: u64, what: &str| format!("{} ({}; {what})", si(m), thousands(m));
+    let row = |label: &str, value: String| vec![label.to_string(), value];
+    match (totals.op_mult_adds, totals.mult_adds) {
+        (Some(ops), torchinfo) => {
+            let mut rows = vec![row("Total mult-adds", figure(ops, OPERATOR_MULT_ADDS))];
+            if let Some(ti) = torchinfo {
+                rows.push(row(
+                    "torchinfo's mult-adds",
+                    figure(ti, TORCHINFO_MULT_ADDS),
+                ));
+                if let Some(why) = why_they_differ(summary, totals, ops, ti) {
+                    rows.push(row("Why they differ", why));
+                }
+            }
+            rows
+        }
+        (None, Some(ti)) => vec![row(
+            "Total mult-adds",
+            format!(
+                "{} ({}; torchinfo's count: {TORCHINFO_MULT_ADDS})",
+                si(ti),
+                thousands(ti)
+            ),
+        )],
+        (None, None) => vec![row(
+            "Total mult-adds",
+            "-- (no forward pass was run)".to_string(),
+        )],
+    }
+}
+
+/// One line on why torchinfo's count is off by more than 10%, naming what in this model makes it so.
+pub fn why_they_differ(
+    summary: &ModelSummary,
+    totals: &Totals,
+    ops: u64,
+    torchinfo: u64,
+) -> Option<String> {
+    let (low, high) = (ops.min(torchinfo) as f64, ops.max(torchinfo) as f64);
+    if high <= low * 1.1 {
+        return None;
+    }
+    let ratio = if low == 0.0 {
+        "far".to_string()
+    } else {
+        format!("{:.1}×", high / low)
+    };
+    if ops > torchinfo {
+        return Some(format!(
+            "torchinfo's count is {ratio} lower: it charges only parameters, so products of two \
+             activations (attention scores and weighted values, matmuls without weights) cost it nothing"
+        ));
+    }
+    let nodes = summary.root.walk();
+    let mut reasons = Vec::new();
+    if nodes.iter().any(|(_, n)| n.type_name == "Conv1D") {
+        reasons.push("takes Hugging Face's Conv1D (a Linear) for a convolution, charging its weights at every position");
+    }
+    if totals.role_params(Role::Experts) > 0 {
+        reasons.push("charges every expert for every token, though each token runs a few");
+    }
+    if totals.role_params(Role::Embedding) > 0 {
+        reasons.push("counts embedding lookups, which multiply nothing");
+    }
+    if reasons.is_empty() {
+        reasons.push("charges each layer's parameters at every output position, whether or not the layer uses them there");
+    }
+    Some(format!(
+        "torchinfo's count is {ratio} higher: it {}",
+        reasons.join("; it ")
+    ))
+}
+
 /// Totals: parameters, buffers, tied tensors, mult-adds.
-pub fn totals_section(totals: &Totals) -> Section {
+pub fn totals_section(summary: &ModelSummary, totals: &Totals) -> Section {
     let mut rows = vec![
         vec!["Total params".to_string(), thousands(totals.params)],
         vec!["Trainable params".to_string(), thousands(totals.trainable)],
@@ -53,6 +135,17 @@ pub fn totals_section(totals: &Totals) -> Section {
             ),
         ],
     ];
+    if totals.frozen_constants > 0 {
+        rows.push(vec![
+            "Frozen constants".to_string(),
+            format!(
+                "{} in {} tensor{} (torch.jit.freeze folded the weights into the code; counted above as non-trainable)",
+                thousands(totals.frozen_constants),
+                thousands(totals.frozen_constant_tensors as u64),
+                if totals.frozen_constant_tensors == 1 { "" } else { "s" }
+            ),
+        ]);
+    }
     if totals.tied_tensors > 0 {
         rows.push(vec![
             "Tied parameters".to_string(),
@@ -64,27 +157,7 @@ pub fn totals_section(totals: &Totals) -> Section {
             ),
         ]);
     }
-    rows.push(vec![
-        "Total mult-adds".to_string(),
-        match totals.mult_adds {
-            Some(m) => format!(
-                "{} ({}; torchinfo's count: each layer's parameters × its output positions)",
-                si(m),
-                thousands(m)
-            ),
-            None => "-- (no forward pass was run)".to_string(),
-        },
-    ]);
-    if let Some(m) = totals.op_mult_adds {
-        rows.push(vec![
-            "Operator mult-adds".to_string(),
-            format!(
-                "{} ({}; every convolution, matmul and attention product as executed)",
-                si(m),
-                thousands(m)
-            ),
-        ]);
-    }
+    rows.extend(mult_adds_rows(summary, totals));
     Section {
         title: None,
         header: vec!["".into(), "".into()],
@@ -94,31 +167,43 @@ pub fn totals_section(totals: &Totals) -> Section {
     }
 }
 
-/// Where the parameters sit, per layer kind.
-pub fn kinds_section(totals: &Totals) -> Section {
-    let rows = totals
-        .by_kind
+/// Where the parameters sit, per layer role, largest first; with the operator mult-adds each role
+/// runs when they were measured (the attention product counts under Attention).
+pub fn roles_section(totals: &Totals) -> Section {
+    let mut shares = totals.by_role.clone();
+    shares.sort_by_key(|r| std::cmp::Reverse(r.params));
+    let measured = totals.op_mult_adds.is_some();
+    let rows = shares
         .iter()
-        .map(|k| {
-            vec![
-                k.kind.name().to_string(),
-                thousands(k.params),
-                percent1(totals, k.params),
-                format!("{} layer{}", k.layers, if k.layers == 1 { "" } else { "s" }),
-            ]
+        .map(|r| {
+            let mut row = vec![
+                r.role.name().to_string(),
+                thousands(r.params),
+                percent1(totals, r.params),
+                format!("{} layer{}", r.layers, if r.layers == 1 { "" } else { "s" }),
+            ];
+            if measured {
+                let m = r.op_mult_adds.unwrap_or(0);
+                row.push(format!("{} mult-adds", si(m)));
+                row.push(format!("{:.1}%", totals.op_percent(m)));
+            }
+            row
         })
         .collect();
+    let mut header: Vec<String> = ["Role", "Params", "Share", "Layers"]
+        .map(String::from)
+        .to_vec();
+    let mut right = vec![false, true, true, true];
+    if measured {
+        header.extend(["Mult-adds (ops)".to_string(), "Share".to_string()]);
+        right.extend([true, true]);
+    }
     Section {
         title: Some("Where the parameters sit".to_string()),
-        header: vec![
-            "Kind".into(),
-            "Params".into(),
-            "Share".into(),
-            "Layers".into(),
-        ],
+        header,
         rows,
         key_value: false,
-        right: vec![false, true, true, true],
+        right,
     }
 }
 
@@ -132,6 +217,7 @@ pub fn largest_section(summary: &ModelSummary, totals: &Totals, count: usize) ->
         .map(|l| {
             let label = match names.get(&l.path) {
                 Some(paper) => format!("{paper} ({})", l.path),
+                None if l.path.is_empty() => "(root)".to_string(),
                 None => l.path.clone(),
             };
             vec![
@@ -156,13 +242,19 @@ pub fn largest_section(summary: &ModelSummary, totals: &Totals, count: usize) ->
     }
 }
 
-/// The head: what follows the last convolution (a fully connected stack, or pooling and one Linear).
+/// The head: what follows the body (a fully connected stack, pooling and a classifier, a language
+/// model's output projection), at most three layers named, a tied weight said where it is counted.
 pub fn head_section(summary: &ModelSummary, totals: &Totals) -> Section {
     let head = find_head(&summary.root);
-    let layers = if head.linear_layers.is_empty() {
+    let mut details: Vec<String> = Vec::new();
+    if !head.linear_layers.is_empty() {
+        details.push(head.layers_text());
+    }
+    details.extend(head.tied_text());
+    let layers = if details.is_empty() {
         String::new()
     } else {
-        format!(" ({})", head.linear_layers.join(", "))
+        format!(" ({})", details.join("; "))
     };
     Section {
         title: None,
@@ -289,7 +381,7 @@ pub fn memory_section(summary: &ModelSummary, totals: &Totals) -> Section {
 
 /// All footer sections in order; a rule separates the groups (totals | placement | memory).
 pub fn sections(summary: &ModelSummary, totals: &Totals) -> Vec<Vec<Section>> {
-    let mut placement = vec![kinds_section(totals)];
+    let mut placement = vec![roles_section(totals)];
     if totals.params > 0 {
         placement.push(largest_section(summary, totals, 5));
         placement.push(head_section(summary, totals));
@@ -305,7 +397,7 @@ pub fn sections(summary: &ModelSummary, totals: &Totals) -> Vec<Vec<Section>> {
         });
     }
     vec![
-        vec![totals_section(totals)],
+        vec![totals_section(summary, totals)],
         placement,
         vec![memory_section(summary, totals)],
     ]

@@ -7,6 +7,7 @@ use super::vgg_names::paper_names;
 use crate::dtype::DType;
 use crate::memory::{self, Optimizer, Precision};
 use crate::summary::head::find_head;
+use crate::summary::role::{self, Roles};
 use crate::summary::{ModelSummary, ModuleNode, SourceKind, TensorRecord, TensorValue, Totals};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -22,6 +23,8 @@ pub struct TensorJson {
     pub bytes: u64,
     pub requires_grad: bool,
     pub tied_to: Option<String>,
+    /// A constant of a frozen model's code (torch.jit.freeze), counted as a frozen parameter.
+    pub constant: bool,
 }
 
 impl From<&TensorRecord> for TensorJson {
@@ -34,6 +37,7 @@ impl From<&TensorRecord> for TensorJson {
             bytes: t.bytes(),
             requires_grad: t.requires_grad,
             tied_to: t.tied_to.clone(),
+            constant: t.constant,
         }
     }
 }
@@ -66,6 +70,8 @@ pub struct ModuleJson {
     pub type_name: String,
     pub qualified_type: Option<String>,
     pub kind: &'static str,
+    /// Where its parameters sit: `embedding`, `attention`, `feed_forward`, `experts`, … (role::classify).
+    pub role: &'static str,
     pub paper_name: Option<String>,
     pub parameters: Vec<TensorJson>,
     pub buffers: Vec<TensorJson>,
@@ -82,7 +88,27 @@ pub struct ModuleJson {
     pub mult_adds: Option<u64>,
     pub subtree_mult_adds: Option<u64>,
     pub op_mult_adds: Option<u64>,
+    pub subtree_op_mult_adds: Option<u64>,
     pub children: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub struct RoleJson {
+    pub role: &'static str,
+    /// As the table names it: `Feed-forward`, `Experts and router`.
+    pub name: &'static str,
+    pub params: u64,
+    pub share: f64,
+    pub layers: usize,
+    pub op_mult_adds: Option<u64>,
+    /// Share of all operator mult-adds; `null` when none were measured.
+    pub op_mult_adds_share: Option<f64>,
+}
+
+#[derive(Serialize)]
+pub struct TiedJson {
+    pub parameter: String,
+    pub tied_to: String,
 }
 
 #[derive(Serialize)]
@@ -98,6 +124,7 @@ pub struct LayerJson {
     pub path: String,
     #[serde(rename = "type")]
     pub type_name: String,
+    pub role: &'static str,
     pub paper_name: Option<String>,
     pub params: u64,
     pub share: f64,
@@ -105,8 +132,11 @@ pub struct LayerJson {
 
 #[derive(Serialize)]
 pub struct HeadJson {
+    pub kind: &'static str,
     pub description: String,
     pub linear_layers: Vec<String>,
+    /// Head parameters tied to another tensor, counted once where it was first seen.
+    pub tied: Vec<TiedJson>,
     pub params: u64,
     pub share: f64,
 }
@@ -116,6 +146,8 @@ pub struct TotalsJson {
     pub params: u64,
     pub trainable_params: u64,
     pub non_trainable_params: u64,
+    /// Parameters that are constants of a frozen model's code; included in `params`.
+    pub frozen_constant_params: u64,
     pub tied_tensors: usize,
     pub tied_params: u64,
     pub param_bytes: u64,
@@ -171,6 +203,7 @@ pub struct SummaryJson {
     pub inputs: Vec<ValueJson>,
     pub totals: TotalsJson,
     pub params_by_kind: Vec<KindJson>,
+    pub params_by_role: Vec<RoleJson>,
     pub largest_layers: Vec<LayerJson>,
     pub head: HeadJson,
     pub memory: MemoryJson,
@@ -197,12 +230,20 @@ fn share(totals: &Totals, n: u64) -> f64 {
 
 fn modules(summary: &ModelSummary, totals: &Totals) -> Vec<ModuleJson> {
     let names = paper_names(summary);
+    let roles = role::classify(&summary.root);
     summary
         .root
         .walk_indexed()
         .into_iter()
         .map(|(depth, index, node)| {
-            module(node, depth, index, totals, names.get(&node.path).cloned())
+            module(
+                node,
+                depth,
+                index,
+                totals,
+                &roles,
+                names.get(&node.path).cloned(),
+            )
         })
         .collect()
 }
@@ -212,6 +253,7 @@ fn module(
     depth: usize,
     index: usize,
     totals: &Totals,
+    roles: &Roles,
     paper: Option<String>,
 ) -> ModuleJson {
     ModuleJson {
@@ -222,6 +264,7 @@ fn module(
         type_name: node.type_name.clone(),
         qualified_type: node.qualified_type.clone(),
         kind: node.kind.name(),
+        role: roles.of(&node.path).key(),
         paper_name: paper,
         parameters: node.parameters.iter().map(TensorJson::from).collect(),
         buffers: node.buffers.iter().map(TensorJson::from).collect(),
@@ -242,6 +285,7 @@ fn module(
         mult_adds: node.mult_adds,
         subtree_mult_adds: node.subtree_mult_adds(),
         op_mult_adds: node.op_mult_adds,
+        subtree_op_mult_adds: node.subtree_op_mult_adds(),
         children: node.children.iter().map(|c| c.path.clone()).collect(),
     }
 }
@@ -280,6 +324,7 @@ pub fn summary_json(summary: &ModelSummary) -> SummaryJson {
             params: totals.params,
             trainable_params: totals.trainable,
             non_trainable_params: totals.non_trainable,
+            frozen_constant_params: totals.frozen_constants,
             tied_tensors: totals.tied_tensors,
             tied_params: totals.tied_params,
             param_bytes: totals.param_bytes,
@@ -304,6 +349,21 @@ pub fn summary_json(summary: &ModelSummary) -> SummaryJson {
                 layers: k.layers,
             })
             .collect(),
+        params_by_role: totals
+            .by_role
+            .iter()
+            .map(|r| RoleJson {
+                role: r.role.key(),
+                name: r.role.name(),
+                params: r.params,
+                share: share(&totals, r.params),
+                layers: r.layers,
+                op_mult_adds: r.op_mult_adds,
+                op_mult_adds_share: totals
+                    .op_mult_adds
+                    .map(|_| totals.op_percent(r.op_mult_adds.unwrap_or(0)) / 100.0),
+            })
+            .collect(),
         largest_layers: totals
             .largest
             .iter()
@@ -311,14 +371,24 @@ pub fn summary_json(summary: &ModelSummary) -> SummaryJson {
             .map(|l| LayerJson {
                 path: l.path.clone(),
                 type_name: l.type_name.clone(),
+                role: l.role.key(),
                 paper_name: names.get(&l.path).cloned(),
                 params: l.params,
                 share: share(&totals, l.params),
             })
             .collect(),
         head: HeadJson {
+            kind: head.kind.key(),
             description: head.describe(),
             linear_layers: head.linear_layers.clone(),
+            tied: head
+                .tied
+                .iter()
+                .map(|(parameter, tied_to)| TiedJson {
+                    parameter: parameter.clone(),
+                    tied_to: tied_to.clone(),
+                })
+                .collect(),
             params: head.params,
             share: share(&totals, head.params),
         },

@@ -12,7 +12,10 @@ pub enum Column {
     OutputShape,
     Params,
     ParamPercent,
+    /// Operator mult-adds (torchinfo's count when no operator was measured).
     MultAdds,
+    /// torchinfo's parameter-based count.
+    TorchinfoMultAdds,
     Trainable,
 }
 
@@ -30,7 +33,8 @@ impl Column {
             Column::OutputShape => "Output Shape",
             Column::Params => "Param #",
             Column::ParamPercent => "Param %",
-            Column::MultAdds => "Mult-Adds",
+            Column::MultAdds => "Mult-Adds (ops)",
+            Column::TorchinfoMultAdds => "Mult-Adds (torchinfo)",
             Column::Trainable => "Trainable",
         }
     }
@@ -41,6 +45,7 @@ impl Column {
             Column::Params => "params",
             Column::ParamPercent => "percent",
             Column::MultAdds => "mult-adds",
+            Column::TorchinfoMultAdds => "torchinfo-mult-adds",
             Column::Trainable => "trainable",
         }
     }
@@ -53,11 +58,15 @@ impl FromStr for Column {
             "output" | "output-shape" | "output_size" | "shape" => Column::OutputShape,
             "params" | "param" | "num_params" => Column::Params,
             "percent" | "param-percent" | "params_percent" => Column::ParamPercent,
-            "mult-adds" | "mult_adds" | "macs" => Column::MultAdds,
+            "mult-adds" | "mult_adds" | "macs" | "op-mult-adds" => Column::MultAdds,
+            "torchinfo-mult-adds" | "torchinfo_mult_adds" | "torchinfo" => {
+                Column::TorchinfoMultAdds
+            }
             "trainable" => Column::Trainable,
             other => {
                 return Err(format!(
-                    "unknown column '{other}' (use output, params, percent, mult-adds, trainable)"
+                    "unknown column '{other}' (use output, params, percent, mult-adds, \
+                     torchinfo-mult-adds, trainable)"
                 ));
             }
         })
@@ -218,14 +227,29 @@ fn percent_cell(row: &RowData, totals: &Totals, ascii: bool) -> String {
     }
 }
 
-/// A leaf's mult-adds (every call), a folded row's sum over its leaves; a container whose children
-/// are shown prints `--`, as torchinfo does: its own parameters (MultiheadAttention's `in_proj_weight`)
-/// are not in the total, so a number there would add up to more than the total.
-fn mult_adds_cell(row: &RowData) -> String {
+/// torchinfo's count: a leaf's mult-adds (every call), a folded row's sum over its leaves; a container
+/// whose children are shown prints `--`, as torchinfo does: its own parameters (MultiheadAttention's
+/// `in_proj_weight`) are not in the total, so a number there would add up to more than the total.
+fn torchinfo_mult_adds_cell(row: &RowData) -> String {
     let m = if row.folded || row.node.is_leaf() {
         row.node.subtree_mult_adds()
     } else {
         None
+    };
+    match m {
+        Some(m) if m > 0 => thousands(m),
+        _ => "--".to_string(),
+    }
+}
+
+/// Operator mult-adds: a leaf's or a folded row's whole subtree; a container whose children are shown
+/// its own code alone (the attention product between its projections), so the column adds up to the
+/// total.
+fn op_mult_adds_cell(row: &RowData) -> String {
+    let m = if row.folded || row.node.is_leaf() {
+        row.node.subtree_op_mult_adds()
+    } else {
+        row.node.op_mult_adds
     };
     match m {
         Some(m) if m > 0 => thousands(m),
@@ -270,14 +294,21 @@ pub struct Cells {
 }
 
 pub fn cells(summary: &ModelSummary, totals: &Totals, opts: &TableOptions) -> Cells {
+    // A source that measured no operator (a VarStore) still has torchinfo's count: the default
+    // column shows that, and says so in its header.
+    let operators = totals.op_mult_adds.is_some();
     let mut header = vec!["Layer (type:depth-idx)".to_string()];
-    header.extend(opts.columns.iter().map(|c| c.header().to_string()));
+    header.extend(opts.columns.iter().map(|c| match c {
+        Column::MultAdds if !operators => Column::TorchinfoMultAdds.header().to_string(),
+        c => c.header().to_string(),
+    }));
     let mut right = vec![false];
-    right.extend(
-        opts.columns
-            .iter()
-            .map(|c| matches!(c, Column::Params | Column::MultAdds)),
-    );
+    right.extend(opts.columns.iter().map(|c| {
+        matches!(
+            c,
+            Column::Params | Column::MultAdds | Column::TorchinfoMultAdds
+        )
+    }));
     let rows = rows(&summary.root, opts.max_depth)
         .iter()
         .map(|row| {
@@ -286,7 +317,8 @@ pub fn cells(summary: &ModelSummary, totals: &Totals, opts: &TableOptions) -> Ce
                 Column::OutputShape => output_cell(row.node),
                 Column::Params => params_cell(row),
                 Column::ParamPercent => percent_cell(row, totals, opts.ascii),
-                Column::MultAdds => mult_adds_cell(row),
+                Column::MultAdds if operators => op_mult_adds_cell(row),
+                Column::MultAdds | Column::TorchinfoMultAdds => torchinfo_mult_adds_cell(row),
                 Column::Trainable => trainable_cell(row),
             }));
             cells

@@ -132,8 +132,9 @@ pub struct LoadOptions {
     /// Batch size: replaces the first dimension of every input (the N of a built-in's `N,C,H,W` too); when
     /// `None`, the sizes are used as given, and a built-in's `C,H,W` runs at batch 1.
     pub batch_size: Option<i64>,
-    /// Element type of file inputs (default float32).
-    pub dtype: Option<DType>,
+    /// Element types of file inputs, one per input in order; a single one applies to every input;
+    /// empty for float32.
+    pub dtypes: Vec<DType>,
     /// Tokens per sequence for a built-in language model (default 128).
     pub seq_len: Option<i64>,
     /// Run a forward pass to measure output shapes (built-ins always can; files need `input_sizes`).
@@ -152,6 +153,28 @@ impl LoadOptions {
             timeout: self.timeout.unwrap_or(defaults.timeout),
             max_memory: self.max_memory.unwrap_or(defaults.max_memory),
         }
+    }
+
+    /// The dtype of input `i` (0-based): its own, or the one given for all; `None` for the default.
+    pub fn dtype_of(&self, i: usize) -> Option<DType> {
+        match self.dtypes.as_slice() {
+            [] => None,
+            [all] => Some(*all),
+            several => several.get(i).copied(),
+        }
+    }
+
+    /// Whether the dtypes fit the inputs: none, one for all, or one per `--input-size`.
+    pub fn check_dtypes(&self) -> Result<(), String> {
+        let (dtypes, sizes) = (self.dtypes.len(), self.input_sizes.len());
+        if dtypes <= 1 || dtypes == sizes {
+            return Ok(());
+        }
+        Err(format!(
+            "--dtype was given {dtypes} times for {sizes} --input-size{}: give one for all inputs or \
+             one per input, in order",
+            if sizes == 1 { "" } else { "s" }
+        ))
     }
 }
 

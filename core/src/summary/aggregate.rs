@@ -1,5 +1,6 @@
 //! Aggregation: totals over a summary's module tree. Reports format these; they do not add things up.
 
+use super::role::{self, Role};
 use super::{LayerKind, ModelSummary, ModuleNode};
 use crate::dtype::DType;
 use std::collections::BTreeMap;
@@ -13,12 +14,25 @@ pub struct KindShare {
     pub layers: usize,
 }
 
+/// Parameters and operator mult-adds of one layer role (see [`role::classify`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleShare {
+    pub role: Role,
+    pub params: u64,
+    /// Modules of this role that own parameters.
+    pub layers: usize,
+    /// Operator mult-adds of the modules of this role (their own code, over every call); `None` when
+    /// no operator was measured. The attention product counts under Attention, where it runs.
+    pub op_mult_adds: Option<u64>,
+}
+
 /// One module and the parameters it owns itself.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LayerShare {
     pub path: String,
     pub type_name: String,
     pub kind: LayerKind,
+    pub role: Role,
     pub params: u64,
 }
 
@@ -41,6 +55,10 @@ pub struct Totals {
     pub params: u64,
     pub trainable: u64,
     pub non_trainable: u64,
+    /// Parameters that are constants of a frozen model's code (`torch.jit.freeze`), and how many tensors
+    /// hold them; included in `params` and `non_trainable`.
+    pub frozen_constants: u64,
+    pub frozen_constant_tensors: usize,
     /// Tensors that repeat an earlier one's storage, and the elements they would add if counted twice.
     pub tied_tensors: usize,
     pub tied_params: u64,
@@ -53,6 +71,9 @@ pub struct Totals {
     pub buffer_bytes: u64,
     /// Parameters by layer kind, in [`LayerKind::ALL`] order, kinds with no parameters left out.
     pub by_kind: Vec<KindShare>,
+    /// Parameters and operator mult-adds by layer role, in [`Role::ALL`] order; roles with neither
+    /// parameters nor mult-adds left out.
+    pub by_role: Vec<RoleShare>,
     /// Modules owning parameters, largest first.
     pub largest: Vec<LayerShare>,
     pub mult_adds: Option<u64>,
@@ -71,6 +92,8 @@ impl Totals {
             params: 0,
             trainable: 0,
             non_trainable: 0,
+            frozen_constants: 0,
+            frozen_constant_tensors: 0,
             tied_tensors: 0,
             tied_params: 0,
             param_bytes: 0,
@@ -78,6 +101,7 @@ impl Totals {
             buffers: 0,
             buffer_bytes: 0,
             by_kind: Vec::new(),
+            by_role: Vec::new(),
             largest: Vec::new(),
             mult_adds: summary.root.subtree_mult_adds(),
             op_mult_adds: summary.root.subtree_op_mult_adds(),
@@ -87,6 +111,8 @@ impl Totals {
         };
         let mut dtypes: BTreeMap<DType, u64> = BTreeMap::new();
         let mut kinds: BTreeMap<LayerKind, (u64, usize)> = BTreeMap::new();
+        let roles = role::classify(&summary.root);
+        let mut by_role: BTreeMap<Role, RoleShare> = BTreeMap::new();
 
         for (_, node) in &nodes {
             for p in &node.parameters {
@@ -97,6 +123,10 @@ impl Totals {
                 }
                 let n = p.numel();
                 t.params += n;
+                if p.constant {
+                    t.frozen_constants += n;
+                    t.frozen_constant_tensors += 1;
+                }
                 if p.requires_grad {
                     t.trainable += n;
                 } else {
@@ -110,7 +140,19 @@ impl Totals {
                 t.buffer_bytes += b.bytes();
             }
             let own = node.own_params();
+            let role = roles.of(&node.path);
+            let share = by_role.entry(role).or_insert(RoleShare {
+                role,
+                params: 0,
+                layers: 0,
+                op_mult_adds: None,
+            });
+            if let Some(m) = node.op_mult_adds {
+                share.op_mult_adds = Some(share.op_mult_adds.unwrap_or(0).saturating_add(m));
+            }
             if own > 0 {
+                share.params += own;
+                share.layers += 1;
                 let kind = params_kind(node);
                 let entry = kinds.entry(kind).or_default();
                 entry.0 += own;
@@ -119,6 +161,7 @@ impl Totals {
                     path: node.path.clone(),
                     type_name: node.type_name.clone(),
                     kind,
+                    role,
                     params: own,
                 });
             }
@@ -136,6 +179,10 @@ impl Totals {
                     layers,
                 })
             })
+            .collect();
+        t.by_role = by_role
+            .into_values()
+            .filter(|r| r.params > 0 || r.op_mult_adds.is_some_and(|m| m > 0))
             .collect();
         // Stable sort keeps tree order among equals, so ties read top to bottom.
         t.largest.sort_by_key(|l| std::cmp::Reverse(l.params));
@@ -162,6 +209,21 @@ impl Totals {
             0.0
         } else {
             params as f64 * 100.0 / self.params as f64
+        }
+    }
+
+    pub fn role_params(&self, role: Role) -> u64 {
+        self.by_role
+            .iter()
+            .find(|r| r.role == role)
+            .map_or(0, |r| r.params)
+    }
+
+    /// Shares of all operator mult-adds, in percent; 0 when none were counted.
+    pub fn op_percent(&self, mult_adds: u64) -> f64 {
+        match self.op_mult_adds {
+            Some(total) if total > 0 => mult_adds as f64 * 100.0 / total as f64,
+            _ => 0.0,
         }
     }
 

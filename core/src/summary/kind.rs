@@ -116,5 +116,7 @@ mod tests {
             LayerKind::Attention
         );
         assert_eq!(LayerKind::from_type_name("ReLU"), LayerKind::Other);
+        assert_eq!(LayerKind::from_type_name("Conv1D"), LayerKind::Linear);
+        assert_eq!(LayerKind::from_type_name("Conv1d"), LayerKind::Convolution);
     }
 }

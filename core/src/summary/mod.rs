@@ -10,9 +10,11 @@ pub mod infer;
 pub mod kind;
 pub mod lint;
 pub mod macs;
+pub mod role;
 
 pub use aggregate::Totals;
 pub use kind::LayerKind;
+pub use role::Role;
 
 use crate::dtype::DType;
 
@@ -36,6 +38,9 @@ pub struct TensorRecord {
     /// Full path (`embed.weight`) of the first tensor this one shares its storage, offset, size and stride
     /// with. A tied tensor is shown but counted once, at its first occurrence.
     pub tied_to: Option<String>,
+    /// A constant of the model's code rather than an attribute of a module: the weights
+    /// `torch.jit.freeze` folds into the code, shown as frozen (non-trainable) parameters.
+    pub constant: bool,
 }
 
 impl TensorRecord {
@@ -51,6 +56,7 @@ impl TensorRecord {
             dtype,
             requires_grad,
             tied_to: None,
+            constant: false,
         }
     }
 

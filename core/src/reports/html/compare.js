@@ -1,13 +1,13 @@
 "use strict";
 // The compare page (`tchinfo compare A B … --format html`): the models on one scale — bars of where
-// their parameters sit by kind, treemaps whose areas compare as their parameter counts do — and the
+// their parameters sit by role, treemaps whose areas compare as their parameter counts do — and the
 // text report's rows side by side. Reads the tchinfo/compare document (each model with its modules).
 
 /** A model's parameters by colour key, from its treemap boxes (so bars and treemaps agree), largest
  *  key first; a document without modules falls back on its params_by_kind. */
 function paramsByKey(doc) {
   const root = treemapTree(doc.modules || []);
-  if (!root) return doc.params_by_kind.map((k) => [k.kind, num(k.params)]);
+  if (!root) return doc.params_by_role.map((r) => [r.name, num(r.params)]);
   const totals = new Map();
   const stack = [root];
   while (stack.length > 0) {
@@ -85,14 +85,13 @@ function compareRows(doc) {
   row("Total params", (m, i) => figure(doc, `models/${i}/totals/params`, "int"));
   row("Trainable params", (m, i) => figure(doc, `models/${i}/totals/trainable_params`, "int"));
   row("Buffers", (m, i) => figure(doc, `models/${i}/totals/buffers`, "int"));
-  row("Layers with parameters", (m) => thousands(m.params_by_kind.reduce((n, k) => n + num(k.layers), 0)));
-  const order = ["Linear", "Convolution", "Normalization", "Embedding", "Attention", "Recurrent", "Other"];
-  const kinds = order.filter((k) => ["Linear", "Convolution", "Normalization", "Embedding", "Other"].includes(k) ||
-    models.some((m) => m.params_by_kind.some((p) => p.kind === k)));
-  for (const kind of kinds) {
-    row(h("span", { class: "indent" }, swatch(kind), ` ${kind}`), (m, i) => {
-      const at = m.params_by_kind.findIndex((p) => p.kind === kind);
-      return at < 0 ? "0 (0.0%)" : share(i, `params_by_kind/${at}/params`, `params_by_kind/${at}/share`);
+  row("Layers with parameters", (m) => thousands(m.params_by_role.reduce((n, r) => n + num(r.layers), 0)));
+  // The roles any of the models has, in the order the text report lists them.
+  const roles = Object.keys(ROLE_NAMES).filter((key) => models.some((m) => m.params_by_role.some((r) => r.role === key)));
+  for (const role of roles) {
+    row(h("span", { class: "indent" }, swatch(roleName(role)), ` ${roleName(role)}`), (m, i) => {
+      const at = m.params_by_role.findIndex((r) => r.role === role);
+      return at < 0 ? "0 (0.0%)" : share(i, `params_by_role/${at}/params`, `params_by_role/${at}/share`);
     });
   }
   row("Head", (m, i) => figure(doc, `models/${i}/head/description`, "text"));
@@ -104,10 +103,10 @@ function compareRows(doc) {
   row(h("span", { class: "indent" }, "its params"), (m, i) =>
     m.largest_layers.length > 0 ? share(i, "largest_layers/0/params", "largest_layers/0/share") : "--");
   row("Input", (m) => (m.inputs.length > 0 ? m.inputs.map((v) => v.shape.map(String).join("×")).join(", ") : "--"));
-  row("Mult-adds (torchinfo)", (m, i) => figure(doc, `models/${i}/totals/mult_adds`, "si"));
   if (models.some((m) => m.totals.op_mult_adds !== null && m.totals.op_mult_adds !== undefined)) {
     row("Mult-adds (operators)", (m, i) => figure(doc, `models/${i}/totals/op_mult_adds`, "si"));
   }
+  row("Mult-adds (torchinfo)", (m, i) => figure(doc, `models/${i}/totals/mult_adds`, "si"));
   row("Weights, float32", (m, i) => figure(doc, `models/${i}/memory/weights_float32_bytes`, "binary"));
   row("Adam: weights + momentum + variance (×3)", (m, i) =>
     figure(doc, `models/${i}/memory/adam_weights_momentum_variance_bytes`, "binary"));

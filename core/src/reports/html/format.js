@@ -144,10 +144,17 @@ function exact(value, unit) {
 
 // ---------------------------------------------------------------------------------------------- colour
 
-// Colour = what a box is. Today that is the JSON's layer `kind`. When module records carry a `role`
-// (embedding, attention, feed-forward, experts, norm, …), colouring by it is this one line:
-//   const colourKey = (m) => m.role ?? m.kind;
-const colourKey = (m) => m.kind;
+// Colour = what a box does: the module's role (summary::role — embedding, attention, feed-forward,
+// experts and router, normalization, convolution, linear …), by the name the text report gives it; a
+// document without roles falls back on the layer kind.
+const ROLE_NAMES = {
+  embedding: "Embedding", attention: "Attention", feed_forward: "Feed-forward",
+  experts: "Experts and router", normalization: "Normalization", convolution: "Convolution",
+  linear: "Linear", recurrent: "Recurrent", other: "Other",
+};
+/** The display name of a role key (`feed_forward` → `Feed-forward`). */
+const roleName = (key) => ROLE_NAMES[key] ?? key;
+const colourKey = (m) => (m.role ? roleName(m.role) : m.kind);
 
 /** Fixed colours for the names known today (kinds, and the roles to come); any other name takes the
  *  next unused colour, so a new kind or role needs no change here. */
@@ -159,7 +166,7 @@ const KNOWN_COLOURS = {
   attention: "#b07aa1",
   "feed-forward": "#f28e2b",
   recurrent: "#76b7b2",
-  experts: "#ff9da7",
+  experts: "#ff9da7", "experts and router": "#ff9da7",
   other: "#9c755f",
   container: "#bab0ac",
 };

@@ -15,7 +15,7 @@ function outputText(m) {
 }
 
 /** One row of the table at `maxDepth`, with its cells as text and the numbers it sorts by. */
-function layerRow(m, order, maxDepth, total) {
+function layerRow(m, order, maxDepth, total, operators) {
   const leaf = m.children.length === 0;
   const folded = m.depth === maxDepth && !leaf;
   // A folded row or a leaf stands for its whole subtree; a row whose children are shown, for itself.
@@ -23,7 +23,10 @@ function layerRow(m, order, maxDepth, total) {
   const params = whole ? m.subtree_params : m.own_params;
   const tied = m.parameters.some((p) => p.tied_to !== null && p.tied_to !== undefined);
   const percent = percentOf(params, total);
-  const multAdds = whole ? m.subtree_mult_adds : null;
+  // Operator mult-adds (table.rs `op_mult_adds_cell`): a row whose children are shown counts its own
+  // code alone, so the column adds up to the total; torchinfo's count (when no operator was measured)
+  // shows `--` there, as torchinfo does.
+  const multAdds = operators ? (whole ? m.subtree_op_mult_adds : m.op_mult_adds) : whole ? m.subtree_mult_adds : null;
   let all = BigInt(m.subtree_params);
   let trainable = BigInt(m.subtree_trainable_params);
   if (!whole) {
@@ -51,14 +54,16 @@ function layerRow(m, order, maxDepth, total) {
   };
 }
 
-/** Columns: header, the row's text, the value it sorts by, numeric (right-aligned, largest first). */
-const LAYER_COLUMNS = [
+/** Columns: header, the row's text, the value it sorts by, numeric (right-aligned, largest first). The
+ *  mult-adds column is the operator count, named as the text table names it; without one, torchinfo's. */
+const layerColumns = (operators) => [
   { header: "Layer (type:depth-idx)", text: (r) => r.label, key: (r) => r.order, numeric: false },
   { header: "Module", text: (r) => (r.path === "" ? "(root)" : r.path), key: (r) => r.path, numeric: false },
   { header: "Output Shape", text: (r) => r.output, key: (r) => r.output, numeric: false },
   { header: "Param #", text: (r) => r.paramsText, key: (r) => r.params, numeric: true },
   { header: "Param %", text: (r) => (r.percent === null ? "--" : `${fixed(r.percent, 2)}%`), key: (r) => r.params, numeric: true },
-  { header: "Mult-Adds", text: (r) => r.multAddsText, key: (r) => r.multAdds ?? -1, numeric: true },
+  { header: operators ? "Mult-Adds (ops)" : "Mult-Adds (torchinfo)", text: (r) => r.multAddsText,
+    key: (r) => r.multAdds ?? -1, numeric: true },
   { header: "Trainable", text: (r) => r.trainable, key: (r) => r.trainable, numeric: false },
 ];
 
@@ -66,6 +71,8 @@ const LAYER_COLUMNS = [
  *  not given). Sorting cycles: largest first (A–Z for text), then the other way, then tree order. */
 function layerTable(doc, depth) {
   const modules = doc.modules || [];
+  const operators = doc.totals.op_mult_adds !== null && doc.totals.op_mult_adds !== undefined;
+  const LAYER_COLUMNS = layerColumns(operators);
   const deepest = modules.reduce((d, m) => Math.max(d, m.depth), 0);
   const state = { depth: Math.min(Number.isInteger(depth) ? depth : 3, deepest), column: null, descending: true };
   const picker = h("select", { id: "depth", "aria-label": "depth" },
@@ -80,7 +87,7 @@ function layerTable(doc, depth) {
     let rows = modules
       .map((m, i) => [m, i])
       .filter(([m]) => m.depth <= state.depth)
-      .map(([m, i]) => layerRow(m, i, state.depth, doc.totals.params));
+      .map(([m, i]) => layerRow(m, i, state.depth, doc.totals.params, operators));
     if (state.column !== null) {
       const col = LAYER_COLUMNS[state.column];
       const sign = state.descending ? -1 : 1;

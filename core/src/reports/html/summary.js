@@ -20,11 +20,12 @@ function summaryHeader(doc) {
     card(doc, "Trainable", "totals/trainable_params", "int"),
     card(doc, "Non-trainable", "totals/non_trainable_params", "int"),
     card(doc, "Buffers", "totals/buffers", "int", "running statistics and the like, not parameters"),
-    card(doc, "Mult-adds (torchinfo)", "totals/mult_adds", "si", exact(t.mult_adds, "mult-adds")),
   ];
+  // The operator count is the headline, as in the text footer; torchinfo's parameter-based one follows.
   if (t.op_mult_adds !== null && t.op_mult_adds !== undefined) {
     cards.push(card(doc, "Mult-adds (operators)", "totals/op_mult_adds", "si", exact(t.op_mult_adds, "mult-adds")));
   }
+  cards.push(card(doc, "Mult-adds (torchinfo)", "totals/mult_adds", "si", exact(t.mult_adds, "mult-adds")));
   cards.push(card(doc, "Weights, float32", "memory/weights_float32_bytes", "binary",
     exact(doc.memory.weights_float32_bytes, "bytes")));
   return [
@@ -36,14 +37,15 @@ function summaryHeader(doc) {
   ];
 }
 
-function kindsTable(doc) {
-  const rows = doc.params_by_kind.map((k, i) => [
-    h("span", {}, swatch(k.kind), ` ${k.kind}`),
-    figure(doc, `params_by_kind/${i}/params`, "int"),
-    figure(doc, `params_by_kind/${i}/share`, "pct1"),
-    figure(doc, `params_by_kind/${i}/layers`, "int"),
+/** Where the parameters sit, by role, as the text footer lists them. */
+function rolesTable(doc) {
+  const rows = doc.params_by_role.map((r, i) => [
+    h("span", {}, swatch(r.name), ` ${r.name}`),
+    figure(doc, `params_by_role/${i}/params`, "int"),
+    figure(doc, `params_by_role/${i}/share`, "pct1"),
+    figure(doc, `params_by_role/${i}/layers`, "int"),
   ]);
-  return simpleTable(["Kind", "Params", "Share", "Layers"], rows, [false, true, true, true], { id: "kinds" });
+  return simpleTable(["Role", "Params", "Share", "Layers"], rows, [false, true, true, true], { id: "roles" });
 }
 
 function largestTable(doc, count) {
@@ -108,14 +110,14 @@ function biasLine(doc) {
 function renderSummary(doc, view) {
   const treemap = new Treemap(doc, [960, 560], `treemap of ${doc.model}: area = parameters`);
   const side = h("div", { class: "side" },
-    h("h3", {}, "By kind"), kindsTable(doc),
+    h("h3", {}, "By role"), rolesTable(doc),
     num(doc.totals.params) > 0 ? [h("h3", {}, "Largest layers"), largestTable(doc, 10), headLine(doc)] : null,
     biasLine(doc));
   const notes = (doc.notes || []).map((n) => h("li", {}, n));
   return [
     ...summaryHeader(doc),
     section("Where the parameters sit",
-      h("p", { class: "muted" }, "Area = parameters, colour = layer kind. Hover for details; click a box to zoom into its block."),
+      h("p", { class: "muted" }, "Area = parameters, colour = what the layer does (its role). Hover for details; click a box to zoom into its block."),
       h("div", { class: "split" }, h("div", { class: "main" }, treemap.element, treemapLegend(treemap.root)), side)),
     section("Memory", ...memoryTable(doc)),
     section("Layers", layerTable(doc, view.depth)),

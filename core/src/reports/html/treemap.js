@@ -85,7 +85,8 @@ function squarify(values, x, y, w, h) {
   return out;
 }
 
-/** The colour key of a box: a container's own parameters count as Other, as params_by_kind counts them. */
+/** The colour key of a box: the module's role (a container's own parameters have one too: a
+ *  MultiheadAttention's in_proj_weight is attention); by kind, a container's own count as Other. */
 function boxKey(node) {
   const key = colourKey(node.module);
   return key === "Container" ? "Other" : key;

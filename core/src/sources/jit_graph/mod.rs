@@ -19,7 +19,9 @@
 
 pub mod protocol;
 
-use std::collections::HashMap;
+pub use protocol::Fill;
+
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use crate::dtype::DType;
@@ -31,8 +33,9 @@ use crate::summary::macs::fill_torchinfo_mult_adds;
 use crate::summary::{DataEdge, ModelSummary, TensorValue};
 use protocol::{ErrorKind, Line};
 
-/// One tensor to pass to `forward`: filled with ones (floating types) or zeros (integer types, so
-/// that token ids and class indices are valid).
+/// One tensor to pass to `forward`: floating types are filled with ones; an integer input an Embedding
+/// reads gets token ids in its range, a mask or a boolean ones, any other integer zeros (a valid index
+/// anywhere); the measurement says which ([`Measurement::fills`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputSpec {
     pub shape: Vec<i64>,
@@ -73,7 +76,42 @@ pub struct Measurement {
     pub warnings: Vec<String>,
     /// How many more distinct warnings libtorch gave after those ten.
     pub more_warnings: u64,
+    /// Work that went uncounted: operators that multiply and accumulate but have no formula, or whose
+    /// arguments the formula could not read, with how often they ran and where.
+    pub uncounted: Vec<UncountedOp>,
+    /// (module path, operator) where an output's size depended on tensor values.
+    pub value_dependent: Vec<(String, String)>,
+    /// How each integer or boolean input was filled, by input number (1-based).
+    pub fills: Vec<(usize, Fill)>,
 }
+
+/// An operator that did work the mult-adds do not include.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UncountedOp {
+    pub op: String,
+    /// Module paths it ran in (the root is empty), in order.
+    pub paths: Vec<String>,
+    pub runs: u64,
+}
+
+/// Operators whose output size can depend on the values of their inputs, not only on shapes
+/// (`aten::index` only with a boolean mask, `aten::where` only with one argument).
+pub const VALUE_DEPENDENT_OPS: &[&str] = &[
+    "aten::nonzero",
+    "aten::nonzero_numpy",
+    "aten::argwhere",
+    "aten::masked_select",
+    "aten::unique",
+    "aten::_unique",
+    "aten::_unique2",
+    "aten::unique_dim",
+    "aten::unique_consecutive",
+    "aten::unique_dim_consecutive",
+    "aten::where",
+    "aten::index",
+    "aten::bincount",
+    "aten::repeat_interleave",
+];
 
 /// Runs `forward` of the TorchScript file at `path` once on `inputs` through `run_shim` (which takes the
 /// path and the shim's request, and returns the shim's text) and measures every module.
@@ -88,7 +126,12 @@ pub fn measure_with(
         source,
     })?;
     let values = input_values(&model, inputs)?;
-    let request = protocol::request(inputs, op_macs::COUNTED_OPS);
+    let watch = protocol::Watch {
+        counted: op_macs::COUNTED_OPS,
+        tallied: op_macs::TALLIED_OPS,
+        value_dependent: VALUE_DEPENDENT_OPS,
+    };
+    let request = protocol::request(inputs, &watch);
     let text = {
         let _progress = Progress::spinner(format!("loading {model} and running forward once"));
         run_shim(path, &request)
@@ -179,25 +222,41 @@ pub fn measure_into_sandboxed(
     opts: &LoadOptions,
     sandbox: &Sandbox,
 ) -> Result<(), SourceError> {
-    let (measurement, printed) = measure_sandboxed(path, &input_specs(opts), sandbox)?;
+    let (measurement, printed) = measure_sandboxed(path, &input_specs(opts), sandbox)
+        .map_err(|e| explain_optimized_for_inference(summary, e))?;
     apply(summary, &measurement);
     summary.notes.extend(printed);
     Ok(())
 }
 
 /// The forward inputs `--input-size`, `--batch-size` and `--dtype` ask for: each size in full, the
-/// batch size (when given) replacing every first dimension ([`crate::sources::apply_batch`]), float32
-/// unless a dtype is given.
+/// batch size (when given) replacing every first dimension ([`crate::sources::apply_batch`]), each
+/// input's dtype its own `--dtype` (one given applies to all), float32 unless given.
 pub fn input_specs(opts: &LoadOptions) -> Vec<InputSpec> {
-    let dtype = opts.dtype.unwrap_or(DType::Float32);
     opts.input_sizes
         .iter()
-        .map(|size| {
+        .enumerate()
+        .map(|(i, size)| {
             let mut shape = size.clone();
             crate::sources::apply_batch(&mut shape, opts.batch_size);
-            InputSpec { shape, dtype }
+            InputSpec {
+                shape,
+                dtype: opts.dtype_of(i).unwrap_or(DType::Float32),
+            }
         })
         .collect()
+}
+
+/// A forward pass that failed on a file `torch.jit.optimize_for_inference` wrote, said as such: libtorch's
+/// own words ("required keyword attribute 'value' is undefined") say nothing of why.
+pub fn explain_optimized_for_inference(summary: &ModelSummary, e: SourceError) -> SourceError {
+    let ofi = crate::sources::torchscript::OPTIMIZED_FOR_INFERENCE_NOTE;
+    match e {
+        SourceError::Format { path, .. } if summary.notes.iter().any(|n| n == ofi) => {
+            SourceError::format(path, format!("cannot run it: {ofi}"))
+        }
+        e => e,
+    }
 }
 
 /// Attaches a measurement to a summary of the same model: output shapes, operator mult-adds,
@@ -243,7 +302,122 @@ pub fn apply(summary: &mut ModelSummary, m: &Measurement) {
             if m.more_warnings == 1 { "" } else { "s" }
         ));
     }
+    summary.notes.extend(fills_note(m));
+    summary.notes.extend(uncounted_note(&m.uncounted));
+    summary
+        .notes
+        .extend(value_dependent_note(&m.value_dependent));
     fill_torchinfo_mult_adds(&mut summary.root);
+}
+
+/// At most three paths (the root named as such), then how many more.
+fn some_paths(paths: &[String]) -> String {
+    let name = |p: &String| {
+        if p.is_empty() {
+            "the root".to_string()
+        } else {
+            p.clone()
+        }
+    };
+    let mut text = paths
+        .iter()
+        .take(3)
+        .map(name)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if paths.len() > 3 {
+        text += &format!(" +{} more", paths.len() - 3);
+    }
+    text
+}
+
+/// What the integer and boolean inputs held, so a reader knows the run's token ids were valid.
+fn fills_note(m: &Measurement) -> Option<String> {
+    if m.fills.is_empty() {
+        return None;
+    }
+    let mut parts: Vec<String> = m
+        .fills
+        .iter()
+        .map(|(i, fill)| {
+            let dtype = m
+                .inputs
+                .get(i.wrapping_sub(1))
+                .map_or(String::new(), |v| format!(" ({})", v.dtype));
+            let what = match fill {
+                Fill::Ids { rows, embedding } => {
+                    let at = if embedding.is_empty() {
+                        "the root's Embedding".to_string()
+                    } else {
+                        embedding.clone()
+                    };
+                    format!(
+                        "token ids 1 to {} in turn, in range of {at} ({} rows)",
+                        rows.saturating_sub(1).max(1),
+                        crate::units::thousands(*rows)
+                    )
+                }
+                Fill::Ones => "ones".to_string(),
+                Fill::Zeros => "zeros (no Embedding reads it)".to_string(),
+            };
+            format!("input {i}{dtype} held {what}")
+        })
+        .collect();
+    if m.inputs.iter().any(|v| v.dtype.is_floating_point()) {
+        parts.push("floating-point inputs held ones".to_string());
+    }
+    Some(format!(
+        "the forward pass ran on valid values: {}",
+        parts.join("; ")
+    ))
+}
+
+fn uncounted_note(uncounted: &[UncountedOp]) -> Option<String> {
+    if uncounted.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = uncounted
+        .iter()
+        .map(|u| {
+            format!(
+                "{} ×{} (in {})",
+                u.op,
+                crate::units::thousands(u.runs),
+                some_paths(&u.paths)
+            )
+        })
+        .collect();
+    Some(format!(
+        "operators that multiply and accumulate ran but are not in the mult-adds: {}",
+        parts.join(", ")
+    ))
+}
+
+fn value_dependent_note(found: &[(String, String)]) -> Option<String> {
+    if found.is_empty() {
+        return None;
+    }
+    let mut by_op: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (path, op) in found {
+        by_op.entry(op.as_str()).or_default().push(path.clone());
+    }
+    let parts: Vec<String> = by_op
+        .iter()
+        .map(|(op, paths)| {
+            let what = match *op {
+                "aten::index" => "boolean indexing".to_string(),
+                "aten::where" => "one-argument where".to_string(),
+                other => other.trim_start_matches("aten::").to_string(),
+            };
+            format!("{what} in {}", some_paths(paths))
+        })
+        .collect();
+    Some(format!(
+        "output sizes here depend on tensor values ({}): the run used ones or token ids as inputs and \
+         zeros for large weights, so these modules' output shapes, and those after them, may differ \
+         with real weights and data",
+        parts.join("; ")
+    ))
 }
 
 /// `path` if the tree has it, else its closest ancestor that it has (the root at worst).
@@ -317,6 +491,23 @@ fn assemble(
     let mut edges: Vec<DataEdge> = Vec::new();
     let mut warnings: Vec<String> = Vec::new();
     let mut more_warnings = 0;
+    let mut uncounted: BTreeMap<String, UncountedOp> = BTreeMap::new();
+    let mut note_uncounted = |op: &str, path: &str, runs: u64| {
+        if !op_macs::does_work(op) {
+            return;
+        }
+        let entry = uncounted.entry(op.to_string()).or_insert(UncountedOp {
+            op: op.to_string(),
+            paths: Vec::new(),
+            runs: 0,
+        });
+        entry.runs = entry.runs.saturating_add(runs);
+        if !entry.paths.iter().any(|p| p == path) {
+            entry.paths.push(path.to_string());
+        }
+    };
+    let mut value_dependent: Vec<(String, String)> = Vec::new();
+    let mut fills: Vec<(usize, Fill)> = Vec::new();
     let mut module =
         |path: String, modules: &mut Vec<ModuleMeasurement>, called: &mut Vec<bool>| {
             *index.entry(path.clone()).or_insert_with(|| {
@@ -359,12 +550,16 @@ fn assemble(
                     called[i] = true;
                 }
             }
-            Line::Op { path, op, args } => {
-                let i = module(path, &mut modules, &mut called);
-                modules[i].op_mult_adds = modules[i]
-                    .op_mult_adds
-                    .saturating_add(op_macs::mult_adds(&op, &args));
-            }
+            Line::Op { path, op, args } => match op_macs::try_mult_adds(&op, &args) {
+                Some(m) => {
+                    let i = module(path, &mut modules, &mut called);
+                    modules[i].op_mult_adds = modules[i].op_mult_adds.saturating_add(m);
+                }
+                None => note_uncounted(&op, &path, 1),
+            },
+            Line::Ran { path, op, count } => note_uncounted(&op, &path, count),
+            Line::Dynamic { path, op } => value_dependent.push((path, op)),
+            Line::Filled { input, fill } => fills.push((input, fill)),
             Line::Error {
                 kind,
                 message,
@@ -389,6 +584,9 @@ fn assemble(
         forward_schema: schema,
         warnings,
         more_warnings,
+        uncounted: uncounted.into_values().collect(),
+        value_dependent,
+        fills,
     })
 }
 
@@ -576,6 +774,9 @@ mod tests {
             forward_schema: "forward(Tensor x) -> Tensor".into(),
             warnings: vec!["deprecated".into()],
             more_warnings: 0,
+            uncounted: vec![],
+            value_dependent: vec![],
+            fills: vec![],
         };
         let mut s = tree();
         apply(&mut s, &m);
@@ -655,7 +856,7 @@ mod tests {
         let opts = LoadOptions {
             input_sizes: vec![vec![1, 16], vec![1, 8]],
             batch_size: Some(4),
-            dtype: Some(DType::Float16),
+            dtypes: vec![DType::Float16],
             ..LoadOptions::default()
         };
         let specs = input_specs(&opts);
@@ -672,6 +873,14 @@ mod tests {
                 },
             ]
         );
+        // One dtype per input, in order: Whisper's float features and integer token ids.
+        let mixed = LoadOptions {
+            input_sizes: vec![vec![1, 8, 32], vec![1, 4]],
+            dtypes: vec![DType::Float32, DType::Int64],
+            ..LoadOptions::default()
+        };
+        let dtypes: Vec<DType> = input_specs(&mixed).iter().map(|s| s.dtype).collect();
+        assert_eq!(dtypes, [DType::Float32, DType::Int64]);
         let plain = LoadOptions {
             input_sizes: vec![vec![1, 8]],
             ..LoadOptions::default()

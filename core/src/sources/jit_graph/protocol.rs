@@ -41,17 +41,45 @@ pub(crate) fn from_c10_name(name: &str) -> Option<DType> {
     DType::ALL.iter().copied().find(|d| c10_name(*d) == name)
 }
 
-/// The request: the inputs to build, then the operators whose runtime arguments to report.
-pub(crate) fn request(inputs: &[InputSpec], counted_ops: &[&str]) -> String {
+/// What a forward pass is asked to watch besides module calls.
+pub(crate) struct Watch<'a> {
+    /// Operators whose runtime arguments to report, to count their mult-adds.
+    pub counted: &'a [&'a str],
+    /// Operators (or prefixes ending in `*`) whose runs to tally when they are not counted.
+    pub tallied: &'a [&'a str],
+    /// Operators whose output size may depend on tensor values.
+    pub value_dependent: &'a [&'a str],
+}
+
+/// The request: the inputs to build, then the operators to count, tally and watch.
+pub(crate) fn request(inputs: &[InputSpec], watch: &Watch) -> String {
     let mut text = String::new();
     for input in inputs {
         let dims: Vec<String> = input.shape.iter().map(i64::to_string).collect();
         text += &format!("input\t{}\t{}\n", c10_name(input.dtype), dims.join(","));
     }
-    for op in counted_ops {
+    for op in watch.counted {
         text += &format!("count\t{op}\n");
     }
+    for op in watch.tallied {
+        text += &format!("tally\t{op}\n");
+    }
+    for op in watch.value_dependent {
+        text += &format!("dynamic\t{op}\n");
+    }
     text
+}
+
+/// How the shim filled an integer or boolean input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fill {
+    /// Token ids 1, 2, … rows − 1 in turn, in range of the Embedding at `embedding` that reads them.
+    Ids {
+        rows: u64,
+        embedding: String,
+    },
+    Ones,
+    Zeros,
 }
 
 pub(crate) use crate::op_macs::Arg;
@@ -91,6 +119,22 @@ pub(crate) enum Line {
         path: String,
         op: String,
         args: Vec<Arg>,
+    },
+    /// A tallied operator (not counted) ran `count` times in the code of the module at `path`.
+    Ran {
+        path: String,
+        op: String,
+        count: u64,
+    },
+    /// An operator whose output size depended on tensor values ran in the module at `path`.
+    Dynamic {
+        path: String,
+        op: String,
+    },
+    /// How input number `input` (1-based) was filled.
+    Filled {
+        input: usize,
+        fill: Fill,
     },
     Error {
         kind: ErrorKind,
@@ -136,6 +180,27 @@ fn parse_line(line: &str) -> Option<Line> {
             path: path.clone(),
             op: op.clone(),
             args: args.iter().map(|a| arg(a)).collect::<Option<_>>()?,
+        },
+        ("ran", [path, op, count]) => Line::Ran {
+            path: path.clone(),
+            op: op.clone(),
+            count: count.parse().ok()?,
+        },
+        ("dynamic", [path, op]) => Line::Dynamic {
+            path: path.clone(),
+            op: op.clone(),
+        },
+        ("filled", [input, kind, rest @ ..]) => Line::Filled {
+            input: input.parse().ok()?,
+            fill: match (kind.as_str(), rest) {
+                ("ids", [rows, embedding]) => Fill::Ids {
+                    rows: rows.parse().ok()?,
+                    embedding: embedding.clone(),
+                },
+                ("ones", []) => Fill::Ones,
+                ("zeros", []) => Fill::Zeros,
+                _ => return None,
+            },
         },
         ("error", [kind, message, running @ ..]) => Line::Error {
             kind: match kind.as_str() {
@@ -234,7 +299,11 @@ mod tests {
                     op\t\taten::einsum\tSij,jk->ik\tYFloat:2,3;Float:3,4\tN\tL1,2\tB0\tI3\tF0.5\t?Device\n\
                     error\trun\tExpected 4D input\\nsecond line\tfeatures.0\n\
                     more_warnings\t3\n\
-                    error\tmake_input\tunsupported\t2\n";
+                    error\tmake_input\tunsupported\t2\n\
+                    ran\tblocks.0\taten::tensordot\t4\n\
+                    dynamic\thead\taten::nonzero\n\
+                    filled\t1\tids\t100\tmodel.embed_tokens\n\
+                    filled\t2\tones\n";
         let lines = parse(text).unwrap();
         assert_eq!(lines[0], Line::Schema("forward(Tensor x) -> Tensor".into()));
         assert_eq!(
@@ -295,6 +364,38 @@ mod tests {
                 running: Some("2".into()),
             }
         );
+        assert_eq!(
+            lines[8],
+            Line::Ran {
+                path: "blocks.0".into(),
+                op: "aten::tensordot".into(),
+                count: 4
+            }
+        );
+        assert_eq!(
+            lines[9],
+            Line::Dynamic {
+                path: "head".into(),
+                op: "aten::nonzero".into()
+            }
+        );
+        assert_eq!(
+            lines[10],
+            Line::Filled {
+                input: 1,
+                fill: Fill::Ids {
+                    rows: 100,
+                    embedding: "model.embed_tokens".into()
+                }
+            }
+        );
+        assert_eq!(
+            lines[11],
+            Line::Filled {
+                input: 2,
+                fill: Fill::Ones
+            }
+        );
     }
 
     #[test]
@@ -302,6 +403,8 @@ mod tests {
         assert!(parse("call\tx\tFloat:1,a\n").is_err());
         assert!(parse("bogus\n").is_err());
         assert!(parse("more_warnings\tmany\n").is_err());
+        assert!(parse("filled\t1\tids\n").is_err());
+        assert!(parse("ran\tx\taten::mm\tmany\n").is_err());
     }
 
     #[test]
@@ -310,9 +413,15 @@ mod tests {
             shape: vec![1, 3, 32, 32],
             dtype: DType::Float32,
         }];
+        let watch = Watch {
+            counted: &["aten::linear"],
+            tallied: &["quantized::*"],
+            value_dependent: &["aten::nonzero"],
+        };
         assert_eq!(
-            request(&inputs, &["aten::linear"]),
-            "input\tFloat\t1,3,32,32\ncount\taten::linear\n"
+            request(&inputs, &watch),
+            "input\tFloat\t1,3,32,32\ncount\taten::linear\ntally\tquantized::*\n\
+             dynamic\taten::nonzero\n"
         );
     }
 }

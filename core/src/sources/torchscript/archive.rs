@@ -125,7 +125,17 @@ impl<R: Read + Seek> Archive<R> {
     /// `constants.pkl`, where TorchScript keeps the tensors its code uses as constants (all the weights of
     /// a `torch.jit.freeze`d module); `None` when the archive has none.
     pub fn read_constants(&mut self) -> Result<Option<Vec<u8>>, String> {
-        self.read("constants.pkl", MAX_PICKLE_BYTES)
+        let found = self.read("constants.pkl", MAX_PICKLE_BYTES)?;
+        // The constants' tensor records without the pickle that lists them: a damaged name, not a
+        // model without constants (a frozen model's weights would silently vanish).
+        let records = format!("{}constants/", self.root);
+        if found.is_none() && self.zip.file_names().any(|n| n.starts_with(&records)) {
+            return Err(format!(
+                "the archive holds {records} records but no {}constants.pkl listing them",
+                self.root
+            ));
+        }
+        Ok(found)
     }
 
     /// A code file under `code/`, or `None` when the archive has none by that name.

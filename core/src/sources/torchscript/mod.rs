@@ -19,7 +19,7 @@ pub mod walk;
 pub mod zip_directory;
 
 use crate::sources::SourceError;
-use crate::summary::{ModelSummary, SourceKind};
+use crate::summary::{ModelSummary, SourceKind, TensorRecord};
 use crate::text::one_line;
 use crate::units;
 use archive::{Archive, Layout};
@@ -49,13 +49,17 @@ pub fn read_from<R: Read + Seek>(path: &Path, mut reader: R) -> Result<ModelSumm
     let name = crate::text::path(path);
     let summary = match archive.layout() {
         Layout::TorchScript => {
-            let classes = load_classes(&mut archive, &p).map_err(fail)?;
+            let (classes, mkldnn) = load_classes(&mut archive, &p).map_err(fail)?;
             let walked =
                 walk::module_tree(&p, &classes, walk::WalkLimits::default()).map_err(fail)?;
             let mut s = ModelSummary::new(name, SourceKind::TorchScript, walked.root);
             s.notes = walked.notes;
-            if let Some(note) = constants_note(&mut archive).map_err(fail)? {
+            let constants = read_constants(&mut archive).map_err(fail)?;
+            if let Some(note) = place_constants(&mut s, constants) {
                 s.notes.push(note);
+            }
+            if mkldnn {
+                s.notes.push(OPTIMIZED_FOR_INFERENCE_NOTE.to_string());
             }
             s.mark_tied(|full| {
                 walked
@@ -77,66 +81,129 @@ pub fn read_from<R: Read + Seek>(path: &Path, mut reader: R) -> Result<ModelSumm
     Ok(summary)
 }
 
-/// Reads the declarations of every class the pickle instantiates; each code file is read once.
+/// What a file written by `torch.jit.optimize_for_inference` is told apart by, and what it means.
+pub const OPTIMIZED_FOR_INFERENCE_NOTE: &str = "written by torch.jit.optimize_for_inference: its \
+     convolution weights became MKL-DNN constants (prim::ConstantMKLDNNTensor), which torch.jit.save \
+     does not store, so they are missing from the totals and libtorch cannot load the file to run it; \
+     save the model after torch.jit.freeze instead";
+
+/// Reads the declarations of every class the pickle instantiates; each code file is read once. Also
+/// says whether the code uses MKL-DNN constants that were never saved (optimize_for_inference).
 fn load_classes<R: Read + Seek>(
     archive: &mut Archive<R>,
     p: &Pickle,
-) -> Result<ClassTable, String> {
+) -> Result<(ClassTable, bool), String> {
     let mut table = ClassTable::default();
+    let mut mkldnn = false;
     let wanted = walk::torch_class_names(p);
     for module in walk::python_modules(p) {
         if let Some(source) = archive.read_code(&code_path(&module))? {
+            mkldnn |= source.contains("prim.ConstantMKLDNNTensor");
             table
                 .add_source(&module, &source, |class| wanted.contains(class))
                 .map_err(|e| format!("{}: {e}", code_path(&module)))?;
         }
     }
-    Ok(table)
+    Ok((table, mkldnn))
 }
 
-/// A note when `constants.pkl` holds tensors: a frozen module (`torch.jit.freeze`) keeps its weights
-/// there, not in attributes, so its tree counts no parameters and the totals alone would mislead.
-/// Constants this reader cannot read are left out of the count and said so in the note, not made
-/// errors: the model itself was read.
-fn constants_note<R: Read + Seek>(archive: &mut Archive<R>) -> Result<Option<String>, String> {
+/// The tensors of `constants.pkl`, by their position in it (the code's `CONSTANTS.c0`, `c1` …), or
+/// why they could not be read: constants this reader cannot read are left out and said so, not made
+/// errors, since the model itself was read.
+enum Constants {
+    Tensors(Vec<(usize, tensors::TensorInfo)>),
+    Unreadable(String),
+}
+
+fn read_constants<R: Read + Seek>(archive: &mut Archive<R>) -> Result<Constants, String> {
     let Some(bytes) = archive.read_constants()? else {
-        return Ok(None);
-    };
-    let unreadable = |e: &dyn std::fmt::Display| {
-        Ok(Some(format!(
-            "constants.pkl could not be read ({e}); tensors it may hold are not counted"
-        )))
+        return Ok(Constants::Tensors(Vec::new()));
     };
     let p = match Pickle::parse(&bytes) {
         Ok(p) => p,
-        Err(e) => return unreadable(&e),
+        Err(e) => return Ok(Constants::Unreadable(e.to_string())),
     };
-    let mut count: u64 = 0;
+    let mut found = Vec::new();
     let mut tally = budget::ByteTally::default();
-    for value in p.sequence(&p.root).unwrap_or_default() {
+    for (i, value) in p.sequence(&p.root).unwrap_or_default().iter().enumerate() {
         if let Ok(Some(t)) = tensors::tensor(&p, value) {
             if let Err(e) = tally.add(&t) {
-                return unreadable(&e);
+                return Ok(Constants::Unreadable(e));
             }
-            count += 1;
+            found.push((i, t));
         }
     }
-    if count == 0 {
-        return Ok(None);
-    }
-    let bytes = tally.total();
-    let size = if bytes < 1024 {
+    Ok(Constants::Tensors(found))
+}
+
+fn size_text(bytes: u64) -> String {
+    if bytes < 1024 {
         format!("{bytes} B")
     } else {
         format!("{} B = {}", units::thousands(bytes), units::binary(bytes))
+    }
+}
+
+/// A frozen module (`torch.jit.freeze`) keeps its weights as constants of its code, not as attributes,
+/// and its tree holds no parameter: the floating-point constants are those weights, and become the
+/// root's frozen (non-trainable) parameters `c0`, `c1` … as the code names them, so the totals and
+/// the memory count them. Constants beside a tree that has parameters (a traced model's literals) are
+/// only noted.
+fn place_constants(s: &mut ModelSummary, constants: Constants) -> Option<String> {
+    let found = match constants {
+        Constants::Tensors(found) => found,
+        Constants::Unreadable(e) => {
+            return Some(format!(
+                "constants.pkl could not be read ({e}); tensors it may hold are not counted"
+            ));
+        }
     };
-    let (them, are) = match count {
-        1 => ("1 tensor".to_string(), "it is"),
-        n => (format!("{} tensors", units::thousands(n)), "they are"),
-    };
-    Ok(Some(format!(
-        "constants.pkl holds {them} ({size}) outside the module tree (torch.jit.freeze moves weights there): {are} not counted in the totals"
-    )))
+    if found.is_empty() {
+        return None;
+    }
+    let bytes: u64 = found
+        .iter()
+        .map(|(_, t)| crate::summary::numel(&t.shape).saturating_mul(t.dtype.bytes()))
+        .fold(0, u64::saturating_add);
+    let has_parameters = s.root.walk().iter().any(|(_, n)| !n.parameters.is_empty());
+    let weights: Vec<&(usize, tensors::TensorInfo)> = found
+        .iter()
+        .filter(|(_, t)| t.dtype.is_floating_point())
+        .collect();
+    if has_parameters || weights.is_empty() {
+        // Scalars are the literals a trace records (an epsilon, a position): never weights, not news.
+        if found
+            .iter()
+            .all(|(_, t)| crate::summary::numel(&t.shape) <= 1)
+        {
+            return None;
+        }
+        let them = match found.len() {
+            1 => "1 tensor".to_string(),
+            n => format!("{} tensors", units::thousands(n as u64)),
+        };
+        return Some(format!(
+            "constants.pkl holds {them} ({}) that the code uses as constants, outside the module tree \
+             (a traced model's literals, or weights torch.jit.freeze kept there): not counted in the totals",
+            size_text(bytes)
+        ));
+    }
+    let mut elements = 0u64;
+    for (i, t) in &weights {
+        let mut record = TensorRecord::new(format!("c{i}"), t.shape.clone(), t.dtype, false);
+        record.constant = true;
+        elements = elements.saturating_add(record.numel());
+        s.root.parameters.push(record);
+    }
+    let weight_bytes: u64 = s.root.parameters.iter().map(TensorRecord::bytes).sum();
+    Some(format!(
+        "torch.jit.freeze folded this model's weights into its code: {} constants ({} parameters, {}) \
+         are shown as frozen parameters of the root, c0, c1 … as the code names them; the layers that \
+         held them (and any BatchNorm folded into a convolution) are gone from the file",
+        units::thousands(weights.len() as u64),
+        units::thousands(elements),
+        size_text(weight_bytes)
+    ))
 }
 
 /// The first bytes, to name a file that is not a zip archive; the reader is rewound.
