@@ -59,8 +59,10 @@ impl TensorRecord {
         numel(&self.shape)
     }
 
+    /// Exact bytes in the tensor's dtype (whole blocks for packed and block-quantized types),
+    /// saturating at `u64::MAX`; 0 for a dtype the reader did not know (its note says so).
     pub fn bytes(&self) -> u64 {
-        self.numel().saturating_mul(self.dtype.bytes())
+        stored_bytes(self.dtype, self.numel())
     }
 
     pub fn is_tied(&self) -> bool {
@@ -81,7 +83,15 @@ impl TensorValue {
     }
 
     pub fn bytes(&self) -> u64 {
-        self.numel().saturating_mul(self.dtype.bytes())
+        stored_bytes(self.dtype, self.numel())
+    }
+}
+
+/// Bytes of `numel` elements of `dtype`, saturating; 0 for [`DType::Unknown`].
+fn stored_bytes(dtype: DType, numel: u64) -> u64 {
+    match dtype.packing() {
+        Some(_) => dtype.bytes_for(numel).unwrap_or(u64::MAX),
+        None => 0,
     }
 }
 

@@ -104,9 +104,13 @@ fn describe(bytes: usize) -> String {
 
 /// The logical bytes of every tensor record the tree holds (a shared tensor once per place it appears),
 /// kept at most `i64::MAX`: PyTorch counts sizes in int64, and every sum of them then fits in a `u64`.
+/// Elements are kept within the same bound on their own: packed and block-quantized types hold more
+/// elements than bytes (ggml's Q1_0, 128 in 18), so bounding the bytes alone would not bound the sums
+/// of parameters a report makes.
 #[derive(Debug, Default)]
 pub struct ByteTally {
     total: u64,
+    elements: u64,
 }
 
 impl ByteTally {
@@ -115,20 +119,27 @@ impl ByteTally {
     }
 
     pub fn add(&mut self, t: &TensorInfo) -> Result<(), String> {
-        let bytes = t
+        let numel = t
             .shape
             .iter()
-            .try_fold(t.dtype.bytes(), |acc, &d| acc.checked_mul(d));
-        match bytes
-            .and_then(|b| self.total.checked_add(b))
-            .filter(|&sum| sum <= i64::MAX as u64)
-        {
-            Some(sum) => {
-                self.total = sum;
+            .try_fold(1u64, |acc, &d| acc.checked_mul(d));
+        self.add_sized(numel, numel.and_then(|n| t.dtype.bytes_for(n)))
+    }
+
+    /// Adds a tensor of `numel` elements taking `bytes` bytes, `None` standing for a count that
+    /// overflowed 64 bits.
+    pub fn add_sized(&mut self, numel: Option<u64>, bytes: Option<u64>) -> Result<(), String> {
+        let within = |sum: Option<u64>| sum.filter(|&s| s <= i64::MAX as u64);
+        let total = within(bytes.and_then(|b| self.total.checked_add(b)));
+        let elements = within(numel.and_then(|n| self.elements.checked_add(n)));
+        match (total, elements) {
+            (Some(total), Some(elements)) => {
+                self.total = total;
+                self.elements = elements;
                 Ok(())
             }
-            None => Err(
-                "the tensors add up to more than 2^63 - 1 bytes, more than PyTorch can address: a damaged or hostile file"
+            _ => Err(
+                "the tensors add up to more than 2^63 - 1 bytes or elements, more than PyTorch can address: a damaged or hostile file"
                     .into(),
             ),
         }
