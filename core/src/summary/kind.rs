@@ -45,7 +45,12 @@ impl LayerKind {
     /// Unknown classes are `Other`; the caller decides whether a parameter-free module is a `Container`.
     pub fn from_type_name(type_name: &str) -> LayerKind {
         let t = type_name;
-        if t.starts_with("Conv") || t.starts_with("LazyConv") || t.starts_with("QuantizedConv") {
+        // Hugging Face's `Conv1D` (GPT-2) is a Linear with its weight stored transposed; a bank of
+        // MoE experts (`Experts`, `MixtralExperts`) is Linear layers stacked.
+        if t == "Conv1D" || t.ends_with("Experts") {
+            LayerKind::Linear
+        } else if t.starts_with("Conv") || t.starts_with("LazyConv") || t.starts_with("QuantizedConv")
+        {
             LayerKind::Convolution
         } else if t.ends_with("Linear") || t == "Bilinear" || t == "LazyLinear" {
             LayerKind::Linear
@@ -102,5 +107,15 @@ mod tests {
             LayerKind::Attention
         );
         assert_eq!(LayerKind::from_type_name("ReLU"), LayerKind::Other);
+        assert_eq!(LayerKind::from_type_name("Conv1D"), LayerKind::Linear);
+        assert_eq!(LayerKind::from_type_name("Conv1d"), LayerKind::Convolution);
+        assert_eq!(
+            LayerKind::from_type_name("MixtralExperts"),
+            LayerKind::Linear
+        );
+        assert_eq!(
+            LayerKind::from_type_name("RMSNorm"),
+            LayerKind::Normalization
+        );
     }
 }
