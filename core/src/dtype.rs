@@ -423,7 +423,10 @@ mod tests {
         assert_eq!(DType::Float6E3M2.bytes_for(1024), Some(768));
         assert_eq!(DType::Float4E2M1.bytes_for(10), Some(5));
         // ggml: whole blocks (gguf-py's GGML_QUANT_SIZES).
-        assert_eq!(DType::Q4_0.bytes_for(4096 * 4096), Some(4096 * 4096 / 32 * 18));
+        assert_eq!(
+            DType::Q4_0.bytes_for(4096 * 4096),
+            Some(4096 * 4096 / 32 * 18)
+        );
         assert_eq!(DType::Q4_K.bytes_for(256), Some(144));
         assert_eq!(DType::Q6_K.bytes_for(512), Some(420));
         assert_eq!(DType::MXFP4.bytes_for(64), Some(34));

@@ -34,16 +34,24 @@ impl Loader for TorchLoader {
     /// An existing file wins over a built-in name, as in the front binary.
     fn load(&self, model: &str, opts: &LoadOptions) -> Result<ModelSummary, SourceError> {
         let path = Path::new(model);
-        if path.is_file() {
+        if super::is_model_path(model) {
             let mut summary = super::read_file(path)?;
             if opts.forward && !opts.input_sizes.is_empty() {
-                // Only TorchScript carries code; a state dict is weights under names.
-                if summary.source != SourceKind::TorchScript {
+                // Only TorchScript carries code it can run; every other file is weights under names,
+                // and a pickled model's forward is Python, which tchinfo never runs.
+                let what = match summary.source {
+                    SourceKind::TorchScript => None,
+                    SourceKind::PickledModule => {
+                        Some("a pickled model's forward is Python code, which tchinfo never runs")
+                    }
+                    SourceKind::Safetensors => Some("safetensors weights have no forward to run"),
+                    SourceKind::Gguf => Some("GGUF weights have no forward to run"),
+                    _ => Some("a state dict has no forward to run"),
+                };
+                if let Some(what) = what {
                     return Err(SourceError::Input {
                         model: model.to_string(),
-                        problem: "a state dict has no forward to run; --input-size needs a \
-                                  TorchScript file"
-                            .to_string(),
+                        problem: format!("{what}; --input-size needs a TorchScript file"),
                     });
                 }
                 super::jit_graph::measure_into(&mut summary, path, opts)?;

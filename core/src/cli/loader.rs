@@ -21,12 +21,12 @@ pub trait Loader {
     fn builtins(&self) -> Result<Vec<BuiltinRow>, SourceError>;
 }
 
-/// Files only, without libtorch: TorchScript archives and state dicts read for their structure.
+/// Files and model folders only, without libtorch: read for their structure.
 pub struct FileLoader;
 
 impl Loader for FileLoader {
     fn load(&self, model: &str, _opts: &LoadOptions) -> Result<ModelSummary, SourceError> {
-        if std::path::Path::new(model).is_file() {
+        if sources::is_model_path(model) {
             sources::read_file(std::path::Path::new(model))
         } else {
             Err(SourceError::not_a_model(model, None))

@@ -1,17 +1,46 @@
 //! Sources: everything that turns a model (a built-in name, a file, a `VarStore`) into a
 //! [`ModelSummary`](crate::summary::ModelSummary). Each source lives in its own module.
 
+pub mod gguf;
+pub mod hf_config;
+pub mod hf_folder;
+pub mod safetensors;
+pub mod sniff;
 pub mod torchscript;
 
 use crate::dtype::DType;
 use crate::summary::ModelSummary;
+use sniff::Format;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Reads a saved model's structure, whatever its format, without running anything from it: the one
-/// entry point every loader calls for files. Each format is told apart by its own reader.
+/// entry point every loader calls for files and model folders. Formats are told apart by their
+/// content ([`sniff`]) and a folder by the files in it ([`hf_folder`]), never by a name alone.
 pub fn read_file(path: &Path) -> Result<ModelSummary, SourceError> {
-    torchscript::read_file(path)
+    if path.is_dir() {
+        return hf_folder::read_dir(path);
+    }
+    let format = sniff::sniff(path).map_err(|source| SourceError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    match format {
+        Format::Safetensors => hf_folder::read_safetensors(path),
+        Format::Gguf => gguf::read_file(path),
+        Format::ShardIndex => hf_folder::read_index(path),
+        Format::HfConfig => hf_folder::read_config(path),
+        Format::TorchArchive if hf_folder::is_bin_shard(path) => hf_folder::read_bin_shards(path),
+        Format::TorchArchive => torchscript::read_file(path),
+        Format::Other(what) => Err(SourceError::format(path, what)),
+    }
+}
+
+/// Whether `model` names something [`read_file`] reads: an existing file or folder. An existing path
+/// wins over a built-in architecture's name.
+pub fn is_model_path(model: &str) -> bool {
+    let path = Path::new(model);
+    path.is_file() || path.is_dir()
 }
 
 /// Forward inputs with more elements than this are refused, for built-ins and files alike: a CPU
@@ -38,9 +67,10 @@ pub struct LoadOptions {
 }
 
 impl LoadOptions {
-    /// True when loading `model` needs libtorch: anything but an existing file read for its structure only.
+    /// True when loading `model` needs libtorch: anything but an existing file or model folder read
+    /// for its structure only.
     pub fn needs_libtorch(&self, model: &str) -> bool {
-        !std::path::Path::new(model).is_file() || (self.forward && !self.input_sizes.is_empty())
+        !is_model_path(model) || (self.forward && !self.input_sizes.is_empty())
     }
 }
 

@@ -61,6 +61,11 @@ pub fn is_packed(local_name: &str) -> bool {
         .any(|s| local_name.starts_with(s) && local_name[s.len()..].starts_with('.'))
 }
 
+/// Whether a full dotted name holds a dynamic-quantized layer's packed weights.
+pub fn is_packed_name(name: &str) -> bool {
+    name.split('.').any(|s| PACKED_SEGMENTS.contains(&s))
+}
+
 /// How many of a name's segments are modules: all but the last, at most [`MAX_DEPTH`], and none from
 /// a packed-weights segment on.
 pub fn module_depth(segments: &[&str]) -> usize {
@@ -203,9 +208,9 @@ fn is_embedding_name(lower: &str) -> bool {
 /// Names of normalization layers (lowercase): `norm`, `layernorm`, `layer_norm`, `ln_1`, `ln_f`, `ln`.
 fn is_norm_name(lower: &str) -> bool {
     lower.contains("norm")
-        || lower.strip_prefix("ln").is_some_and(|rest| {
-            rest.starts_with('_') || rest.bytes().all(|b| b.is_ascii_digit())
-        })
+        || lower
+            .strip_prefix("ln")
+            .is_some_and(|rest| rest.starts_with('_') || rest.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// GPT-2's Conv1D layers; a square one has no shape to tell it by.
@@ -620,7 +625,10 @@ mod tests {
                 t("bert.embeddings.position_embeddings.weight", &[64, 32]),
                 t("bert.embeddings.LayerNorm.weight", &[32]),
                 t("bert.embeddings.LayerNorm.bias", &[32]),
-                t("bert.encoder.layer.0.attention.self.query.weight", &[32, 32]),
+                t(
+                    "bert.encoder.layer.0.attention.self.query.weight",
+                    &[32, 32],
+                ),
                 t("bert.encoder.layer.0.attention.self.query.bias", &[32]),
                 t("shared.weight", &[128, 32]),
                 t(

@@ -49,7 +49,9 @@ impl LayerKind {
         // MoE experts (`Experts`, `MixtralExperts`) is Linear layers stacked.
         if t == "Conv1D" || t.ends_with("Experts") {
             LayerKind::Linear
-        } else if t.starts_with("Conv") || t.starts_with("LazyConv") || t.starts_with("QuantizedConv")
+        } else if t.starts_with("Conv")
+            || t.starts_with("LazyConv")
+            || t.starts_with("QuantizedConv")
         {
             LayerKind::Convolution
         } else if t.ends_with("Linear") || t == "Bilinear" || t == "LazyLinear" {

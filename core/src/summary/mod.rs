@@ -5,6 +5,7 @@
 //! its output shapes and mult-adds. Reports never look at tch or at files; they read only this.
 
 pub mod aggregate;
+pub mod architecture;
 pub mod head;
 pub mod infer;
 pub mod kind;
@@ -12,6 +13,7 @@ pub mod lint;
 pub mod macs;
 
 pub use aggregate::Totals;
+pub use architecture::Architecture;
 pub use kind::LayerKind;
 
 use crate::dtype::DType;
@@ -289,6 +291,13 @@ pub enum SourceKind {
     StateDict,
     /// A `VarStore` handed to the library.
     VarStore,
+    /// safetensors weights (one file, a sharded set or a Hugging Face folder): a tree inferred from
+    /// dotted names.
+    Safetensors,
+    /// A GGUF file (llama.cpp): a tree inferred from its tensor names.
+    Gguf,
+    /// A whole model pickled with `torch.save(model)`: the tree of its pickled modules.
+    PickledModule,
 }
 
 /// `from`'s output feeds `to`'s input directly, as seen in the data flow of a forward pass.
@@ -313,6 +322,11 @@ pub struct ModelSummary {
     pub notes: Vec<String>,
     /// Module-to-module data flow of the forward pass, when a source could observe it.
     pub dataflow: Option<Vec<DataEdge>>,
+    /// The architecture as the model's own description states it (`config.json`, GGUF keys).
+    pub architecture: Option<Architecture>,
+    /// Key/values the file itself carries (safetensors' `__metadata__`, GGUF's metadata), in file
+    /// order, values as text.
+    pub file_metadata: Vec<(String, String)>,
 }
 
 impl ModelSummary {
@@ -324,6 +338,8 @@ impl ModelSummary {
             inputs: Vec::new(),
             notes: Vec::new(),
             dataflow: None,
+            architecture: None,
+            file_metadata: Vec::new(),
         }
     }
 

@@ -45,7 +45,10 @@ pub(crate) fn c10_name(dtype: DType) -> Option<&'static str> {
 
 /// The dtype c10 calls `name`; `None` for the few c10 types tchinfo has no name for (Bits8, QUInt4x2 …).
 pub(crate) fn from_c10_name(name: &str) -> Option<DType> {
-    DType::ALL.iter().copied().find(|d| c10_name(*d) == Some(name))
+    DType::ALL
+        .iter()
+        .copied()
+        .find(|d| c10_name(*d) == Some(name))
 }
 
 /// The request: the inputs to build, then the operators whose runtime arguments to report.

@@ -11,7 +11,8 @@
 //!   dtype, by kind) then fits in 64 bits, however the file's shapes were chosen.
 
 use super::tensors::{StorageView, TensorInfo};
-use std::collections::HashMap;
+use crate::summary::infer;
+use std::collections::{HashMap, HashSet};
 
 /// The most memory the tree may take, as charged (the charges follow the real sizes closely). Real
 /// models need far less: 20,000 modules and 40,000 tensors are charged about 25 MiB, so this leaves
@@ -94,6 +95,32 @@ impl TieCost {
     }
 }
 
+/// What a tensor name costs the tree built from it: the name is scanned, hashed and kept, and each of its
+/// module segments (at most [`infer::MAX_DEPTH`]) keeps a path that is a prefix of it. The length is
+/// charged before the name is scanned, so a long name repeated through a pickle's memo is refused unread.
+pub fn charge_name(tree: &mut TreeBudget, name: &str) -> Result<(), String> {
+    tree.charge(name.len())?;
+    let modules = name
+        .bytes()
+        .filter(|&b| b == b'.')
+        .count()
+        .min(infer::MAX_DEPTH);
+    tree.charge(name.len().saturating_mul(modules + 1))
+}
+
+/// The modules a tree built from these names will have: their distinct dotted prefixes, as far as the
+/// tree nests (an upper bound: packed weights nest less). Hashing them costs what [`charge_name`]
+/// charged.
+pub fn module_count<'a>(names: impl IntoIterator<Item = &'a str>) -> usize {
+    let mut prefixes: HashSet<&str> = HashSet::new();
+    for name in names {
+        for (at, _) in name.match_indices('.').take(infer::MAX_DEPTH) {
+            prefixes.insert(&name[..at]);
+        }
+    }
+    prefixes.len()
+}
+
 fn describe(bytes: usize) -> String {
     if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
         format!("{} MiB", bytes >> 20)
@@ -119,10 +146,7 @@ impl ByteTally {
     }
 
     pub fn add(&mut self, t: &TensorInfo) -> Result<(), String> {
-        let numel = t
-            .shape
-            .iter()
-            .try_fold(1u64, |acc, &d| acc.checked_mul(d));
+        let numel = t.shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d));
         self.add_sized(numel, numel.and_then(|n| t.dtype.bytes_for(n)))
     }
 
