@@ -330,10 +330,10 @@ fn read_weights(
 /// A parsed index: which shard holds each tensor, the shards in order of first mention, and its
 /// `metadata` as text.
 #[derive(Debug, Default)]
-struct Index {
-    weight_map: Vec<(String, String)>,
-    shards: Vec<String>,
-    metadata: Vec<(String, String)>,
+pub struct Index {
+    pub weight_map: Vec<(String, String)>,
+    pub shards: Vec<String>,
+    pub metadata: Vec<(String, String)>,
 }
 
 fn read_index_file(path: &Path) -> Result<Index, SourceError> {
@@ -354,7 +354,8 @@ fn read_index_file(path: &Path) -> Result<Index, SourceError> {
     parse_index(&bytes).map_err(fail)
 }
 
-fn parse_index(bytes: &[u8]) -> Result<Index, String> {
+/// Parses an index's JSON: which shard holds each tensor, every shard named a plain file beside it.
+pub fn parse_index(bytes: &[u8]) -> Result<Index, String> {
     let mut index = Index::default();
     let mut de = serde_json::Deserializer::from_slice(bytes);
     de::Deserializer::deserialize_map(&mut de, IndexVisitor { out: &mut index })
@@ -748,18 +749,37 @@ const HEADS: [&str; 9] = [
     "output",
 ];
 
-/// The input embedding: the first `Embedding` with `vocab` rows (the largest one when the vocabulary
-/// is not stated).
+/// The input embedding: an `Embedding` with `vocab` rows (the largest one when the vocabulary is not
+/// stated), a token table before a position or token-type table (BERT's and GPT-2's can have as many
+/// rows as the vocabulary), then the first in the tree.
 fn input_embedding(root: &ModuleNode, vocab: Option<u64>) -> Option<(String, TensorRecord)> {
-    let embeddings = root.walk().into_iter().filter_map(|(_, n)| {
-        let w = n.parameters.iter().find(|p| p.name == "weight")?;
-        (n.kind == LayerKind::Embedding && w.shape.len() == 2 && w.tied_to.is_none())
-            .then(|| (n.path.clone(), w.clone()))
-    });
-    match vocab {
-        Some(v) => embeddings.into_iter().find(|(_, w)| w.shape[0] == v),
-        None => embeddings.max_by_key(|(_, w)| w.numel()),
-    }
+    let rank = |name: &str| {
+        let lower = name.to_ascii_lowercase();
+        if lower.contains("pos") || lower.contains("type") || lower == "wpe" {
+            1
+        } else {
+            0
+        }
+    };
+    let embeddings: Vec<(String, TensorRecord, u8)> = root
+        .walk()
+        .into_iter()
+        .filter_map(|(_, n)| {
+            let w = n.parameters.iter().find(|p| p.name == "weight")?;
+            (n.kind == LayerKind::Embedding && w.shape.len() == 2 && w.tied_to.is_none())
+                .then(|| (n.path.clone(), w.clone(), rank(&n.name)))
+        })
+        .collect();
+    let best = match vocab {
+        Some(v) => embeddings
+            .into_iter()
+            .filter(|(_, w, _)| w.shape[0] == v)
+            .min_by_key(|(_, _, r)| *r),
+        None => embeddings
+            .into_iter()
+            .min_by_key(|(_, w, r)| (*r, std::cmp::Reverse(w.numel()))),
+    };
+    best.map(|(p, w, _)| (p, w))
 }
 
 /// Where a tied head the file leaves out belongs, and which module owns the bias it shares (BERT's
