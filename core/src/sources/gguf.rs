@@ -57,6 +57,8 @@ pub const TRAINABLE_ASSUMED_NOTE: &str = "GGUF does not record requires_grad: fl
 pub enum MetaValue {
     UInt(u64),
     Int(i64),
+    /// A float32, kept as one so it prints as written (`1e-6`, not its float64 widening).
+    Float32(f32),
     Float(f64),
     Bool(bool),
     /// The first [`KEPT_STRING_BYTES`] bytes (lossy UTF-8), and the full length.
@@ -86,6 +88,7 @@ impl MetaValue {
         match self {
             MetaValue::UInt(v) => v.to_string(),
             MetaValue::Int(v) => v.to_string(),
+            MetaValue::Float32(v) => v.to_string(),
             MetaValue::Float(v) => v.to_string(),
             MetaValue::Bool(v) => v.to_string(),
             MetaValue::Str(s, len) if *len == s.len() as u64 => s.clone(),
@@ -707,7 +710,7 @@ impl<R: Read + Seek> Reader<R> {
             3 => MetaValue::Int(i64::from(i16::from_le_bytes(self.array()?))),
             4 => MetaValue::UInt(u64::from(self.u32()?)),
             5 => MetaValue::Int(i64::from(i32::from_le_bytes(self.array()?))),
-            6 => MetaValue::Float(f64::from(f32::from_le_bytes(self.array()?))),
+            6 => MetaValue::Float32(f32::from_le_bytes(self.array()?)),
             7 => MetaValue::Bool(self.array::<1>()?[0] != 0),
             8 => {
                 let (s, len) = self.string(KEPT_STRING_BYTES)?;
