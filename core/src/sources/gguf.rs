@@ -15,8 +15,9 @@
 //! Checks, as llama.cpp makes them: at most 4 dimensions, rows that are whole blocks, offsets aligned
 //! and laid end to end (each tensor padded to the alignment), the data inside the file, no repeated
 //! key or tensor name. Bounds: every count and length is checked against the bytes left before
-//! anything is read or kept; the header (key/values and tensor infos) is read up to 512 MiB; strings
-//! are kept up to 256 bytes, arrays by their first 8 elements.
+//! anything is read or kept; the header (key/values and tensor infos) is read up to 128 MiB (real
+//! ones take a few MB, most of it the tokenizer); strings are kept up to 256 bytes, arrays by their
+//! first 8 elements (nested arrays by their count), and what is kept of the values in all is bounded.
 
 use super::SourceError;
 use super::torchscript::budget::{
@@ -34,10 +35,13 @@ use std::io::{BufReader, Read, Seek};
 use std::path::Path;
 
 /// The most bytes of header (key/values and tensor infos) read before the data.
-pub const MAX_HEADER_BYTES: u64 = 512 << 20;
-/// The most tensors and key/values one file may declare.
+pub const MAX_HEADER_BYTES: u64 = 128 << 20;
+/// The most tensors and key/values one file may declare (real files: a few thousand tensors, a few
+/// dozen keys).
 pub const MAX_TENSORS: u64 = 1 << 20;
-pub const MAX_KEYS: u64 = 1 << 20;
+pub const MAX_KEYS: u64 = 1 << 16;
+/// What the kept values may take in all, as charged: each value's size plus its text.
+const MAX_KEPT_BYTES: u64 = 32 << 20;
 /// ggml's GGML_MAX_DIMS.
 const MAX_DIMS: u32 = 4;
 /// Longest key and tensor name accepted.
@@ -423,6 +427,7 @@ pub fn read_header<R: Read + Seek>(reader: R, file_len: u64) -> Result<Gguf, Str
         len: file_len,
         big_endian: false,
         wide: true,
+        kept: 0,
     };
     let mut magic = [0u8; 4];
     r.bytes(&mut magic)?;
@@ -468,6 +473,12 @@ pub fn read_header<R: Read + Seek>(reader: R, file_len: u64) -> Result<Gguf, Str
         }
         let ty = r.u32()?;
         let value = r.value(ty, 0).map_err(|e| format!("key {key}: {e}"))?;
+        // The key twice (the list and the set of seen keys) and the value's own text.
+        let text = match &value {
+            MetaValue::Str(s, _) => s.len() as u64,
+            _ => 0,
+        };
+        r.keep(2 * key.len() as u64 + text)?;
         if key == "general.alignment" {
             alignment = match value.as_u64() {
                 Some(a) if a > 0 && a.is_power_of_two() && a <= 1 << 30 => a,
@@ -606,6 +617,8 @@ struct Reader<R> {
     big_endian: bool,
     /// Versions 2 and 3 write 64-bit counts and lengths; version 1, 32-bit ones.
     wide: bool,
+    /// Bytes of metadata kept so far, as charged by [`Reader::keep`].
+    kept: u64,
 }
 
 impl<R: Read + Seek> Reader<R> {
@@ -650,6 +663,20 @@ impl<R: Read + Seek> Reader<R> {
         self.inner
             .read_exact(buf)
             .map_err(|e| format!("cannot read the header: {e}"))
+    }
+
+    /// Charges a kept value (its size and `text` bytes of text) to the metadata bound.
+    fn keep(&mut self, text: u64) -> Result<(), String> {
+        self.kept = self
+            .kept
+            .saturating_add(std::mem::size_of::<MetaValue>() as u64 + text);
+        if self.kept > MAX_KEPT_BYTES {
+            return Err(format!(
+                "the metadata would take more than {} MiB to keep: a damaged or hostile file",
+                MAX_KEPT_BYTES >> 20
+            ));
+        }
+        Ok(())
     }
 
     fn skip(&mut self, n: u64) -> Result<(), String> {
@@ -744,14 +771,20 @@ impl<R: Read + Seek> Reader<R> {
                 self.fits(count, min, "array elements")?;
                 let mut head = Vec::new();
                 let fixed = !matches!(elem, 8 | 9);
+                // Only a top-level array keeps its first elements; a nested one, its count.
+                let keep = if depth == 0 { KEPT_ARRAY_ELEMENTS } else { 0 };
                 for i in 0..count {
-                    if i == KEPT_ARRAY_ELEMENTS && fixed {
+                    if i == keep && fixed {
                         // Fixed-size elements past the kept ones are skipped in one step.
                         self.skip((count - i) * min)?;
                         break;
                     }
                     let v = self.value(elem, depth + 1)?;
-                    if i < KEPT_ARRAY_ELEMENTS {
+                    if i < keep {
+                        self.keep(match &v {
+                            MetaValue::Str(s, _) => s.len() as u64,
+                            _ => 0,
+                        })?;
                         head.push(v);
                     }
                 }

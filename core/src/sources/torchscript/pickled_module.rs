@@ -83,6 +83,7 @@ pub fn module_tree(p: &Pickle, root: &Value, limits: WalkLimits) -> Result<Pickl
         limits,
         modules: 0,
         tensors: 0,
+        attributes: 0,
         on_path: Vec::new(),
         views: HashMap::new(),
         tree: TreeBudget::new(limits.max_tree_bytes),
@@ -115,6 +116,9 @@ struct Walker<'a> {
     limits: WalkLimits,
     modules: usize,
     tensors: usize,
+    /// Entries of modules' `__dict__`s and tensor dicts looked at: bounds the work when a shared
+    /// module with a large `__dict__` is revisited.
+    attributes: usize,
     /// Modules between the root and the one being read, to refuse cycles.
     on_path: Vec<ObjId>,
     views: HashMap<String, StorageView>,
@@ -173,6 +177,7 @@ impl Walker<'_> {
             }
             return Ok(node);
         };
+        self.look_at(entries.len())?;
         self.on_path.push(*id);
         for (key, v) in entries {
             match key.as_str() {
@@ -182,7 +187,9 @@ impl Walker<'_> {
             }
         }
         if let Some((_, children)) = entries.iter().find(|(k, _)| k.as_str() == Some("_modules")) {
-            for (key, child) in self.p.entries(children).unwrap_or_default() {
+            let children = self.p.entries(children).unwrap_or_default();
+            self.look_at(children.len())?;
+            for (key, child) in children {
                 let Some(child_name) = key.as_str() else {
                     return Err(format!("{} has a child whose name is not a string", at()));
                 };
@@ -205,6 +212,17 @@ impl Walker<'_> {
         Ok(node)
     }
 
+    fn look_at(&mut self, entries: usize) -> Result<(), String> {
+        self.attributes = self.attributes.saturating_add(entries);
+        if self.attributes > self.limits.max_attributes {
+            return Err(format!(
+                "more than {} module attributes in total",
+                self.limits.max_attributes
+            ));
+        }
+        Ok(())
+    }
+
     /// The entries of a `_parameters` or `_buffers` dict, unset ones (`bias=None`) left out as
     /// `named_parameters()` leaves them out.
     fn tensors_of(
@@ -216,6 +234,7 @@ impl Walker<'_> {
         let Some(entries) = self.p.entries(dict) else {
             return Ok(());
         };
+        self.look_at(entries.len())?;
         for (key, value) in entries {
             let Some(attr) = key.as_str() else {
                 return Err(format!(
