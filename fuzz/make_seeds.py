@@ -41,7 +41,10 @@ def small_zip(recs, method):
 def main():
     if SEEDS.exists():
         shutil.rmtree(SEEDS)
-    dirs = {t: SEEDS / t for t in ["pickle", "archive", "file", "model", "classes"]}
+    dirs = {
+        t: SEEDS / t
+        for t in ["pickle", "archive", "file", "model", "classes", "safetensors", "gguf", "hf_json", "pickled_module"]
+    }
     for d in dirs.values():
         d.mkdir(parents=True)
     for path in sorted(MODELS.glob("*.pt")):
@@ -59,6 +62,18 @@ def main():
                 (dirs["pickle"] / f"{stem}-{flat}").write_bytes(data)
             else:
                 (dirs["classes"] / f"{stem}-{flat}").write_bytes(data)
+    # The weight formats: safetensors files whole (every sample is a few KB to 100 KB), GGUF files whole,
+    # the JSON beside them, and the data.pkl of the whole pickled models.
+    for i, path in enumerate(sorted(MODELS.rglob("*.safetensors"))):
+        shutil.copy(path, dirs["safetensors"] / f"{i:02d}-{path.name}")
+    for path in sorted(MODELS.glob("*.gguf")):
+        shutil.copy(path, dirs["gguf"] / path.name)
+    for i, path in enumerate(sorted((MODELS / "hf").rglob("*.json"))):
+        shutil.copy(path, dirs["hf_json"] / f"{i:02d}-{path.name}")
+    for path in sorted(MODELS.glob("pickled_*.pt")):
+        for name, data in records(path):
+            if name == "data.pkl":
+                (dirs["pickled_module"] / f"{path.stem}-data.pkl").write_bytes(data)
     for t, d in dirs.items():
         files = list(d.iterdir())
         print(f"{t}: {len(files)} seeds, {sum(f.stat().st_size for f in files)} bytes")
