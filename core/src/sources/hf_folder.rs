@@ -55,7 +55,7 @@ enum Weights {
 pub fn read_dir(dir: &Path) -> Result<ModelSummary, SourceError> {
     let names = list(dir)?;
     let weights = find_weights(dir, &names).map_err(|p| SourceError::format(dir, p))?;
-    read_weights(dir, weights, config_beside(dir, &names)?)
+    read_weights(dir, weights, config_beside(dir)?)
 }
 
 /// Reads the model a `config.json` describes, from the weights in its folder.
@@ -68,7 +68,7 @@ pub fn read_config(path: &Path) -> Result<ModelSummary, SourceError> {
             format!("a Hugging Face config.json whose folder holds no weights: {p}"),
         )
     })?;
-    read_weights(path, weights, config_beside(&dir, &names)?)
+    read_weights(path, weights, config_beside(&dir)?)
 }
 
 /// Reads a sharded checkpoint from its index.
@@ -79,27 +79,25 @@ pub fn read_index(index: &Path) -> Result<ModelSummary, SourceError> {
     } else {
         Weights::SafetensorsIndex(index.to_path_buf())
     };
-    let names = list(&dir)?;
-    read_weights(index, weights, config_beside(&dir, &names)?)
+    read_weights(index, weights, config_beside(&dir)?)
 }
 
 /// Reads a safetensors file: alone, or with the rest of its shard set when its name is
 /// `<prefix>-00001-of-00005.safetensors` (through `<prefix>.safetensors.index.json` when there is one).
 pub fn read_safetensors(path: &Path) -> Result<ModelSummary, SourceError> {
     let dir = folder_of(path);
-    let names = list(&dir)?;
     let weights = match shard_set(path).map_err(|p| SourceError::format(path, p))? {
         None => Weights::Safetensors(vec![path.to_path_buf()]),
         Some(set) => {
-            let index = format!("{}.safetensors.index.json", set.prefix);
-            if names.contains(&index) {
-                Weights::SafetensorsIndex(dir.join(index))
+            let index = dir.join(format!("{}.safetensors.index.json", set.prefix));
+            if index.is_file() {
+                Weights::SafetensorsIndex(index)
             } else {
                 Weights::Safetensors(set.files(&dir))
             }
         }
     };
-    read_weights(path, weights, config_beside(&dir, &names)?)
+    read_weights(path, weights, config_beside(&dir)?)
 }
 
 /// Whether `path` is named as one shard of a set of `torch.save` files (`pytorch_model-00001-of-00002.bin`).
@@ -110,14 +108,13 @@ pub fn is_bin_shard(path: &Path) -> bool {
 /// Reads every `torch.save` shard of the set `path` belongs to.
 pub fn read_bin_shards(path: &Path) -> Result<ModelSummary, SourceError> {
     let dir = folder_of(path);
-    let names = list(&dir)?;
     let set = shard_set(path)
         .map_err(|p| SourceError::format(path, p))?
         .ok_or_else(|| SourceError::format(path, "not a shard of a set"))?;
-    let index = format!("{}.bin.index.json", set.prefix);
-    let config = config_beside(&dir, &names)?;
-    if names.contains(&index) {
-        read_weights(path, Weights::BinIndex(dir.join(index)), config)
+    let index = dir.join(format!("{}.bin.index.json", set.prefix));
+    let config = config_beside(&dir)?;
+    if index.is_file() {
+        read_weights(path, Weights::BinIndex(index), config)
     } else {
         read_bin(path, set.files(&dir), None, config)
     }
@@ -160,11 +157,12 @@ fn list(dir: &Path) -> Result<Vec<String>, SourceError> {
     Ok(names)
 }
 
-fn config_beside(dir: &Path, names: &[String]) -> Result<Option<HfConfig>, SourceError> {
-    if !names.iter().any(|n| n == "config.json") {
+/// The `config.json` in `dir`, when there is one.
+fn config_beside(dir: &Path) -> Result<Option<HfConfig>, SourceError> {
+    let path = dir.join("config.json");
+    if !path.is_file() {
         return Ok(None);
     }
-    let path = dir.join("config.json");
     HfConfig::read(&path)
         .map(Some)
         .map_err(|p| SourceError::format(path, p))
