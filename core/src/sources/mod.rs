@@ -101,10 +101,11 @@ pub enum SourceError {
 }
 
 impl SourceError {
+    /// The problem is made one readable line ([`one_line`]): it may quote names from the file.
     pub fn format(path: impl Into<PathBuf>, problem: impl Into<String>) -> Self {
         SourceError::Format {
             path: path.into(),
-            problem: problem.into(),
+            problem: one_line(&problem.into()),
         }
     }
 
@@ -123,6 +124,34 @@ impl SourceError {
             },
         }
     }
+}
+
+/// Problems quote names from the file, which may hold newlines, control characters or a megabyte of
+/// text: the error stays one readable line. A long one keeps its start (what) and its end (why).
+pub fn one_line(problem: &str) -> String {
+    const KEEP: usize = 250;
+    let chars = problem.chars().count();
+    if chars <= 2 * KEEP {
+        return escape_controls(problem);
+    }
+    let at = |n: usize| problem.char_indices().nth(n).map_or(0, |(i, _)| i);
+    format!(
+        "{} … {}",
+        escape_controls(&problem[..at(KEEP)]),
+        escape_controls(&problem[at(chars - KEEP)..])
+    )
+}
+
+fn escape_controls(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// libtorch messages carry a C++ backtrace after the first line; one line is what a user needs.

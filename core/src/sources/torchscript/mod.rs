@@ -19,7 +19,7 @@ pub mod state_dict;
 pub mod tensors;
 pub mod walk;
 
-use crate::sources::SourceError;
+use crate::sources::{SourceError, one_line};
 use crate::summary::{ModelSummary, SourceKind};
 use crate::units;
 use archive::{Archive, Layout};
@@ -180,34 +180,6 @@ fn constants_note<R: Read + Seek>(archive: &mut Archive<R>) -> Result<Option<Str
     Ok(Some(format!(
         "constants.pkl holds {them} ({size}) outside the module tree (torch.jit.freeze moves weights there): {are} not counted in the totals"
     )))
-}
-
-/// Problems quote names from the file, which may hold newlines, control characters or a megabyte of
-/// text: the error stays one readable line. A long one keeps its start (what) and its end (why).
-fn one_line(problem: &str) -> String {
-    const KEEP: usize = 250;
-    let chars = problem.chars().count();
-    if chars <= 2 * KEEP {
-        return escape_controls(problem);
-    }
-    let at = |n: usize| problem.char_indices().nth(n).map_or(0, |(i, _)| i);
-    format!(
-        "{} … {}",
-        escape_controls(&problem[..at(KEEP)]),
-        escape_controls(&problem[at(chars - KEEP)..])
-    )
-}
-
-fn escape_controls(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// The first bytes, to name a file that is not a zip archive; the reader is rewound.
