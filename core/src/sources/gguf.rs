@@ -563,7 +563,11 @@ fn check_tensors(tensors: &[TensorInfo], alignment: u64, data_len: u64) -> Resul
                         t.dtype, p.elements
                     ));
                 }
-                Some(numel / p.elements * p.bytes)
+                let bytes = (numel / p.elements)
+                    .checked_mul(p.bytes)
+                    .filter(|&b| b <= i64::MAX as u64)
+                    .ok_or_else(|| format!("tensor {name} takes more than 2^63 - 1 bytes"))?;
+                Some(bytes)
             }
             None => None,
         };
@@ -1012,6 +1016,9 @@ pub(crate) mod tests {
             .tensor("a", &[1, 1, 1, 1, 1], 0, 4)
             .bytes();
         refused(&bytes, "at most 4");
+        // 2^62 float64 elements: a count PyTorch could hold, but not their bytes.
+        let bytes = Writer::default().tensor("a", &[1 << 62], 28, 0).bytes();
+        refused(&bytes, "more than 2^63 - 1 bytes");
         let bytes = Writer::default()
             .tensor("a", &[8], 0, 32)
             .tensor("a", &[8], 0, 32)
