@@ -18,6 +18,7 @@
 
 use super::hf_config::HfConfig;
 use super::safetensors::{self, Entry};
+use super::sniff::{self, Format};
 use super::torchscript::budget::{ByteTally, MODULE_COST, TreeBudget, module_count};
 use super::torchscript::tensors::StorageView;
 use super::{SourceError, gguf, torchscript};
@@ -45,9 +46,10 @@ const MAX_FOLDER_ENTRIES: usize = 100_000;
 enum Weights {
     /// One safetensors file, or every shard of a set, in order.
     Safetensors(Vec<PathBuf>),
-    SafetensorsIndex(PathBuf),
+    /// A sharded checkpoint's index: its shards are safetensors or `torch.save` files, told apart by
+    /// their content.
+    Index(PathBuf),
     Bin(PathBuf),
-    BinIndex(PathBuf),
     Gguf(PathBuf),
 }
 
@@ -74,12 +76,11 @@ pub fn read_config(path: &Path) -> Result<ModelSummary, SourceError> {
 /// Reads a sharded checkpoint from its index.
 pub fn read_index(index: &Path) -> Result<ModelSummary, SourceError> {
     let dir = folder_of(index);
-    let weights = if index_names_bin(index) {
-        Weights::BinIndex(index.to_path_buf())
-    } else {
-        Weights::SafetensorsIndex(index.to_path_buf())
-    };
-    read_weights(index, weights, config_beside(&dir)?)
+    read_weights(
+        index,
+        Weights::Index(index.to_path_buf()),
+        config_beside(&dir)?,
+    )
 }
 
 /// Reads a safetensors file: alone, or with the rest of its shard set when its name is
@@ -91,7 +92,7 @@ pub fn read_safetensors(path: &Path) -> Result<ModelSummary, SourceError> {
         Some(set) => {
             let index = dir.join(format!("{}.safetensors.index.json", set.prefix));
             if index.is_file() {
-                Weights::SafetensorsIndex(index)
+                Weights::Index(index)
             } else {
                 Weights::Safetensors(set.files(&dir))
             }
@@ -114,7 +115,7 @@ pub fn read_bin_shards(path: &Path) -> Result<ModelSummary, SourceError> {
     let index = dir.join(format!("{}.bin.index.json", set.prefix));
     let config = config_beside(&dir)?;
     if index.is_file() {
-        read_weights(path, Weights::BinIndex(index), config)
+        read_weights(path, Weights::Index(index), config)
     } else {
         read_bin(path, set.files(&dir), None, config)
     }
@@ -125,13 +126,6 @@ fn folder_of(path: &Path) -> PathBuf {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     }
-}
-
-fn index_names_bin(index: &Path) -> bool {
-    index
-        .file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.ends_with(".bin.index.json"))
 }
 
 /// The file names in a folder, sorted.
@@ -174,15 +168,13 @@ fn find_weights(dir: &Path, names: &[String]) -> Result<Weights, String> {
     let ending =
         |suffix: &str| -> Vec<&String> { names.iter().filter(|n| n.ends_with(suffix)).collect() };
     if has("model.safetensors.index.json") {
-        return Ok(Weights::SafetensorsIndex(
-            dir.join("model.safetensors.index.json"),
-        ));
+        return Ok(Weights::Index(dir.join("model.safetensors.index.json")));
     }
     if has("model.safetensors") {
         return Ok(Weights::Safetensors(vec![dir.join("model.safetensors")]));
     }
     if let [index] = ending(".safetensors.index.json")[..] {
-        return Ok(Weights::SafetensorsIndex(dir.join(index)));
+        return Ok(Weights::Index(dir.join(index)));
     }
     let files = ending(".safetensors");
     match files[..] {
@@ -210,7 +202,7 @@ fn find_weights(dir: &Path, names: &[String]) -> Result<Weights, String> {
         }
     }
     if has("pytorch_model.bin.index.json") {
-        return Ok(Weights::BinIndex(dir.join("pytorch_model.bin.index.json")));
+        return Ok(Weights::Index(dir.join("pytorch_model.bin.index.json")));
     }
     if has("pytorch_model.bin") {
         return Ok(Weights::Bin(dir.join("pytorch_model.bin")));
@@ -304,19 +296,38 @@ fn read_weights(
 ) -> Result<ModelSummary, SourceError> {
     match weights {
         Weights::Safetensors(files) => read_safetensors_shards(shown, &files, None, config),
-        Weights::SafetensorsIndex(index) => {
+        Weights::Index(index) => {
             let parsed = read_index_file(&index)?;
             let dir = folder_of(&index);
             let files: Vec<PathBuf> = parsed.shards.iter().map(|s| dir.join(s)).collect();
-            read_safetensors_shards(shown, &files, Some((&index, parsed)), config)
+            // The first shard says what they all are.
+            let first = &files[0];
+            if !first.is_file() {
+                return Err(missing_shard(shown, first, true));
+            }
+            let format = sniff::sniff(first).map_err(|source| SourceError::Io {
+                path: first.clone(),
+                source,
+            })?;
+            match format {
+                Format::Safetensors => {
+                    read_safetensors_shards(shown, &files, Some((&index, parsed)), config)
+                }
+                Format::TorchArchive => read_bin(shown, files, Some((&index, parsed)), config),
+                other => Err(SourceError::format(
+                    shown,
+                    format!(
+                        "shard {} is not safetensors or torch.save weights{}",
+                        file_name(first),
+                        match other {
+                            Format::Other(what) => format!(" ({what})"),
+                            _ => String::new(),
+                        }
+                    ),
+                )),
+            }
         }
         Weights::Bin(file) => read_bin(shown, vec![file], None, config),
-        Weights::BinIndex(index) => {
-            let parsed = read_index_file(&index)?;
-            let dir = folder_of(&index);
-            let files: Vec<PathBuf> = parsed.shards.iter().map(|s| dir.join(s)).collect();
-            read_bin(shown, files, Some((&index, parsed)), config)
-        }
         Weights::Gguf(file) => {
             let mut s = gguf::read_file(&file)?;
             s.name = shown.display().to_string();
