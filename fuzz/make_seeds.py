@@ -38,10 +38,63 @@ def small_zip(recs, method):
     return buf.getvalue()
 
 
+BITS = {"BOOL": 8, "U8": 8, "I8": 8, "I16": 16, "U16": 16, "I32": 32, "U32": 32, "I64": 64, "U64": 64,
+        "F16": 16, "BF16": 16, "F32": 32, "F64": 64, "C64": 64, "F8_E4M3": 8, "F8_E5M2": 8, "F8_E8M0": 8,
+        "F8_E4M3FNUZ": 8, "F8_E5M2FNUZ": 8, "F6_E2M3": 6, "F6_E3M2": 6, "F4": 4}
+
+
+def small_safetensors(path):
+    """The sample's header with every tensor cut to 8 elements (a whole byte for every dtype)."""
+    import json
+    import struct
+
+    data = path.read_bytes()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    offset = 0
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        size = 8 * BITS[info["dtype"]] // 8
+        info["shape"] = [8]
+        info["data_offsets"] = [offset, offset + size]
+        offset += size
+    text = json.dumps(header).encode()
+    return struct.pack("<Q", len(text)) + text + bytes(offset)
+
+
+def small_gguf():
+    """A GGUF v3 file of a few key/values (a string, integers, a string array) and four tensors: F32,
+    Q8_0, Q4_K and a type id no reader knows."""
+    import struct
+
+    def string(s):
+        return struct.pack("<Q", len(s)) + s.encode()
+
+    kv = [
+        string("general.architecture") + struct.pack("<I", 8) + string("llama"),
+        string("llama.block_count") + struct.pack("<II", 4, 1),
+        string("general.file_type") + struct.pack("<II", 4, 7),
+        string("tokenizer.ggml.tokens") + struct.pack("<IIQ", 9, 8, 2) + string("a") + string("b"),
+    ]
+    tensors, offset = [], 0
+    for name, dims, ggml, size in [("token_embd.weight", [32, 2], 8, 68), ("blk.0.attn_norm.weight", [32], 0, 128),
+                                   ("blk.0.ffn_up.weight", [256], 12, 144), ("output.weight", [32], 99, 32)]:
+        info = string(name) + struct.pack("<I", len(dims)) + b"".join(struct.pack("<Q", d) for d in dims)
+        tensors.append(info + struct.pack("<IQ", ggml, offset))
+        offset += (size + 31) // 32 * 32
+    out = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(kv)) + b"".join(kv) + b"".join(tensors)
+    out += bytes(-len(out) % 32)
+    return out + bytes(offset)
+
+
 def main():
     if SEEDS.exists():
         shutil.rmtree(SEEDS)
-    dirs = {t: SEEDS / t for t in ["pickle", "archive", "file", "model", "classes"]}
+    dirs = {
+        t: SEEDS / t
+        for t in ["pickle", "archive", "file", "model", "classes", "safetensors", "gguf", "hf_json", "pickled_module"]
+    }
     for d in dirs.values():
         d.mkdir(parents=True)
     for path in sorted(MODELS.glob("*.pt")):
@@ -59,6 +112,20 @@ def main():
                 (dirs["pickle"] / f"{stem}-{flat}").write_bytes(data)
             else:
                 (dirs["classes"] / f"{stem}-{flat}").write_bytes(data)
+    # The weight formats: safetensors headers over a few bytes of data (the samples' names, dtypes and
+    # metadata, every tensor one element: quick to mutate), GGUF files whole and a hand-made small one,
+    # the JSON beside them, and the data.pkl of the whole pickled models.
+    for i, path in enumerate(sorted(MODELS.rglob("*.safetensors"))):
+        (dirs["safetensors"] / f"{i:02d}-{path.name}").write_bytes(small_safetensors(path))
+    for path in sorted(MODELS.glob("*.gguf")):
+        shutil.copy(path, dirs["gguf"] / path.name)
+    (dirs["gguf"] / "small.gguf").write_bytes(small_gguf())
+    for i, path in enumerate(sorted((MODELS / "hf").rglob("*.json"))):
+        shutil.copy(path, dirs["hf_json"] / f"{i:02d}-{path.name}")
+    for path in sorted(MODELS.glob("pickled_*.pt")):
+        for name, data in records(path):
+            if name == "data.pkl":
+                (dirs["pickled_module"] / f"{path.stem}-data.pkl").write_bytes(data)
     for t, d in dirs.items():
         files = list(d.iterdir())
         print(f"{t}: {len(files)} seeds, {sum(f.stat().st_size for f in files)} bytes")

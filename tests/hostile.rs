@@ -285,7 +285,8 @@ fn directories_fifos_devices_and_missing_files_are_named_without_libtorch() {
             .success()
     );
     let cases: [(&Path, &str); 4] = [
-        (&dir, "is a directory, not a model file"),
+        // A folder is read as a model folder; one without weights says so.
+        (&dir, "a folder without model weights"),
         (&fifo, "is a FIFO (named pipe), not a model file"),
         (
             Path::new("/dev/zero"),

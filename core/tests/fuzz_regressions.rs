@@ -3,8 +3,9 @@
 //! under a memory cap.
 //!
 //! The inputs are the files in `tests/fixtures/fuzz-regressions/`: the hand-made hostile ones
-//! (`make_hostile.py` writes them) and any fuzzer artifact, kept as the archive the reader would see
-//! (`fuzz/README.md` says how to wrap a `pickle`, `classes` or `model` artifact into one).
+//! (`make_hostile.py` writes them) and any fuzzer artifact, kept as the file the reader would see —
+//! `.pt` archives, `.safetensors` and `.gguf` files, each read by its own reader (`fuzz/README.md`
+//! says how to wrap a `pickle`, `classes` or `model` artifact into one).
 //!
 //! The deadline is no speed test: every input here is read in well under a second, and the deadline
 //! (a minute) only turns a hang into a failure instead of a test run that never ends. The allocator
@@ -19,6 +20,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 use tchinfo_core::reports::{csv, json, summary, table::TableOptions};
 use tchinfo_core::sources::torchscript::read_from;
+use tchinfo_core::sources::{gguf, safetensors};
 
 /// The most this test process may hold at once. The reader's own bounds keep a hostile file near
 /// 200 MiB; the inputs here asked for tens of gigabytes before they were fixed.
@@ -53,7 +55,10 @@ fn inputs() -> Vec<(String, Vec<u8>)> {
     let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "pt"))
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|e| e == "pt" || e == "safetensors" || e == "gguf")
+        })
         .map(|p: PathBuf| {
             (
                 p.file_name().unwrap().to_string_lossy().into_owned(),
@@ -101,8 +106,18 @@ fn files_that_once_failed_read_cleanly() {
     let files = inputs();
     assert!(files.len() >= 14, "the regression files are there");
     for (name, bytes) in files {
-        bounded(&name, move || {
-            match read_from(Path::new(LABEL), Cursor::new(bytes)) {
+        bounded(&name.clone(), move || {
+            // Each file goes to the reader of its kind, as `sources::read_file` would send it.
+            let len = bytes.len() as u64;
+            let label = Path::new(LABEL);
+            let read = if name.ends_with(".safetensors") {
+                safetensors::read_from(label, Cursor::new(bytes), len)
+            } else if name.ends_with(".gguf") {
+                gguf::read_from(label, Cursor::new(bytes), len)
+            } else {
+                read_from(label, Cursor::new(bytes))
+            };
+            match read {
                 // What a user would ask of it next, as the fuzz targets do.
                 Ok(s) => {
                     let _ = s.totals();

@@ -209,14 +209,18 @@ fn tensors_in_tuples_are_named_by_their_place() {
         .find(|t| t.0 == "0._packed_params._packed_params.0")
         .unwrap();
     assert_eq!(weight.1.dtype, DType::QInt8);
-    // The packed bias is pickled as a Parameter, but the state dict's own entries record no
-    // requires_grad: every parameter counts as trainable, and the note says so.
-    assert_eq!(s.totals().non_trainable, 0);
+    // The packed weights and biases are the layers' parameters (the float model's 10×5+10 and
+    // 3×10+3), kept with the Linear that owns them; quantized layers cannot be trained, so frozen.
+    assert!(weight.2, "a parameter");
+    let t = s.totals();
+    assert_eq!((t.params, t.trainable), (10 * 5 + 10 + 3 * 10 + 3, 0));
+    assert_eq!(s.root.find("0").unwrap().type_name, "Linear");
     assert!(
-        has_note(&s, &["does not record requires_grad"]),
+        has_note(&s, &["does not record requires_grad", "packed weights"]),
         "{:?}",
         s.notes
     );
+    assert!(has_note(&s, &["dynamic-quantized layers"]), "{:?}", s.notes);
 }
 
 #[test]
@@ -267,9 +271,15 @@ fn a_directory_or_fifo_is_named_for_what_it_is() {
         Ok(_) => panic!("{} was read", p.display()),
         Err(e) => e.to_string(),
     };
+    // A folder is read as a model folder, and says what it lacks.
     let dir = fixture("");
     let e = load(&dir);
-    assert!(e.ends_with("is a directory, not a model file"), "{e}");
+    assert!(
+        e.ends_with(
+            "a folder without model weights (no *.safetensors, pytorch_model.bin or *.gguf in it)"
+        ),
+        "{e}"
+    );
     let fifo = std::env::temp_dir().join(format!("tchinfo-fifo-{}", std::process::id()));
     let made = std::process::Command::new("mkfifo")
         .arg(&fifo)

@@ -396,11 +396,164 @@ pub fn sections(summary: &ModelSummary, totals: &Totals) -> Vec<Vec<Section>> {
             right: vec![],
         });
     }
-    vec![
+    let mut groups = vec![
         vec![totals_section(summary, totals)],
         placement,
         vec![memory_section(summary, totals)],
-    ]
+    ];
+    let described: Vec<Section> = [architecture_section(summary), metadata_section(summary)]
+        .into_iter()
+        .flatten()
+        .collect();
+    if !described.is_empty() {
+        groups.push(described);
+    }
+    groups
+}
+
+/// The architecture as the model's own description states it (`config.json`, GGUF keys).
+pub fn architecture_section(summary: &ModelSummary) -> Option<Section> {
+    let a = summary.architecture.as_ref()?;
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut row = |label: &str, value: String| rows.push(vec![label.to_string(), value]);
+    let n = |v: Option<u64>| v.map(thousands);
+    let model = match (&a.model_type, a.architectures.as_slice()) {
+        (Some(t), []) => Some(t.clone()),
+        (Some(t), classes) => Some(format!("{t} ({})", classes.join(", "))),
+        (None, []) => None,
+        (None, classes) => Some(classes.join(", ")),
+    };
+    if let Some(m) = model {
+        row("model type", m);
+    }
+    if let Some(l) = n(a.layers) {
+        row("layers", l);
+    }
+    match (n(a.encoder_layers), n(a.decoder_layers)) {
+        (Some(e), Some(d)) => row("encoder / decoder layers", format!("{e} / {d}")),
+        (Some(e), None) => row("encoder layers", e),
+        (None, Some(d)) => row("decoder layers", d),
+        (None, None) => {}
+    }
+    if let Some(h) = n(a.hidden_size) {
+        row("hidden size", h);
+    }
+    if let Some(f) = n(a.intermediate_size) {
+        row("feed-forward size", f);
+    }
+    match (a.attention_heads, a.kv_heads) {
+        (Some(h), Some(kv)) if kv < h => row(
+            "attention heads",
+            format!(
+                "{} ({} key/value head{}: {})",
+                thousands(h),
+                thousands(kv),
+                if kv == 1 { "" } else { "s" },
+                if kv == 1 {
+                    "multi-query attention"
+                } else {
+                    "grouped-query attention"
+                }
+            ),
+        ),
+        (Some(h), _) => row("attention heads", thousands(h)),
+        (None, Some(kv)) => row("key/value heads", thousands(kv)),
+        (None, None) => {}
+    }
+    if let Some(d) = n(a.head_dim) {
+        row("head size", d);
+    }
+    if let Some(v) = n(a.vocab_size) {
+        row("vocabulary", v);
+    }
+    if let Some(c) = n(a.context_length) {
+        row("context length", c);
+    }
+    match (a.experts, a.experts_per_token) {
+        (Some(e), Some(k)) => row(
+            "experts",
+            format!("{} per MoE layer, {} per token", thousands(e), thousands(k)),
+        ),
+        (Some(e), None) => row("experts", format!("{} per MoE layer", thousands(e))),
+        _ => {}
+    }
+    if let Some(t) = a.tie_word_embeddings {
+        row(
+            "tied embeddings",
+            if t {
+                "yes: the output head shares the input embedding's weight"
+            } else {
+                "no"
+            }
+            .to_string(),
+        );
+    }
+    if let Some(d) = &a.dtype {
+        row("dtype", d.clone());
+    }
+    if let Some(q) = &a.quantization {
+        row("quantization", q.clone());
+    }
+    for r in &mut rows {
+        r[1] = shown_value(&r[1]);
+    }
+    Some(Section {
+        title: Some(format!("Architecture ({})", a.described_by)),
+        header: vec!["".into(), "".into()],
+        rows,
+        key_value: false,
+        right: vec![false, false],
+    })
+}
+
+/// How many of a file's key/values the text footer lists; JSON carries them all.
+const SHOWN_METADATA: usize = 24;
+
+/// The key/values a file carries (safetensors' `__metadata__`, GGUF's metadata).
+pub fn metadata_section(summary: &ModelSummary) -> Option<Section> {
+    let all = &summary.file_metadata;
+    if all.is_empty() {
+        return None;
+    }
+    let mut rows: Vec<Vec<String>> = all
+        .iter()
+        .take(SHOWN_METADATA)
+        .map(|(k, v)| vec![shown_value(k), shown_value(v)])
+        .collect();
+    if all.len() > SHOWN_METADATA {
+        rows.push(vec![
+            format!(
+                "… and {} more (--format json lists them all)",
+                all.len() - SHOWN_METADATA
+            ),
+            String::new(),
+        ]);
+    }
+    Some(Section {
+        title: Some("File metadata".to_string()),
+        header: vec!["Key".into(), "Value".into()],
+        rows,
+        key_value: false,
+        right: vec![false, false],
+    })
+}
+
+/// Text from a file, made safe to print: control characters escaped, at most 100 characters.
+fn shown_value(text: &str) -> String {
+    const KEEP: usize = 100;
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == KEEP {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Lines aligned in columns; `right[c]` right-aligns column `c`.

@@ -8,7 +8,9 @@ use crate::dtype::DType;
 use crate::memory::{self, Optimizer, Precision};
 use crate::summary::head::find_head;
 use crate::summary::role::{self, Roles};
-use crate::summary::{ModelSummary, ModuleNode, SourceKind, TensorRecord, TensorValue, Totals};
+use crate::summary::{
+    Architecture, ModelSummary, ModuleNode, SourceKind, TensorRecord, TensorValue, Totals,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -208,10 +210,68 @@ pub struct SummaryJson {
     pub head: HeadJson,
     pub memory: MemoryJson,
     pub redundant_biases: RedundantBiasJson,
+    /// The architecture as the model's own description states it (`config.json`, GGUF keys); null
+    /// when the source has none.
+    pub architecture: Option<ArchitectureJson>,
+    /// Key/values the file carries (safetensors' `__metadata__`, GGUF's metadata), in file order.
+    pub file_metadata: Vec<MetadataJson>,
     /// Every module in pre-order; left out of `tchinfo/compare` documents.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub modules: Option<Vec<ModuleJson>>,
     pub notes: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub struct ArchitectureJson {
+    pub described_by: String,
+    pub model_type: Option<String>,
+    pub architectures: Vec<String>,
+    pub layers: Option<u64>,
+    pub encoder_layers: Option<u64>,
+    pub decoder_layers: Option<u64>,
+    pub hidden_size: Option<u64>,
+    pub intermediate_size: Option<u64>,
+    pub attention_heads: Option<u64>,
+    pub kv_heads: Option<u64>,
+    pub head_dim: Option<u64>,
+    pub vocab_size: Option<u64>,
+    pub context_length: Option<u64>,
+    pub experts: Option<u64>,
+    pub experts_per_token: Option<u64>,
+    pub tie_word_embeddings: Option<bool>,
+    pub dtype: Option<String>,
+    pub quantization: Option<String>,
+}
+
+impl From<&Architecture> for ArchitectureJson {
+    fn from(a: &Architecture) -> Self {
+        ArchitectureJson {
+            described_by: a.described_by.clone(),
+            model_type: a.model_type.clone(),
+            architectures: a.architectures.clone(),
+            layers: a.layers,
+            encoder_layers: a.encoder_layers,
+            decoder_layers: a.decoder_layers,
+            hidden_size: a.hidden_size,
+            intermediate_size: a.intermediate_size,
+            attention_heads: a.attention_heads,
+            kv_heads: a.kv_heads,
+            head_dim: a.head_dim,
+            vocab_size: a.vocab_size,
+            context_length: a.context_length,
+            experts: a.experts,
+            experts_per_token: a.experts_per_token,
+            tie_word_embeddings: a.tie_word_embeddings,
+            dtype: a.dtype.clone(),
+            quantization: a.quantization.clone(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct MetadataJson {
+    pub key: String,
+    pub value: String,
 }
 
 pub fn source_name(s: &SourceKind) -> &'static str {
@@ -221,6 +281,9 @@ pub fn source_name(s: &SourceKind) -> &'static str {
         SourceKind::TorchScript => "torchscript",
         SourceKind::StateDict => "state_dict",
         SourceKind::VarStore => "varstore",
+        SourceKind::Safetensors => "safetensors",
+        SourceKind::Gguf => "gguf",
+        SourceKind::PickledModule => "pickled_module",
     }
 }
 
@@ -422,6 +485,15 @@ pub fn summary_json(summary: &ModelSummary) -> SummaryJson {
                     .collect(),
             }
         },
+        architecture: summary.architecture.as_ref().map(ArchitectureJson::from),
+        file_metadata: summary
+            .file_metadata
+            .iter()
+            .map(|(k, v)| MetadataJson {
+                key: k.clone(),
+                value: v.clone(),
+            })
+            .collect(),
         modules: Some(modules(summary, &totals)),
         notes: summary.notes.clone(),
     }

@@ -3,19 +3,41 @@
 
 pub mod builtins;
 pub mod catalog;
+pub mod gguf;
+pub mod hf_config;
+pub mod hf_folder;
 pub mod jit_graph;
+pub mod safetensors;
+pub mod sniff;
 pub mod torchscript;
 
 use crate::dtype::DType;
 use crate::summary::{ModelSummary, SourceKind};
-use crate::text;
+use crate::text::{self, one_line};
+use sniff::Format;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Reads a saved model's structure, whatever its format, without running anything from it: the one
-/// entry point every loader calls for files. Each format is told apart by its own reader.
+/// entry point every loader calls for files and model folders. Formats are told apart by their
+/// content ([`sniff`]) and a folder by the files in it ([`hf_folder`]), never by a name alone.
 pub fn read_file(path: &Path) -> Result<ModelSummary, SourceError> {
-    torchscript::read_file(path)
+    if path.is_dir() {
+        return hf_folder::read_dir(path);
+    }
+    let format = sniff::sniff(open_model_file(path)?, path).map_err(|source| SourceError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    match format {
+        Format::Safetensors => hf_folder::read_safetensors(path),
+        Format::Gguf => gguf::read_file(path),
+        Format::ShardIndex => hf_folder::read_index(path),
+        Format::HfConfig => hf_folder::read_config(path),
+        Format::TorchArchive if hf_folder::is_bin_shard(path) => hf_folder::read_bin_shards(path),
+        Format::TorchArchive => torchscript::read_file(path),
+        Format::Other(what) => Err(SourceError::format(path, what)),
+    }
 }
 
 /// A model file: its structure ([`read_file`]), and, when `opts` asks for a forward pass, its
@@ -32,13 +54,21 @@ pub fn load_file(path: &Path, opts: &LoadOptions) -> Result<ModelSummary, Source
     }
     let mut summary = read_file(path)?;
     if opts.forward && !opts.input_sizes.is_empty() {
-        // Only TorchScript carries code; a state dict is weights under names.
-        if summary.source != SourceKind::TorchScript {
+        // Only TorchScript carries code it can run; every other file is weights under names, and a
+        // pickled model's forward is Python, which tchinfo never runs.
+        let what = match summary.source {
+            SourceKind::TorchScript => None,
+            SourceKind::PickledModule => {
+                Some("a pickled model's forward is Python code, which tchinfo never runs")
+            }
+            SourceKind::Safetensors => Some("safetensors weights have no forward to run"),
+            SourceKind::Gguf => Some("GGUF weights have no forward to run"),
+            _ => Some("a state dict has no forward to run"),
+        };
+        if let Some(what) = what {
             return Err(SourceError::Input {
                 model: text::path(path),
-                problem:
-                    "a state dict has no forward to run; --input-size needs a TorchScript file"
-                        .to_string(),
+                problem: format!("{what}; --input-size needs a TorchScript file"),
             });
         }
         let exe = crate::sandbox::child_exe().map_err(|e| SourceError::Sandbox {
@@ -210,10 +240,11 @@ pub enum SourceError {
 }
 
 impl SourceError {
+    /// The problem is made one readable line ([`one_line`]): it may quote names from the file.
     pub fn format(path: impl Into<PathBuf>, problem: impl Into<String>) -> Self {
         SourceError::Format {
             path: path.into(),
-            problem: problem.into(),
+            problem: one_line(&problem.into()),
         }
     }
 }

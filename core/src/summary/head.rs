@@ -503,7 +503,7 @@ mod tests {
         assert_eq!(head.params, 800);
     }
 
-    /// A state dict says nothing of classes: GPT-2's `wte` is inferred a Linear, and is still the
+    /// A state dict says nothing of classes: GPT-2's `wte` is inferred from its name, and is the
     /// token embedding whose vocabulary the output projection maps onto.
     #[test]
     fn a_name_only_language_model_finds_its_output_projection() {
@@ -524,7 +524,7 @@ mod tests {
                 t("lm_head.weight", &[100, 8]),
             ],
         );
-        assert_eq!(root.find("transformer.wte").unwrap().type_name, "Linear");
+        assert_eq!(root.find("transformer.wte").unwrap().type_name, "Embedding");
         let head = find_head(&root);
         assert_eq!(head.kind, HeadKind::LanguageModel);
         assert_eq!(head.linear_layers, vec!["lm_head"]);

@@ -118,5 +118,13 @@ mod tests {
         assert_eq!(LayerKind::from_type_name("ReLU"), LayerKind::Other);
         assert_eq!(LayerKind::from_type_name("Conv1D"), LayerKind::Linear);
         assert_eq!(LayerKind::from_type_name("Conv1d"), LayerKind::Convolution);
+        assert_eq!(
+            LayerKind::from_type_name("MixtralExperts"),
+            LayerKind::Linear
+        );
+        assert_eq!(
+            LayerKind::from_type_name("RMSNorm"),
+            LayerKind::Normalization
+        );
     }
 }

@@ -5,6 +5,7 @@
 //! its output shapes and mult-adds. Reports never look at tch or at files; they read only this.
 
 pub mod aggregate;
+pub mod architecture;
 pub mod head;
 pub mod infer;
 pub mod kind;
@@ -13,6 +14,7 @@ pub mod macs;
 pub mod role;
 
 pub use aggregate::Totals;
+pub use architecture::Architecture;
 pub use kind::LayerKind;
 pub use role::Role;
 
@@ -65,8 +67,10 @@ impl TensorRecord {
         numel(&self.shape)
     }
 
+    /// Exact bytes in the tensor's dtype (whole blocks for packed and block-quantized types),
+    /// saturating at `u64::MAX`; 0 for a dtype the reader did not know (its note says so).
     pub fn bytes(&self) -> u64 {
-        self.numel().saturating_mul(self.dtype.bytes())
+        stored_bytes(self.dtype, self.numel())
     }
 
     pub fn is_tied(&self) -> bool {
@@ -87,7 +91,15 @@ impl TensorValue {
     }
 
     pub fn bytes(&self) -> u64 {
-        self.numel().saturating_mul(self.dtype.bytes())
+        stored_bytes(self.dtype, self.numel())
+    }
+}
+
+/// Bytes of `numel` elements of `dtype`, saturating; 0 for [`DType::Unknown`].
+fn stored_bytes(dtype: DType, numel: u64) -> u64 {
+    match dtype.packing() {
+        Some(_) => dtype.bytes_for(numel).unwrap_or(u64::MAX),
+        None => 0,
     }
 }
 
@@ -288,6 +300,13 @@ pub enum SourceKind {
     StateDict,
     /// A `VarStore` handed to the library.
     VarStore,
+    /// safetensors weights (one file, a sharded set or a Hugging Face folder): a tree inferred from
+    /// dotted names.
+    Safetensors,
+    /// A GGUF file (llama.cpp): a tree inferred from its tensor names.
+    Gguf,
+    /// A whole model pickled with `torch.save(model)`: the tree of its pickled modules.
+    PickledModule,
 }
 
 /// `from`'s output feeds `to`'s input directly, as seen in the data flow of a forward pass.
@@ -312,6 +331,11 @@ pub struct ModelSummary {
     pub notes: Vec<String>,
     /// Module-to-module data flow of the forward pass, when a source could observe it.
     pub dataflow: Option<Vec<DataEdge>>,
+    /// The architecture as the model's own description states it (`config.json`, GGUF keys).
+    pub architecture: Option<Architecture>,
+    /// Key/values the file itself carries (safetensors' `__metadata__`, GGUF's metadata), in file
+    /// order, values as text.
+    pub file_metadata: Vec<(String, String)>,
 }
 
 impl ModelSummary {
@@ -323,6 +347,8 @@ impl ModelSummary {
             inputs: Vec::new(),
             notes: Vec::new(),
             dataflow: None,
+            architecture: None,
+            file_metadata: Vec::new(),
         }
     }
 

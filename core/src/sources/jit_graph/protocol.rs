@@ -5,10 +5,12 @@ use super::InputSpec;
 use crate::dtype::DType;
 use crate::summary::TensorValue;
 
-/// c10's name for a dtype (`Float`, `Long` …), which is how the shim spells it.
-pub(crate) fn c10_name(dtype: DType) -> &'static str {
+/// c10's name for a dtype (`Float`, `Long` …), which is how the shim spells it; `None` for the
+/// types only weight files store (safetensors' sub-byte floats, ggml's blocks), which c10 has no
+/// scalar type for.
+pub(crate) fn c10_name(dtype: DType) -> Option<&'static str> {
     use DType::*;
-    match dtype {
+    Some(match dtype {
         Float64 => "Double",
         Float32 => "Float",
         Float16 => "Half",
@@ -33,12 +35,20 @@ pub(crate) fn c10_name(dtype: DType) -> &'static str {
         QInt8 => "QInt8",
         QUInt8 => "QUInt8",
         QInt32 => "QInt32",
-    }
+        Float6E2M3 | Float6E3M2 | Float4E2M1 | Unknown => return None,
+        ggml => {
+            debug_assert!(ggml.is_ggml_block(), "{ggml:?} needs its c10 name here");
+            return None;
+        }
+    })
 }
 
 /// The dtype c10 calls `name`; `None` for the few c10 types tchinfo has no name for (Bits8, QUInt4x2 …).
 pub(crate) fn from_c10_name(name: &str) -> Option<DType> {
-    DType::ALL.iter().copied().find(|d| c10_name(*d) == name)
+    DType::ALL
+        .iter()
+        .copied()
+        .find(|d| c10_name(*d) == Some(name))
 }
 
 /// What a forward pass is asked to watch besides module calls.
@@ -56,7 +66,9 @@ pub(crate) fn request(inputs: &[InputSpec], watch: &Watch) -> String {
     let mut text = String::new();
     for input in inputs {
         let dims: Vec<String> = input.shape.iter().map(i64::to_string).collect();
-        text += &format!("input\t{}\t{}\n", c10_name(input.dtype), dims.join(","));
+        // Inputs take the dtypes `--dtype` parses, all c10 types; the shim refuses any other name.
+        let dtype = c10_name(input.dtype).unwrap_or("Undefined");
+        text += &format!("input\t{dtype}\t{}\n", dims.join(","));
     }
     for op in watch.counted {
         text += &format!("count\t{op}\n");
@@ -285,8 +297,11 @@ mod tests {
     #[test]
     fn c10_names_round_trip() {
         for &d in DType::ALL {
-            assert_eq!(from_c10_name(c10_name(d)), Some(d));
+            if let Some(name) = c10_name(d) {
+                assert_eq!(from_c10_name(name), Some(d));
+            }
         }
+        assert_eq!(c10_name(DType::Q4_K), None);
         assert_eq!(from_c10_name("Bits8"), None);
     }
 

@@ -11,7 +11,8 @@
 //!   dtype, by kind) then fits in 64 bits, however the file's shapes were chosen.
 
 use super::tensors::{StorageView, TensorInfo};
-use std::collections::HashMap;
+use crate::summary::infer;
+use std::collections::{HashMap, HashSet};
 
 /// The most memory the tree may take, as charged (the charges follow the real sizes closely). Real
 /// models need far less: 20,000 modules and 40,000 tensors are charged about 25 MiB, so this leaves
@@ -94,6 +95,32 @@ impl TieCost {
     }
 }
 
+/// What a tensor name costs the tree built from it: the name is scanned, hashed and kept, and each of its
+/// module segments (at most [`infer::MAX_DEPTH`]) keeps a path that is a prefix of it. The length is
+/// charged before the name is scanned, so a long name repeated through a pickle's memo is refused unread.
+pub fn charge_name(tree: &mut TreeBudget, name: &str) -> Result<(), String> {
+    tree.charge(name.len())?;
+    let modules = name
+        .bytes()
+        .filter(|&b| b == b'.')
+        .count()
+        .min(infer::MAX_DEPTH);
+    tree.charge(name.len().saturating_mul(modules + 1))
+}
+
+/// The modules a tree built from these names will have: their distinct dotted prefixes, as far as the
+/// tree nests (an upper bound: packed weights nest less). Hashing them costs what [`charge_name`]
+/// charged.
+pub fn module_count<'a>(names: impl IntoIterator<Item = &'a str>) -> usize {
+    let mut prefixes: HashSet<&str> = HashSet::new();
+    for name in names {
+        for (at, _) in name.match_indices('.').take(infer::MAX_DEPTH) {
+            prefixes.insert(&name[..at]);
+        }
+    }
+    prefixes.len()
+}
+
 fn describe(bytes: usize) -> String {
     if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
         format!("{} MiB", bytes >> 20)
@@ -104,9 +131,13 @@ fn describe(bytes: usize) -> String {
 
 /// The logical bytes of every tensor record the tree holds (a shared tensor once per place it appears),
 /// kept at most `i64::MAX`: PyTorch counts sizes in int64, and every sum of them then fits in a `u64`.
+/// Elements are kept within the same bound on their own: packed and block-quantized types hold more
+/// elements than bytes (ggml's Q1_0, 128 in 18), so bounding the bytes alone would not bound the sums
+/// of parameters a report makes.
 #[derive(Debug, Default)]
 pub struct ByteTally {
     total: u64,
+    elements: u64,
 }
 
 impl ByteTally {
@@ -115,20 +146,24 @@ impl ByteTally {
     }
 
     pub fn add(&mut self, t: &TensorInfo) -> Result<(), String> {
-        let bytes = t
-            .shape
-            .iter()
-            .try_fold(t.dtype.bytes(), |acc, &d| acc.checked_mul(d));
-        match bytes
-            .and_then(|b| self.total.checked_add(b))
-            .filter(|&sum| sum <= i64::MAX as u64)
-        {
-            Some(sum) => {
-                self.total = sum;
+        let numel = t.shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d));
+        self.add_sized(numel, numel.and_then(|n| t.dtype.bytes_for(n)))
+    }
+
+    /// Adds a tensor of `numel` elements taking `bytes` bytes, `None` standing for a count that
+    /// overflowed 64 bits.
+    pub fn add_sized(&mut self, numel: Option<u64>, bytes: Option<u64>) -> Result<(), String> {
+        let within = |sum: Option<u64>| sum.filter(|&s| s <= i64::MAX as u64);
+        let total = within(bytes.and_then(|b| self.total.checked_add(b)));
+        let elements = within(numel.and_then(|n| self.elements.checked_add(n)));
+        match (total, elements) {
+            (Some(total), Some(elements)) => {
+                self.total = total;
+                self.elements = elements;
                 Ok(())
             }
-            None => Err(
-                "the tensors add up to more than 2^63 - 1 bytes, more than PyTorch can address: a damaged or hostile file"
+            _ => Err(
+                "the tensors add up to more than 2^63 - 1 bytes or elements, more than PyTorch can address: a damaged or hostile file"
                     .into(),
             ),
         }

@@ -7,12 +7,14 @@
 //! - [`pickle`]: a bounded symbolic pickle machine for `data.pkl`;
 //! - [`tensors`]: tensor rebuild calls read into shape, dtype, requires_grad and storage view;
 //! - [`classes`]: `__parameters__`/`__buffers__` and attribute types from the `code/` declarations;
-//! - [`walk`]: the TorchScript module tree; [`state_dict`]: a tree from a state dict's dotted names.
+//! - [`walk`]: the TorchScript module tree; [`state_dict`]: a tree from a state dict's dotted names;
+//!   [`pickled_module`]: the tree of a whole model pickled with `torch.save(model)`.
 
 pub mod archive;
 pub mod budget;
 pub mod classes;
 pub mod pickle;
+pub mod pickled_module;
 pub mod state_dict;
 pub mod tensors;
 pub mod walk;
@@ -28,8 +30,9 @@ use pickle::Pickle;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
-/// Reads a TorchScript file or a `torch.save` state dict (told apart by the archive's contents) into a
-/// summary with the module tree, parameters, buffers, dtypes and tied tensors; no shapes of outputs.
+/// Reads a TorchScript file, a `torch.save` state dict or a whole pickled model (told apart by the
+/// archive's contents) into a summary with the module tree, parameters, buffers, dtypes and tied
+/// tensors; no shapes of outputs.
 pub fn read_file(path: &Path) -> Result<ModelSummary, SourceError> {
     let file = crate::sources::open_model_file(path)?;
     read_from(path, BufReader::new(file))
@@ -70,6 +73,19 @@ pub fn read_from<R: Read + Seek>(path: &Path, mut reader: R) -> Result<ModelSumm
             });
             s
         }
+        Layout::TorchSave if pickled_module::find(&p).is_some() => {
+            let (root, at) = pickled_module::find(&p).expect("checked just above");
+            let m =
+                pickled_module::module_tree(&p, root, walk::WalkLimits::default()).map_err(fail)?;
+            let mut s = ModelSummary::new(name, SourceKind::PickledModule, m.root);
+            if let Some(key) = at {
+                s.notes
+                    .push(format!("the model is the checkpoint's entry {key}"));
+            }
+            s.notes.extend(m.notes);
+            s.mark_tied(|full| m.views.get(full).filter(|v| v.storage.is_some()).cloned());
+            s
+        }
         Layout::TorchSave => {
             let sd = state_dict::state_dict_tree(&p).map_err(fail)?;
             let mut s = ModelSummary::new(name, SourceKind::StateDict, sd.root);
@@ -86,6 +102,28 @@ pub const OPTIMIZED_FOR_INFERENCE_NOTE: &str = "written by torch.jit.optimize_fo
      convolution weights became MKL-DNN constants (prim::ConstantMKLDNNTensor), which torch.jit.save \
      does not store, so they are missing from the totals and libtorch cannot load the file to run it; \
      save the model after torch.jit.freeze instead";
+
+/// The tensors of a `torch.save` state dict (a `pytorch_model.bin` shard), before they become a tree,
+/// every name charged to `tree`: for readers that merge several files into one model.
+pub fn read_state_dict(
+    path: &Path,
+    tree: &mut budget::TreeBudget,
+) -> Result<state_dict::StateDictTensors, SourceError> {
+    let fail = |problem: String| SourceError::format(path, one_line(&problem));
+    let file = crate::sources::open_model_file(path)?;
+    let mut reader = BufReader::new(file);
+    let head = sniff(&mut reader).map_err(|e| fail(format!("cannot read the file: {e}")))?;
+    let mut archive = match Archive::open(reader) {
+        Ok(a) => a,
+        Err(problem) => return Err(fail(describe_non_zip(&head).unwrap_or(problem))),
+    };
+    if archive.layout() != Layout::TorchSave {
+        return Err(fail("a TorchScript file, not a state dict".into()));
+    }
+    let bytes = archive.read_pickle().map_err(fail)?;
+    let p = Pickle::parse(&bytes).map_err(|e| fail(format!("data.pkl: {e}")))?;
+    state_dict::state_dict_tensors(&p, tree).map_err(fail)
+}
 
 /// Reads the declarations of every class the pickle instantiates; each code file is read once. Also
 /// says whether the code uses MKL-DNN constants that were never saved (optimize_for_inference).

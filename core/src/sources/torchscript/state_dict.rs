@@ -2,7 +2,9 @@
 //! `data.pkl` or inside a training checkpoint (`{"model": state_dict, "optimizer": …, "epoch": 3}`). No
 //! classes are stored, so the tree comes from the names and the types are inferred.
 
-use super::budget::{ByteTally, MODULE_COST, TieCost, TreeBudget, tensor_cost};
+use super::budget::{
+    ByteTally, MODULE_COST, TieCost, TreeBudget, charge_name, module_count, tensor_cost,
+};
 use super::pickle::{ObjId, Object, Pickle, Value};
 use super::tensors::{StorageView, TensorInfo, tensor};
 use crate::summary::ModuleNode;
@@ -28,14 +30,30 @@ pub struct StateDict {
     pub notes: Vec<String>,
 }
 
+/// A state dict's tensors before they become a tree: for readers that merge several files.
+pub struct StateDictTensors {
+    pub tensors: Vec<NamedTensor>,
+    pub views: HashMap<String, StorageView>,
+    pub notes: Vec<String>,
+}
+
 pub fn state_dict_tree(p: &Pickle) -> Result<StateDict, String> {
-    let mut tree = TreeBudget::default();
-    let Some(found) = find_state_dict(p, &mut tree)? else {
+    let found = state_dict_tensors(p, &mut TreeBudget::default())?;
+    Ok(StateDict {
+        root: tree_from_named_tensors(ROOT_TYPE, found.tensors),
+        views: found.views,
+        notes: found.notes,
+    })
+}
+
+/// The state dict's tensors, every name, record and module charged to `tree`.
+pub fn state_dict_tensors(p: &Pickle, tree: &mut TreeBudget) -> Result<StateDictTensors, String> {
+    let Some(found) = find_state_dict(p, tree)? else {
         return Err(match p.call(&p.root) {
             Some(((module, name), _)) if (module, name) != ("collections", "OrderedDict") => {
                 format!(
-                    "data.pkl holds a pickled Python object ({module}.{name}), not a state dict; tchinfo reads \
-                 TorchScript files (torch.jit.save) and state dicts (torch.save(model.state_dict()))"
+                    "data.pkl holds a pickled Python object ({module}.{name}), not a state dict or a module; tchinfo reads \
+                 TorchScript files (torch.jit.save), state dicts (torch.save(model.state_dict())) and pickled models (torch.save(model))"
                 )
             }
             _ => "data.pkl holds no tensors: not a state dict".to_string(),
@@ -43,8 +61,7 @@ pub fn state_dict_tree(p: &Pickle) -> Result<StateDict, String> {
     };
     let mut notes = vec![TYPES_INFERRED_NOTE.to_string()];
     let any_recorded = found.scan.requires_grad_recorded;
-    let tensors = found.scan.tensors;
-    if let Some(key) = found.keys {
+    if let Some(key) = &found.keys {
         let mut note = format!("the tensors are the checkpoint's entry {key}");
         match found.left_at_top {
             0 => {}
@@ -55,16 +72,37 @@ pub fn state_dict_tree(p: &Pickle) -> Result<StateDict, String> {
         }
         notes.push(note);
     }
+    if let Some((key, class)) = &found.scan.first_opaque {
+        let n = found.scan.opaque;
+        let which = match n {
+            1 => format!("entry {key} is an opaque TorchScript object"),
+            n => format!("{n} entries are opaque TorchScript objects (first {key})"),
+        };
+        notes.push(format!(
+            "{which} of class {class}: tensors inside are not counted"
+        ));
+    }
+    if found.scan.packed > 0 {
+        notes.push(PACKED_NOTE.to_string());
+    }
+    let tensors = found.scan.tensors;
     let mut bytes = ByteTally::default();
     let mut ties = TieCost::default();
     for (name, t) in &tensors {
         bytes.add(t).map_err(|e| format!("{name}: {e}"))?;
         ties.add(&t.view, name.len());
     }
-    ties.charge(&mut tree)?;
-    tree.charge(module_count(&tensors).saturating_mul(MODULE_COST))?;
+    ties.charge(tree)?;
+    tree.charge(module_count(tensors.iter().map(|(n, _)| n.as_str())).saturating_mul(MODULE_COST))?;
     if !any_recorded {
-        notes.push(TRAINABLE_ASSUMED_NOTE.to_string());
+        let frozen = tensors
+            .iter()
+            .any(|(n, t)| t.dtype.is_quantized() || infer::is_packed_name(n));
+        notes.push(if frozen {
+            format!("{TRAINABLE_ASSUMED_NOTE}, quantized and packed weights (which cannot be trained) as frozen")
+        } else {
+            TRAINABLE_ASSUMED_NOTE.to_string()
+        });
     }
     let mut views = HashMap::with_capacity(tensors.len());
     let named: Vec<NamedTensor> = tensors
@@ -80,12 +118,15 @@ pub fn state_dict_tree(p: &Pickle) -> Result<StateDict, String> {
             named
         })
         .collect();
-    Ok(StateDict {
-        root: tree_from_named_tensors(ROOT_TYPE, named),
+    Ok(StateDictTensors {
+        tensors: named,
         views,
         notes,
     })
 }
+
+/// What a summary with dynamic-quantized layers says about their weights.
+pub const PACKED_NOTE: &str = "dynamic-quantized layers keep their weights packed (_packed_params, _all_weight_values): they are read from the packed objects and counted as the layers' parameters, frozen";
 
 type Tensors = Vec<(String, TensorInfo)>;
 
@@ -102,6 +143,11 @@ struct Scan {
     /// The first of them: its key as `['x']` (`['x'][0]` in a tuple) and why. It fails the read only
     /// if this dict is the one chosen; a dict of side data beside the state dict is just skipped.
     first_unreadable: Option<(String, String)>,
+    /// Entries that are TorchScript objects this reader cannot open, and the first's key and class.
+    opaque: usize,
+    first_opaque: Option<(String, String)>,
+    /// Entries that are a dynamic-quantized layer's packed weights.
+    packed: usize,
 }
 
 impl Scan {
@@ -208,6 +254,9 @@ fn tensor_entries(p: &Pickle, value: &Value, tree: &mut TreeBudget) -> Result<Sc
         }
         Ok::<(), String>(())
     };
+    let mut opaque = 0;
+    let mut first_opaque: Option<(String, String)> = None;
+    let mut packed = 0;
     let mut index: HashMap<String, usize> = HashMap::new();
     // Charged per entry of every dict scanned, before the entry is kept; the name is charged before
     // it is scanned or copied, so a long name repeated through the memo is refused unread.
@@ -237,6 +286,29 @@ fn tensor_entries(p: &Pickle, value: &Value, tree: &mut TreeBudget) -> Result<Sc
                 continue;
             }
         }
+        if let Some((class, inner)) = script_object(p, v) {
+            match cell_params(p, class, inner) {
+                Ok(Some(cell)) => {
+                    packed += 1;
+                    for (role, t) in cell {
+                        tree.charge(name.len() + 1 + role.len())?;
+                        keep(tree, &format!("{name}.{role}"), t)?;
+                    }
+                }
+                Ok(None) => {
+                    opaque += 1;
+                    if first_opaque.is_none() {
+                        tree.charge(name.len() + class.len())?;
+                        first_opaque = Some((format!("['{name}']"), class.to_string()));
+                    }
+                }
+                Err(why) => refuse(tree, &|| format!("['{name}']"), name.len(), why)?,
+            }
+            continue;
+        }
+        if name.ends_with("._packed_params._packed_params") {
+            packed += 1;
+        }
         let Some(items) = p.sequence(v).filter(|s| s.len() <= MAX_SEQUENCE_ITEMS) else {
             continue;
         };
@@ -260,30 +332,72 @@ fn tensor_entries(p: &Pickle, value: &Value, tree: &mut TreeBudget) -> Result<Sc
         requires_grad_recorded,
         unreadable,
         first_unreadable,
+        opaque,
+        first_opaque,
+        packed,
     })
 }
 
-/// What a tensor name costs the tree built from it: the name is scanned, hashed and kept, and each of its
-/// module segments (at most [`infer::MAX_DEPTH`]) keeps a path that is a prefix of it. The length is
-/// charged before the name is scanned, so a long name repeated through the memo is refused unread.
-fn charge_name(tree: &mut TreeBudget, name: &str) -> Result<(), String> {
-    tree.charge(name.len())?;
-    let modules = name
-        .bytes()
-        .filter(|&b| b == b'.')
-        .count()
-        .min(infer::MAX_DEPTH);
-    tree.charge(name.len().saturating_mul(modules + 1))
+/// A TorchScript object pickled into a state dict (`torch.ScriptObject`, its state a pair of the
+/// object's own state and its class name): the class and the state.
+fn script_object<'p>(p: &'p Pickle, v: &Value) -> Option<(&'p str, &'p Value)> {
+    let Some(Object::Instance {
+        callable,
+        state: Some(state),
+        ..
+    }) = p.object(v)
+    else {
+        return None;
+    };
+    if p.global(callable)? != ("torch", "ScriptObject") {
+        return None;
+    }
+    match p.sequence(state)? {
+        [inner, class] => Some((class.as_str()?, inner)),
+        _ => None,
+    }
 }
 
-/// The modules the tree will have: the distinct dotted prefixes of the names, as far as the tree nests.
-/// Hashing them costs what [`charge_name`] charged.
-fn module_count(tensors: &Tensors) -> usize {
-    let mut prefixes: HashSet<&str> = HashSet::new();
-    for (name, _) in tensors {
-        for (at, _) in name.match_indices('.').take(infer::MAX_DEPTH) {
-            prefixes.insert(&name[..at]);
+/// A dynamic-quantized LSTM/GRU cell's weights (`rnn.CellParamsBase`): its state is
+/// `(kind, tensors, doubles, longs, packed)` where `packed` holds one `LinearPackedParamsBase` per
+/// gate matrix, input-hidden first, each `(weight, bias)`. Named `weight_ih`, `bias_ih`, `weight_hh`,
+/// `bias_hh`. `Ok(None)` for any other class.
+fn cell_params(
+    p: &Pickle,
+    class: &str,
+    inner: &Value,
+) -> Result<Option<Vec<(&'static str, TensorInfo)>>, String> {
+    if !class.ends_with("rnn.CellParamsBase") {
+        return Ok(None);
+    }
+    let packed = p
+        .sequence(inner)
+        .and_then(|s| s.get(4))
+        .and_then(|l| p.sequence(l))
+        .ok_or("a CellParamsBase without its packed weights")?;
+    const ROLES: [(&str, &str); 2] = [("weight_ih", "bias_ih"), ("weight_hh", "bias_hh")];
+    if packed.len() != ROLES.len() {
+        return Err(format!(
+            "a CellParamsBase with {} packed weights, not 2",
+            packed.len()
+        ));
+    }
+    let mut out = Vec::new();
+    for (value, (weight_role, bias_role)) in packed.iter().zip(ROLES) {
+        let pair = script_object(p, value)
+            .filter(|(c, _)| c.ends_with("quantized.LinearPackedParamsBase"))
+            .and_then(|(_, inner)| p.sequence(inner))
+            .ok_or("a CellParamsBase whose packed weights are not LinearPackedParamsBase")?;
+        let weight = pair
+            .first()
+            .map(|w| tensor(p, w))
+            .transpose()?
+            .flatten()
+            .ok_or("packed weights without a weight tensor")?;
+        out.push((weight_role, weight));
+        if let Some(bias) = pair.get(1).map(|b| tensor(p, b)).transpose()?.flatten() {
+            out.push((bias_role, bias));
         }
     }
-    prefixes.len()
+    Ok(Some(out))
 }
