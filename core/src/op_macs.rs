@@ -56,6 +56,10 @@ pub const COUNTED_OPS: &[&str] = &[
     "aten::dot",
     "aten::einsum",
     "aten::scaled_dot_product_attention",
+    "aten::_scaled_dot_product_flash_attention_for_cpu",
+    "aten::_scaled_dot_product_flash_attention",
+    "aten::_scaled_dot_product_efficient_attention",
+    "aten::_scaled_dot_product_cudnn_attention",
     "aten::_native_multi_head_attention",
     "aten::_transformer_encoder_layer_fwd",
     "aten::lstm",
@@ -67,6 +71,52 @@ pub const COUNTED_OPS: &[&str] = &[
 /// Mult-adds of one run of `op`; 0 when the arguments are not what the operator's schema says.
 pub fn mult_adds(op: &str, args: &[Arg]) -> u64 {
     count(op, args).unwrap_or(0)
+}
+
+/// Mult-adds of one run of `op`, or `None` when `op` is not counted or its arguments are not what
+/// the formula needs (a shape missing, an einsum with `...`): for readers that must say what they
+/// could not count rather than count it as nothing.
+pub fn counted(op: &str, args: &[Arg]) -> Option<u64> {
+    count(op, args)
+}
+
+/// True when `op` multiplies and accumulates (a product, a convolution, attention, a recurrent
+/// layer) judging by its name, whether or not [`COUNTED_OPS`] has a formula for it: the readers of
+/// recorded graphs name such operators in a note instead of counting them as free.
+pub fn does_mult_adds(op: &str) -> bool {
+    if COUNTED_OPS.contains(&op) {
+        return true;
+    }
+    let base = op.rsplit("::").next().unwrap_or(op);
+    base.split('_').any(|word| {
+        matches!(
+            word,
+            "mm" | "bmm"
+                | "addmm"
+                | "baddbmm"
+                | "addbmm"
+                | "matmul"
+                | "einsum"
+                | "tensordot"
+                | "bilinear"
+                | "trilinear"
+                | "cdist"
+                | "kron"
+                | "attention"
+                | "lstm"
+                | "gru"
+                | "rnn"
+                | "mv"
+                | "addmv"
+                | "dot"
+                | "linear"
+                | "conv"
+                | "convolution"
+                | "conv1d"
+                | "conv2d"
+                | "conv3d"
+        )
+    })
 }
 
 fn count(op: &str, args: &[Arg]) -> Option<u64> {
@@ -96,7 +146,12 @@ fn count(op: &str, args: &[Arg]) -> Option<u64> {
             (Arg::Str(equation), Arg::Tensors(operands)) => einsum(equation, operands),
             _ => None,
         },
-        "aten::scaled_dot_product_attention" => attention(shape(0)?, shape(1)?, shape(2)?),
+        // The fused kernels PyTorch dispatches to take (query, key, value, …) as the generic one does.
+        "aten::scaled_dot_product_attention"
+        | "aten::_scaled_dot_product_flash_attention_for_cpu"
+        | "aten::_scaled_dot_product_flash_attention"
+        | "aten::_scaled_dot_product_efficient_attention"
+        | "aten::_scaled_dot_product_cudnn_attention" => attention(shape(0)?, shape(1)?, shape(2)?),
         // (src, embed_dim, num_heads, qkv_weight, qkv_bias, proj_weight, proj_bias, use_gelu, norm_first,
         //  eps, norm_weight_1, norm_bias_1, norm_weight_2, norm_bias_2, ffn_weight_1, ffn_bias_1, ffn_weight_2, …)
         "aten::_transformer_encoder_layer_fwd" => {
@@ -402,6 +457,45 @@ mod tests {
             mult_adds("aten::einsum", &args("ii->i", vec![vec![3, 3]])),
             0
         );
+    }
+
+    #[test]
+    fn work_without_a_formula_is_told_apart_from_free_operators() {
+        for op in [
+            "aten::_grouped_mm",
+            "aten::_int_mm",
+            "aten::linalg_multi_dot",
+            "aten::mkldnn_convolution",
+            "aten::_thnn_fused_lstm_cell",
+            "quantized::linear_dynamic",
+            "aten::conv2d",
+        ] {
+            assert!(does_mult_adds(op), "{op}");
+        }
+        for op in [
+            "aten::relu",
+            "aten::_convert_indices_from_coo_to_csr",
+            "aten::upsample_bilinear2d",
+            "aten::layer_norm",
+            "aten::add",
+        ] {
+            assert!(!does_mult_adds(op), "{op}");
+        }
+        let (q, k) = (t(&[1, 2, 4, 8]), t(&[1, 2, 6, 8]));
+        let args = [
+            q.clone(),
+            k.clone(),
+            k,
+            Arg::Float(0.0),
+            Arg::Bool(false),
+            q,
+        ];
+        assert_eq!(
+            counted("aten::_scaled_dot_product_flash_attention_for_cpu", &args),
+            Some(2 * 2 * 4 * 6 * 8)
+        );
+        assert_eq!(counted("aten::mm", &[t(&[2]), t(&[2])]), None);
+        assert_eq!(counted("aten::relu", &[t(&[2])]), None);
     }
 
     #[test]
