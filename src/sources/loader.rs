@@ -35,8 +35,9 @@ impl Loader for TorchLoader {
     fn load(&self, model: &str, opts: &LoadOptions) -> Result<ModelSummary, SourceError> {
         let path = Path::new(model);
         if path.is_file() {
-            let mut summary = super::read_file(path)?;
-            if opts.forward && !opts.input_sizes.is_empty() {
+            let mut summary = super::read_file_with(path, opts)?;
+            // A recorded graph (.pt2, ONNX) has its shapes evaluated at the sizes asked for already.
+            if opts.forward && !opts.input_sizes.is_empty() && !super::records_shapes(&summary) {
                 // Only TorchScript carries code; a state dict is weights under names.
                 if summary.source != SourceKind::TorchScript {
                     return Err(SourceError::Input {

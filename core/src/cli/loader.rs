@@ -25,9 +25,9 @@ pub trait Loader {
 pub struct FileLoader;
 
 impl Loader for FileLoader {
-    fn load(&self, model: &str, _opts: &LoadOptions) -> Result<ModelSummary, SourceError> {
+    fn load(&self, model: &str, opts: &LoadOptions) -> Result<ModelSummary, SourceError> {
         if std::path::Path::new(model).is_file() {
-            sources::read_file(std::path::Path::new(model))
+            sources::read_file_with(std::path::Path::new(model), opts)
         } else {
             Err(SourceError::not_a_model(model, None))
         }
@@ -52,6 +52,12 @@ pub fn needs_libtorch(cli: &Cli) -> bool {
             .iter()
             .any(|m| a.source.load_options().needs_libtorch(m)),
         Command::Lint(a) => a.source.load_options().needs_libtorch(&a.model),
-        Command::Plan(_) | Command::Linear(_) | Command::List(_) => true,
+        // A plan measures activations: a forward pass, unless the file records its shapes.
+        Command::Plan(a) => {
+            let mut opts = a.source.load_options();
+            opts.forward = true;
+            opts.needs_libtorch(&a.model)
+        }
+        Command::Linear(_) | Command::List(_) => true,
     }
 }

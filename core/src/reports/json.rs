@@ -187,6 +187,8 @@ pub fn source_name(s: &SourceKind) -> &'static str {
         SourceKind::TorchScript => "torchscript",
         SourceKind::StateDict => "state_dict",
         SourceKind::VarStore => "varstore",
+        SourceKind::ExportedProgram => "torch_export",
+        SourceKind::Onnx => "onnx",
     }
 }
 

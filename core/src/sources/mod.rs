@@ -1,17 +1,74 @@
 //! Sources: everything that turns a model (a built-in name, a file, a `VarStore`) into a
 //! [`ModelSummary`](crate::summary::ModelSummary). Each source lives in its own module.
 
+pub mod graph;
+pub mod onnx;
+pub mod pt2;
 pub mod torchscript;
 
 use crate::dtype::DType;
 use crate::summary::ModelSummary;
+use graph::symbols::SizeRequest;
 use std::fmt;
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+
+pub(crate) use torchscript::one_line;
 
 /// Reads a saved model's structure, whatever its format, without running anything from it: the one
 /// entry point every loader calls for files. Each format is told apart by its own reader.
 pub fn read_file(path: &Path) -> Result<ModelSummary, SourceError> {
-    torchscript::read_file(path)
+    read_file_with(path, &LoadOptions::default())
+}
+
+/// [`read_file`], with the sizes `opts` asks for (`--batch-size`, `--input-size`) applied where the
+/// file records its graph's shapes (`.pt2`, ONNX): they are evaluated there, with nothing run. Other
+/// formats ignore them here (a TorchScript forward pass takes them later).
+pub fn read_file_with(path: &Path, opts: &LoadOptions) -> Result<ModelSummary, SourceError> {
+    let io = |source| SourceError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = BufReader::new(std::fs::File::open(path).map_err(io)?);
+    let mut head = Vec::with_capacity(16);
+    file.by_ref().take(16).read_to_end(&mut head).map_err(io)?;
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    // Recorded graphs: told apart by their content, the extension only breaking a tie.
+    if onnx::looks_like_onnx(&head, path) {
+        return onnx::read_from(path, file, &SizeRequest::from_options(opts));
+    }
+    if head.starts_with(b"PK") {
+        let is_pt2 = pt2::is_pt2(&mut file);
+        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        if is_pt2 {
+            return pt2::read_from(path, file, &SizeRequest::from_options(opts));
+        }
+    }
+    torchscript::read_from(path, file)
+}
+
+/// True when the file at `path` is one whose reader evaluates shapes from its recorded graph (`.pt2`,
+/// ONNX); false when it cannot be read.
+pub fn file_records_shapes(path: &Path) -> bool {
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut file = BufReader::new(file);
+    let mut head = Vec::with_capacity(16);
+    if file.by_ref().take(16).read_to_end(&mut head).is_err() {
+        return false;
+    }
+    onnx::looks_like_onnx(&head, path)
+        || (head.starts_with(b"PK") && file.seek(SeekFrom::Start(0)).is_ok() && pt2::is_pt2(file))
+}
+
+/// True when the summary came from a file that records its graph with shapes (`.pt2`, ONNX), so its output shapes
+/// and operator counts come from the file, not from a forward pass.
+pub fn records_shapes(summary: &ModelSummary) -> bool {
+    matches!(
+        summary.source,
+        crate::summary::SourceKind::ExportedProgram | crate::summary::SourceKind::Onnx
+    )
 }
 
 /// Forward inputs with more elements than this are refused, for built-ins and files alike: a CPU
@@ -38,9 +95,12 @@ pub struct LoadOptions {
 }
 
 impl LoadOptions {
-    /// True when loading `model` needs libtorch: anything but an existing file read for its structure only.
+    /// True when loading `model` needs libtorch: anything but an existing file read for its structure
+    /// only, or one that records its graph's shapes (`.pt2`, ONNX), whose sizes are evaluated, not run.
     pub fn needs_libtorch(&self, model: &str) -> bool {
-        !std::path::Path::new(model).is_file() || (self.forward && !self.input_sizes.is_empty())
+        let path = std::path::Path::new(model);
+        !path.is_file()
+            || (self.forward && !self.input_sizes.is_empty() && !file_records_shapes(path))
     }
 }
 

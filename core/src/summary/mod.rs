@@ -279,6 +279,10 @@ pub enum SourceKind {
     StateDict,
     /// A `VarStore` handed to the library.
     VarStore,
+    /// A torch.export archive (`torch.export.save`, `.pt2`): graph and shapes recorded, nothing run.
+    ExportedProgram,
+    /// An ONNX model (`.onnx`): graph and, where the exporter wrote them, shapes; nothing run.
+    Onnx,
 }
 
 /// `from`'s output feeds `to`'s input directly, as seen in the data flow of a forward pass.

@@ -143,7 +143,7 @@ fn constants_note<R: Read + Seek>(archive: &mut Archive<R>) -> Result<Option<Str
 
 /// Problems quote names from the file, which may hold newlines, control characters or a megabyte of
 /// text: the error stays one readable line. A long one keeps its start (what) and its end (why).
-fn one_line(problem: &str) -> String {
+pub(crate) fn one_line(problem: &str) -> String {
     const KEEP: usize = 250;
     let chars = problem.chars().count();
     if chars <= 2 * KEEP {
