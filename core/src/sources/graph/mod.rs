@@ -190,6 +190,16 @@ struct Drawn {
 /// its operator mult-adds to its nearest ancestor that it has.
 pub fn attach(summary: &mut ModelSummary, graph: &OpGraph) {
     let drawn = draw(graph, &summary.root);
+    // A count of nothing is no count: when no operator could be counted but some do work, the
+    // operator mult-adds stay unknown rather than 0.
+    let counted_any = graph
+        .nodes
+        .iter()
+        .any(|n| matches!(n.cost, Cost::Counted(_)));
+    let left_out = graph
+        .nodes
+        .iter()
+        .any(|n| !matches!(n.cost, Cost::Counted(_) | Cost::Free));
     summary.root.visit_mut(&mut |node| {
         let calls: Vec<Vec<TensorValue>> = drawn
             .calls
@@ -199,7 +209,11 @@ pub fn attach(summary: &mut ModelSummary, graph: &OpGraph) {
         let mut calls = calls.into_iter();
         node.outputs = calls.next();
         node.repeat_outputs = calls.collect();
-        node.op_mult_adds = drawn.op_mult_adds.get(&node.path).copied();
+        node.op_mult_adds = drawn
+            .op_mult_adds
+            .get(&node.path)
+            .copied()
+            .filter(|_| counted_any || !left_out);
         node.mult_adds = None;
     });
     summary.inputs = graph

@@ -107,7 +107,7 @@ impl Symbols {
                     None if place.ends_with("dimension 0") => {
                         if let Some(b) = default_batch {
                             s.values.insert(name.clone(), b as i64);
-                            defaulted.push(format!("{name} ({place})"));
+                            defaulted.push(format!("'{name}' ({place})"));
                         }
                     }
                     None => {}
@@ -122,7 +122,7 @@ impl Symbols {
             }
             if !defaulted.is_empty() {
                 parts.push(format!(
-                    "the file gives no example for the batch size {}, shown at {}",
+                    "the file gives no example value for the batch size {}: shown at {}",
                     defaulted.join(", "),
                     default_batch.unwrap_or(1)
                 ));
