@@ -528,6 +528,18 @@ def graph_reference(model, inputs):
     return ref
 
 
+def trained_like(model):
+    """Random values in every parameter and buffer, as training leaves them: no zero bias, no unit norm
+    weight, no two equal tensors. The exporters' optimizers drop or merge tensors that are constant (a zero
+    bias, two LayerNorms both still at ones), which real weights never are; tied tensors stay tied."""
+    g = torch.Generator().manual_seed(SEED)
+    with torch.no_grad():
+        for _, t in list(model.named_parameters()) + list(model.named_buffers()):
+            if t.is_floating_point():
+                t.copy_(torch.rand(t.shape, generator=g) * 0.5 + 0.5 if t.dim() <= 1 else torch.randn(t.shape, generator=g) * 0.1)
+    return model
+
+
 def bn_folded_params(model):
     """Parameters once every BatchNorm is folded into the convolution before it, as torch.onnx's default
     optimizer (onnxscript's FuseBatchNormIntoConv) leaves them: the convolution keeps its weight and gains a
@@ -568,7 +580,7 @@ def export_graphs():
     os.makedirs(GRAPHS, exist_ok=True)
     for name, (make, make_inputs, input_name, dynamic) in GRAPH_SAMPLES.items():
         torch.manual_seed(SEED)
-        model = make().eval()
+        model = trained_like(make().eval())
         inputs = make_inputs()
         ref = graph_reference(model, inputs)
         ep = exported(model, inputs, input_name, dynamic)
@@ -576,12 +588,12 @@ def export_graphs():
         torch.export.save(ep, path)
         torch.export.load(path)
         ref["dynamic_batch"] = dynamic
+        ref["bn_folded_params"] = bn_folded_params(model)
         if dynamic:
             # The same model at another batch: the sizes a reader evaluates from the file's expressions.
             again = [torch.cat([t, t[:1]]) for t in inputs]
             other = graph_reference(model, again)
             ref["at_batch_3"] = {k: other[k] for k in ("inputs", "modules", "op_mult_adds", "total_op_mult_adds")}
-        ref["bn_folded_params"] = bn_folded_params(model)
         write_json(os.path.join(GRAPHS, f"{name}.json"), ref)
         print(f"{path}: {os.path.getsize(path):,} B, {ref['total_params']:,} params")
 
@@ -597,7 +609,7 @@ def export_graphs():
         print(f"{onnx_path}: {os.path.getsize(onnx_path):,} B")
 
     torch.manual_seed(SEED)
-    model = ResNetTiny().eval()
+    model = trained_like(ResNetTiny().eval())
     inputs = [torch.randn(2, 3, 32, 32)]
     shapes = {"x": {0: batch_dim()}}
     with warnings.catch_warnings():
@@ -621,7 +633,7 @@ def export_graphs():
         print(f"{f}: {os.path.getsize(os.path.join(HERE, f)):,} B")
 
     torch.manual_seed(SEED)
-    model = TiedEmbedding().eval()
+    model = trained_like(TiedEmbedding().eval())
     legacy = os.path.join(HERE, "tied_embedding_legacy_layout.pt2")
     write_legacy_pt2(exported(model, tokens_at(50, 2), "tokens", False), legacy)
     # torch.export.load logs the new format's failure before it falls back to the old one.
