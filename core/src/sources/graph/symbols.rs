@@ -433,7 +433,7 @@ mod tests {
         assert_eq!(s.size(&shape("seq + 1")), Ok(None));
         let note = s.note.unwrap();
         assert!(
-            note.contains("batch size batch (input x, dimension 0), shown at 1"),
+            note.contains("batch size 'batch' (input x, dimension 0): shown at 1"),
             "{note}"
         );
         assert!(note.contains("no value for seq"), "{note}");
