@@ -20,7 +20,7 @@ use crate::dtype::DType;
 use crate::summary::macs::fill_torchinfo_mult_adds;
 use crate::summary::{DataEdge, ModelSummary, ModuleNode, TensorValue};
 use crate::units;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 pub type ValueId = usize;
 pub type CallId = usize;
@@ -283,7 +283,7 @@ fn draw(graph: &OpGraph, root: &ModuleNode) -> Drawn {
     }
 
     let mut drawn = Drawn::default();
-    let known: std::collections::HashSet<&str> = root
+    let known: HashSet<&str> = root
         .walk()
         .into_iter()
         .map(|(_, n)| n.path.as_str())
@@ -316,6 +316,7 @@ fn draw(graph: &OpGraph, root: &ModuleNode) -> Drawn {
         }
     }
     let mut edges: Vec<DataEdge> = Vec::new();
+    let mut edge_index: HashMap<(&str, &str), usize> = HashMap::new();
     if !order.contains(&ROOT_CALL) {
         order.insert(0, ROOT_CALL);
     }
@@ -339,13 +340,15 @@ fn draw(graph: &OpGraph, root: &ModuleNode) -> Drawn {
         }
         // Where each output goes: the innermost module of every user outside the call.
         let mut to: Vec<Option<&str>> = Vec::new();
+        let mut listed: HashSet<Option<&str>> = HashSet::new();
         for &v in outs {
-            if returned[v] {
-                push_unique(&mut to, None);
+            if returned[v] && listed.insert(None) {
+                to.push(None);
             }
             for &user in &consumers[v] {
-                if !tree.within(user, c) {
-                    push_unique(&mut to, Some(graph.calls[user].path.as_str()));
+                let target = Some(graph.calls[user].path.as_str());
+                if !tree.within(user, c) && listed.insert(target) {
+                    to.push(target);
                 }
             }
         }
@@ -355,16 +358,16 @@ fn draw(graph: &OpGraph, root: &ModuleNode) -> Drawn {
             if target.is_empty() || from.starts_with(&format!("{target}.")) || *target == from {
                 continue;
             }
-            match edges
-                .iter_mut()
-                .find(|e| e.from == *from && e.to == *target)
-            {
-                Some(e) => e.only_consumer &= only,
-                None => edges.push(DataEdge {
-                    from: from.clone(),
-                    to: target.to_string(),
-                    only_consumer: only,
-                }),
+            match edge_index.get(&(from.as_str(), *target)) {
+                Some(&i) => edges[i].only_consumer &= only,
+                None => {
+                    edge_index.insert((from.as_str(), target), edges.len());
+                    edges.push(DataEdge {
+                        from: from.clone(),
+                        to: target.to_string(),
+                        only_consumer: only,
+                    });
+                }
             }
         }
     }
@@ -372,14 +375,8 @@ fn draw(graph: &OpGraph, root: &ModuleNode) -> Drawn {
     drawn
 }
 
-fn push_unique<'a>(v: &mut Vec<Option<&'a str>>, x: Option<&'a str>) {
-    if !v.contains(&x) {
-        v.push(x);
-    }
-}
-
 /// `path` if the tree has it, else its closest ancestor that it has (the root at worst).
-fn nearest_known<'a>(known: &std::collections::HashSet<&str>, path: &'a str) -> &'a str {
+fn nearest_known<'a>(known: &HashSet<&str>, path: &'a str) -> &'a str {
     let mut candidate = path;
     loop {
         if candidate.is_empty() || known.contains(candidate) {

@@ -140,6 +140,14 @@ fn guess_types_from_operators(g: &Graph, graph: &OpGraph, placed: &mut Placed) {
             own.entry(path).or_default().insert(node.op_type.as_str());
         }
     }
+    // Modules with a child named by a number (`layer1.0`): what a Sequential holds.
+    let numbered: HashSet<&str> = placed
+        .paths
+        .iter()
+        .filter_map(|p| p.rsplit_once('.'))
+        .filter(|(_, last)| !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()))
+        .map(|(parent, _)| parent)
+        .collect();
     let mut guesses: Vec<(String, String)> = Vec::new();
     for path in &placed.paths {
         if placed.types.contains_key(path) {
@@ -148,14 +156,7 @@ fn guess_types_from_operators(g: &Graph, graph: &OpGraph, placed: &mut Placed) {
         let class = match own.get(path.as_str()) {
             Some(ops) if ops.len() == 1 => ops.iter().next().and_then(|op| class_of(op)),
             Some(_) => None,
-            None => {
-                let prefix = format!("{path}.");
-                let numbered = placed.paths.iter().any(|p| {
-                    p.strip_prefix(&prefix)
-                        .is_some_and(|rest| rest.bytes().all(|b| b.is_ascii_digit()))
-                });
-                numbered.then_some("Sequential")
-            }
+            None => numbered.contains(path.as_str()).then_some("Sequential"),
         };
         if let Some(c) = class {
             guesses.push((path.clone(), c.to_string()));
@@ -289,13 +290,17 @@ fn merge_repeated_calls(chains: &mut [Vec<String>], initializers: &HashMap<&str,
     }
     for chain in chains.iter_mut() {
         for p in chain.iter_mut() {
-            // A renamed ancestor renames every path under it.
-            if let Some((from, to)) = renamed
-                .iter()
-                .filter(|(from, _)| *p == **from || p.starts_with(&format!("{from}.")))
-                .max_by_key(|(from, _)| from.len())
-            {
-                *p = format!("{to}{}", &p[from.len()..]);
+            // The longest renamed ancestor (or the path itself) renames it, and every path under it.
+            let mut end = p.len();
+            loop {
+                if let Some(to) = renamed.get(&p[..end]) {
+                    *p = format!("{to}{}", &p[end..]);
+                    break;
+                }
+                match p[..end].rfind('.') {
+                    Some(dot) => end = dot,
+                    None => break,
+                }
             }
         }
     }
@@ -363,7 +368,7 @@ fn role(op_type: &str, index: usize, rank: usize) -> Option<(&'static str, bool)
 struct Placing {
     params: Params,
     /// The local names each module already has, with their shapes.
-    has: HashMap<String, Vec<(String, Vec<i64>)>>,
+    has: HashMap<String, HashMap<String, Vec<i64>>>,
     /// Initializers shown as a parameter or buffer, or known to copy one.
     accounted: HashSet<String>,
 }
@@ -390,7 +395,8 @@ impl Placing {
         self.has
             .entry(module.to_string())
             .or_default()
-            .push((local.to_string(), t.dims.clone()));
+            .entry(local.to_string())
+            .or_insert_with(|| t.dims.clone());
         Ok(())
     }
 }
@@ -473,10 +479,7 @@ pub fn parameters(
             // BatchNorm after it has none, and its weight is not the BatchNorm's.
             let owner_runs = placed_scopes.contains(owner);
             let related = !owner_runs || user == owner || owner.starts_with(&format!("{user}."));
-            let taken = out
-                .has
-                .get(user)
-                .is_some_and(|v| v.iter().any(|(l, _)| l == r));
+            let taken = out.has.get(user).is_some_and(|v| v.contains_key(r));
             if !user.is_empty() && !related && !taken {
                 out.push(user, r, t, dtype, buffer)?;
             }
@@ -500,7 +503,7 @@ pub fn parameters(
                     let beside_weight = out
                         .has
                         .get(module)
-                        .is_some_and(|v| v.iter().any(|(l, _)| l == "weight"));
+                        .is_some_and(|v| v.contains_key("weight"));
                     (pass == 0 || beside_weight).then_some((module, r))
                 });
             let Some((module, (r, buffer))) = found else {
@@ -509,13 +512,10 @@ pub fn parameters(
             if out.accounted.contains(&t.name) {
                 continue; // placed in the first pass
             }
-            let existing = out
-                .has
-                .get(module)
-                .and_then(|v| v.iter().find(|(l, _)| l == r).cloned());
+            let existing = out.has.get(module).and_then(|v| v.get(r)).cloned();
             match existing {
                 None => out.push(module, r, t, dtype, buffer)?,
-                Some((_, shape)) => {
+                Some(shape) => {
                     let mut reversed = t.dims.clone();
                     reversed.reverse();
                     if t.dims.len() == 2 && shape == reversed {
