@@ -27,6 +27,9 @@ pub type CallId = usize;
 
 /// Module calls nest no deeper than this (real models: about 10).
 pub const MAX_CALL_DEPTH: usize = 128;
+/// The most module calls a graph may make: as many as the modules a tree may hold (a 70B LLM makes
+/// a few thousand; a module run in a loop makes one per run).
+pub const MAX_CALLS: usize = 1 << 18;
 
 /// One value of the graph: its shape and dtype when the file records them.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -121,6 +124,11 @@ impl OpGraph {
     /// A new call of the module at `path`, inside `parent`.
     pub fn call(&mut self, path: String, parent: CallId) -> Result<CallId, String> {
         let depth = self.calls[parent].depth + 1;
+        if self.calls.len() > MAX_CALLS {
+            return Err(format!(
+                "more than {MAX_CALLS} module calls: a damaged or hostile file"
+            ));
+        }
         if depth > MAX_CALL_DEPTH {
             return Err(format!(
                 "module calls nested deeper than {MAX_CALL_DEPTH} levels: a damaged or hostile file"

@@ -614,7 +614,7 @@ impl Calls {
             call = match self.by_key.get(key) {
                 Some(&c) => c,
                 None => {
-                    budget.charge(key.len() + 2 * path.len() + class.len() + 64)?;
+                    budget.charge(256 + key.len() + 2 * path.len() + class.len())?;
                     let c = graph.call(path.clone(), call)?;
                     self.by_key.insert(key.to_string(), c);
                     if !self.types.contains_key(&path) {
