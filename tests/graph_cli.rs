@@ -53,9 +53,16 @@ fn sizes_are_evaluated_by_the_front_binary_without_libtorch() {
     let out = tchinfo(&["models/resnet_tiny.pt2", "--input-size", "7,3,32,32"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("[7, 10]") && text.contains("s77 = 7"), "{text}");
+    assert!(
+        text.contains("[7, 10]") && text.contains("s77 = 7"),
+        "{text}"
+    );
     let out = tchinfo(&["models/tied_embedding.pt2", "--batch-size", "4"]);
-    assert_clean_error(&out, 1, "fixed at 2 in the file (exported without a dynamic batch dimension)");
+    assert_clean_error(
+        &out,
+        1,
+        "fixed at 2 in the file (exported without a dynamic batch dimension)",
+    );
 }
 
 #[test]
@@ -84,9 +91,15 @@ fn compare_plan_and_lint_work_on_recorded_graphs() {
     };
     let per_sample = leaves("9") - leaves("8");
     assert!(per_sample > 0);
-    assert_eq!(plan["activations_per_sample_bytes"].as_u64(), Some(per_sample));
+    assert_eq!(
+        plan["activations_per_sample_bytes"].as_u64(),
+        Some(per_sample)
+    );
     let out = tchinfo(&["plan", "models/tied_embedding.pt2"]);
     assert_clean_error(&out, 1, "fixed at 2");
+    // Without intermediate shapes, activations would be counted too small: refused.
+    let out = tchinfo(&["plan", "models/resnet_tiny_legacy.onnx"]);
+    assert_clean_error(&out, 1, "no shape for some module outputs");
 
     let lint = run_ok(&["lint", "models/bias_before_bn.pt2"]);
     assert!(
@@ -120,11 +133,21 @@ fn module_shapes(s: &Json) -> Vec<(String, Json)> {
 fn the_recorded_graph_agrees_with_the_torchscript_forward_pass() {
     let cases: [(&[&str], &[&str]); 2] = [
         (
-            &["models/resnet_tiny_scripted.pt", "--input-size", "1,3,32,32"],
+            &[
+                "models/resnet_tiny_scripted.pt",
+                "--input-size",
+                "1,3,32,32",
+            ],
             &["models/resnet_tiny.pt2", "--batch-size", "1"],
         ),
         (
-            &["models/tiny_transformer.pt", "--input-size", "1,8", "--dtype", "i64"],
+            &[
+                "models/tiny_transformer.pt",
+                "--input-size",
+                "1,8",
+                "--dtype",
+                "i64",
+            ],
             &["models/tiny_transformer.pt2", "--batch-size", "1"],
         ),
     ];
@@ -135,7 +158,10 @@ fn the_recorded_graph_agrees_with_the_torchscript_forward_pass() {
             ran["totals"]["op_mult_adds"], read["totals"]["op_mult_adds"],
             "{graph:?}"
         );
-        assert_eq!(ran["totals"]["mult_adds"], read["totals"]["mult_adds"], "{graph:?}");
+        assert_eq!(
+            ran["totals"]["mult_adds"], read["totals"]["mult_adds"],
+            "{graph:?}"
+        );
         let by_path = |s: &Json| {
             s["modules"]
                 .as_array()

@@ -104,6 +104,15 @@ impl Default for OpGraph {
 
 pub const ROOT_CALL: CallId = 0;
 
+/// How the note begins that says some module outputs have no recorded shape.
+const UNSHAPED_NOTE: &str = "the file records no shape for some values that leave";
+
+/// True when a summary read from a recorded graph lacks the shape of some module output (ONNX without
+/// `value_info`, a size only a run can know): activations added up from it would be too small.
+pub fn has_unshaped_outputs(summary: &ModelSummary) -> bool {
+    summary.notes.iter().any(|n| n.starts_with(UNSHAPED_NOTE))
+}
+
 impl OpGraph {
     /// The value named `name`, made (without a shape) the first time it is asked for.
     pub fn value(&mut self, name: &str) -> ValueId {
@@ -234,7 +243,7 @@ pub fn attach(summary: &mut ModelSummary, graph: &OpGraph) {
     summary.notes.extend(cost_notes(graph));
     if unshaped > 0 {
         summary.notes.push(format!(
-            "the file records no shape for some values that leave {} module call{}: those show no output shape",
+            "{UNSHAPED_NOTE} {} module call{}: those show no output shape",
             units::thousands(unshaped as u64),
             if unshaped == 1 { "" } else { "s" }
         ));
