@@ -33,16 +33,15 @@ pub fn read_file_with(path: &Path, opts: &LoadOptions) -> Result<ModelSummary, S
     let mut head = Vec::with_capacity(16);
     file.by_ref().take(16).read_to_end(&mut head).map_err(io)?;
     file.seek(SeekFrom::Start(0)).map_err(io)?;
-    // Recorded graphs: told apart by their content, the extension only breaking a tie.
-    if onnx::looks_like_onnx(&head, path) {
-        return onnx::read_from(path, file, &SizeRequest::from_options(opts));
-    }
+    // Told apart by their content; a `.onnx` name decides only for a file no other reader claims.
     if head.starts_with(b"PK") {
         let is_pt2 = pt2::is_pt2(&mut file);
         file.seek(SeekFrom::Start(0)).map_err(io)?;
         if is_pt2 {
             return pt2::read_from(path, file, &SizeRequest::from_options(opts));
         }
+    } else if onnx::looks_like_onnx(&head, path) {
+        return onnx::read_from(path, file, &SizeRequest::from_options(opts));
     }
     torchscript::read_from(path, file)
 }
@@ -58,8 +57,11 @@ pub fn file_records_shapes(path: &Path) -> bool {
     if file.by_ref().take(16).read_to_end(&mut head).is_err() {
         return false;
     }
-    onnx::looks_like_onnx(&head, path)
-        || (head.starts_with(b"PK") && file.seek(SeekFrom::Start(0)).is_ok() && pt2::is_pt2(file))
+    if head.starts_with(b"PK") {
+        file.seek(SeekFrom::Start(0)).is_ok() && pt2::is_pt2(file)
+    } else {
+        onnx::looks_like_onnx(&head, path)
+    }
 }
 
 /// True when the summary came from a file that records its graph with shapes (`.pt2`, ONNX), so its output shapes

@@ -39,6 +39,7 @@ pub fn module_tree(
     paths: &[String],
     types: &HashMap<String, String>,
     tensors: &[Tensor],
+    ran: &dyn Fn(&str) -> bool,
     budget: &mut TreeBudget,
 ) -> Result<Tree, String> {
     let mut order: Vec<String> = Vec::new();
@@ -113,7 +114,10 @@ pub fn module_tree(
             Some(q) => (display_type(q), Some(q.clone())),
             None => {
                 guessed += 1;
-                (guess_type(&name, &own[i], &children[i], &order), None)
+                (
+                    guess_type(&name, &own[i], &children[i], &order, ran(path)),
+                    None,
+                )
             }
         };
         let mut node = ModuleNode::new(name, path.clone(), type_name);
@@ -162,12 +166,14 @@ pub fn display_type(qualified: &str) -> String {
 }
 
 /// A class for a module the graph never ran in: from its tensors as a state dict would have it, a
-/// `ModuleList` for numbered children, else `Module`.
+/// `Sequential` (it ran) or `ModuleList` (it did not) for numbered children, a `ModuleDict` for named
+/// ones of a module that never ran, else `Module`.
 fn guess_type(
     name: &str,
     own: &[(String, &Tensor)],
     children: &[usize],
     order: &[String],
+    ran: bool,
 ) -> String {
     if own.is_empty() {
         let numbered = !children.is_empty()
@@ -177,7 +183,15 @@ fn guess_type(
                     .next()
                     .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
             });
-        return if numbered { "ModuleList" } else { "Module" }.into();
+        // A module that ran holding numbered children is a Sequential; one that never ran and only
+        // holds others is one its parent reaches into: a ModuleList or a ModuleDict.
+        return match (ran, numbered, children.is_empty()) {
+            (true, true, _) => "Sequential",
+            (false, true, _) => "ModuleList",
+            (false, false, false) => "ModuleDict",
+            _ => "Module",
+        }
+        .into();
     }
     // The state-dict guesser names a module from its own name and tensors.
     let module = if name.is_empty() { "m" } else { name };
@@ -230,7 +244,14 @@ mod tests {
             t("head.weight", &[10, 8], false),
             t("extra.list.0.weight", &[4, 4], false),
         ];
-        let tree = module_tree(&paths, &types, &tensors, &mut TreeBudget::default()).unwrap();
+        let tree = module_tree(
+            &paths,
+            &types,
+            &tensors,
+            &|_| false,
+            &mut TreeBudget::default(),
+        )
+        .unwrap();
         let root = tree.root;
         let listed: Vec<(String, String)> = root
             .walk()
@@ -243,7 +264,7 @@ mod tests {
             ("blk", "Sequential"),
             ("blk.0", "BatchNorm"),
             ("head", "Linear"),
-            ("extra", "Module"),
+            ("extra", "ModuleDict"),
             ("extra.list", "ModuleList"),
             ("extra.list.0", "Linear"),
         ];
@@ -264,12 +285,20 @@ mod tests {
     #[test]
     fn hostile_paths_are_bounded() {
         let deep = vec!["a"; 100].join(".");
-        let e = module_tree(&[deep], &HashMap::new(), &[], &mut TreeBudget::default()).unwrap_err();
+        let e = module_tree(
+            &[deep],
+            &HashMap::new(),
+            &[],
+            &|_| false,
+            &mut TreeBudget::default(),
+        )
+        .unwrap_err();
         assert!(e.contains("levels"), "{e}");
         let e = module_tree(
             &["x".repeat(1 << 20)],
             &HashMap::new(),
             &[],
+            &|_| false,
             &mut TreeBudget::new(1 << 20),
         )
         .unwrap_err();

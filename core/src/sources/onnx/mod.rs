@@ -135,7 +135,14 @@ fn summarize(name: String, model: &Model, request: &SizeRequest) -> Result<Model
     let mut graph = OpGraph::default();
     let placed = scopes::place(g, &initializers, &mut graph, &mut budget)?;
     let params = scopes::parameters(g, &initializers, &graph, &placed)?;
-    let built = tree::module_tree(&placed.paths, &placed.types, &params.tensors, &mut budget)?;
+    let ran: HashSet<&str> = graph.calls.iter().map(|c| c.path.as_str()).collect();
+    let built = tree::module_tree(
+        &placed.paths,
+        &placed.types,
+        &params.tensors,
+        &|p| ran.contains(p),
+        &mut budget,
+    )?;
     let mut summary = ModelSummary::new(name, SourceKind::Onnx, built.root);
     summary.mark_tied(|full| params.keys.get(full).cloned());
 

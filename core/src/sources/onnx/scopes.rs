@@ -129,9 +129,8 @@ pub fn place(
 }
 
 /// A class for each module that ran but whose class the file does not record (the TorchScript
-/// exporter's names carry none): from the one kind of operator it ran itself (`Relu` → `ReLU`), or
-/// `Sequential` for a module that ran numbered children. Modules with weights are left to the
-/// weights' names and shapes.
+/// exporter's names carry none): from the one kind of operator it ran itself (`Relu` → `ReLU`).
+/// Others are left to the tree, which guesses from their weights or children.
 fn guess_types_from_operators(g: &Graph, graph: &OpGraph, placed: &mut Placed) {
     let mut own: HashMap<&str, HashSet<&str>> = HashMap::new();
     for (node, &call) in g.nodes.iter().zip(&placed.calls) {
@@ -140,14 +139,6 @@ fn guess_types_from_operators(g: &Graph, graph: &OpGraph, placed: &mut Placed) {
             own.entry(path).or_default().insert(node.op_type.as_str());
         }
     }
-    // Modules with a child named by a number (`layer1.0`): what a Sequential holds.
-    let numbered: HashSet<&str> = placed
-        .paths
-        .iter()
-        .filter_map(|p| p.rsplit_once('.'))
-        .filter(|(_, last)| !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()))
-        .map(|(parent, _)| parent)
-        .collect();
     let mut guesses: Vec<(String, String)> = Vec::new();
     for path in &placed.paths {
         if placed.types.contains_key(path) {
@@ -155,8 +146,7 @@ fn guess_types_from_operators(g: &Graph, graph: &OpGraph, placed: &mut Placed) {
         }
         let class = match own.get(path.as_str()) {
             Some(ops) if ops.len() == 1 => ops.iter().next().and_then(|op| class_of(op)),
-            Some(_) => None,
-            None => numbered.contains(path.as_str()).then_some("Sequential"),
+            _ => None,
         };
         if let Some(c) = class {
             guesses.push((path.clone(), c.to_string()));

@@ -131,7 +131,14 @@ pub fn summarize(
     }
     let mut paths: Vec<String> = gm.module_call_graph.iter().map(|e| e.fqn.clone()).collect();
     paths.extend(calls.seen.iter().cloned());
-    let built = tree::module_tree(&paths, &calls.types, &tensors, &mut budget)?;
+    let ran: std::collections::HashSet<&str> = calls.seen.iter().map(String::as_str).collect();
+    let built = tree::module_tree(
+        &paths,
+        &calls.types,
+        &tensors,
+        &|p| ran.contains(p),
+        &mut budget,
+    )?;
 
     let mut summary = ModelSummary::new(name, SourceKind::ExportedProgram, built.root);
     summary.mark_tied(|full| views.get(full).filter(|v| v.storage.is_some()).cloned());
