@@ -93,7 +93,11 @@ def main():
         shutil.rmtree(SEEDS)
     dirs = {
         t: SEEDS / t
-        for t in ["pickle", "archive", "file", "model", "classes", "safetensors", "gguf", "hf_json", "pickled_module"]
+        for t in [
+            "pickle", "archive", "file", "model", "classes",
+            "safetensors", "gguf", "hf_json", "pickled_module",
+            "pt2", "pt2_program", "onnx", "sizes",
+        ]
     }
     for d in dirs.values():
         d.mkdir(parents=True)
@@ -126,9 +130,40 @@ def main():
         for name, data in records(path):
             if name == "data.pkl":
                 (dirs["pickled_module"] / f"{path.stem}-data.pkl").write_bytes(data)
+    graph_seeds(dirs)
     for t, d in dirs.items():
         files = list(d.iterdir())
         print(f"{t}: {len(files)} seeds, {sum(f.stat().st_size for f in files)} bytes")
+
+
+def graph_seeds(dirs):
+    """The .pt2 samples whole and without their weights, their program JSON alone (pt2_program), the ONNX
+    samples, and every distinct size expression the programs hold (sizes)."""
+    import json
+
+    expressions = set()
+    for path in sorted(MODELS.glob("*.pt2")):
+        shutil.copy(path, dirs["pt2"] / path.name)
+        with zipfile.ZipFile(path) as z:
+            kept = [(i.filename, z.read(i)) for i in z.infolist() if "/data/weights/weight_" not in i.filename]
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w") as out:
+                for name, data in kept:
+                    out.writestr(name, data)
+            (dirs["pt2"] / f"{path.stem}-no-weights.zip").write_bytes(buf.getvalue())
+            for name, data in kept:
+                if name.endswith(".json") and ("/models/" in name or name == "serialized_exported_program.json"):
+                    (dirs["pt2_program"] / f"{path.stem}.json").write_bytes(data)
+                    text = data.decode()
+                    for m in json.loads(text)["graph_module"]["graph"]["tensor_values"].values():
+                        for d in m["sizes"]:
+                            if "as_expr" in d:
+                                expressions.add(d["as_expr"]["expr_str"])
+    for path in sorted(MODELS.glob("*.onnx")):
+        shutil.copy(path, dirs["onnx"] / path.name)
+    expressions |= {"2*s0 + 1", "(s0 - 1)//2 + 1", "Max(1, s0)", "batch", "4*batch"}
+    for i, e in enumerate(sorted(expressions)):
+        (dirs["sizes"] / f"expr-{i}").write_text(e)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs one fuzz target for a while with the bounds the reader promises, on stable Rust.
-#   fuzz/run.sh <pickle|archive|file|model|classes|safetensors|gguf|hf_json|pickled_module> [seconds, default 900] [extra libFuzzer flags]
+#   fuzz/run.sh <pickle|archive|file|model|classes|safetensors|gguf|hf_json|pickled_module|pt2|pt2_program|onnx|sizes> [seconds, default 900] [extra libFuzzer flags]
 # Seeds come from models/ (python3 fuzz/make_seeds.py); new inputs go to fuzz/corpus/<target>/ and
 # crashes, timeouts and out-of-memory inputs to fuzz/artifacts/<target>/. One job: the machine is shared.
 set -eu
@@ -13,7 +13,7 @@ mkdir -p corpus/"$target"
 case $target in
     # Whole files: every report is rendered too, and a tree of 200,000 modules legitimately takes
     # seconds and hundreds of MB under the sanitizer.
-    file|model|safetensors|gguf) rss=1024 timeout=30 ;;
+    file|model|safetensors|gguf|pt2|pt2_program|onnx) rss=1024 timeout=30 ;;
     *) rss=512 timeout=10 ;;
 esac
 # cargo-fuzz passes nightly-only flags (-Zsanitizer=address); RUSTC_BOOTSTRAP lets stable rustc take them.

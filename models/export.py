@@ -30,6 +30,11 @@ Writes, next to this script:
   which PyTorch itself cannot load back).
 - with `--large`: `large/vgg16.scripted.pt`, `large/resnet18.{scripted,traced}.pt`,
   `large/resnet50.{scripted,traced}.pt` (git-ignored, for benchmarks only).
+- recorded graphs (also alone with `--graphs`; they need onnx and onnxscript too): `<name>.pt2` from
+  `torch.export.save` and `<name>.onnx` from `torch.onnx.export` for a small CNN, a small transformer and a
+  model with a tied head, plus variants of layout and exporter (see models/README.md), and
+  `reference/graphs/<name>.json`: eager PyTorch's module output shapes (forward hooks), torchinfo's totals
+  and each module's own operator mult-adds from `torch.utils.flop_counter`, at the export's example input.
 """
 
 import argparse
@@ -693,6 +698,191 @@ def export_checkpoint():
     print(f"{path}: {os.path.getsize(path):,} B")
 
 
+# ------------------------------------------------------------------------------ recorded graphs (.pt2, ONNX)
+
+GRAPHS = os.path.join(REFERENCE, "graphs")
+
+
+def batch_dim():
+    return torch.export.Dim("batch")
+
+
+# name → (constructor, example inputs at batch 2, the forward's input name, dynamic batch)
+GRAPH_SAMPLES = {
+    # A CNN with BatchNorm, residual blocks, a ReLU module called twice per block and a downsample branch.
+    "resnet_tiny": (ResNetTiny, lambda: [torch.randn(2, 3, 32, 32)], "x", True),
+    # Embedding, a positional parameter on the root, nn.MultiheadAttention (scaled_dot_product_attention
+    # inside, an out_proj it never calls as a module), LayerNorm, a feed-forward Sequential.
+    "tiny_transformer": (TinyTransformer, lambda: tokens_at(100, 2), "tokens", True),
+    # The output projection shares the embedding's weight; exported as torch.export does by default,
+    # with every size fixed.
+    "tied_embedding": (TiedEmbedding, lambda: tokens_at(50, 2), "tokens", False),
+    # Convolutions with a bias straight into BatchNorm: the lint reads it from the graph's data flow.
+    "bias_before_bn": (BiasBeforeBn, lambda: [torch.randn(2, 3, 32, 32)], "x", True),
+}
+
+
+def tokens_at(vocab, batch):
+    return [torch.randint(0, vocab, (batch, 8), dtype=torch.int64)]
+
+
+def exported(model, inputs, input_name, dynamic):
+    shapes = {input_name: {0: batch_dim()}} if dynamic else None
+    return torch.export.export(model, tuple(inputs), dynamic_shapes=shapes)
+
+
+def own_op_mult_adds(model, inputs):
+    """Each module's own operator mult-adds (its children's left out), keyed by module path, from
+    torch.utils.flop_counter (FLOPs / 2). Attention runs through its math kernel, which the counter sees as
+    two batched matmuls (it has no formula for the CPU flash kernel); gradients stay enabled so
+    nn.MultiheadAttention takes the same path torch.export records, not its fused inference kernel."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
+        model(*inputs)
+    root = type(model).__name__
+    inclusive = {}
+    for name, ops in counter.get_flop_counts().items():
+        if name == "Global":
+            continue
+        path = "" if name == root else name.removeprefix(root + ".")
+        inclusive[path] = sum(ops.values()) // 2
+    own = {}
+    for path, macs in inclusive.items():
+        prefix = path + "." if path else ""
+        children = [c for c in inclusive if c and c != path and c.startswith(prefix) and "." not in c[len(prefix) :]]
+        own[path] = macs - sum(inclusive[c] for c in children)
+    # In named_modules() order, so the file does not change with the counter's dict order.
+    order = [p for p, _ in model.named_modules()]
+    own = {p: own[p] for p in sorted(own, key=lambda p: order.index(p) if p in order else len(order))}
+    return own, inclusive.get("", 0)
+
+
+def graph_reference(model, inputs):
+    ref = reference(model, inputs)
+    own, total = own_op_mult_adds(model, inputs)
+    ref["op_mult_adds"] = own
+    ref["total_op_mult_adds"] = total
+    return ref
+
+
+def trained_like(model):
+    """Random values in every parameter and buffer, as training leaves them: no zero bias, no unit norm
+    weight, no two equal tensors. The exporters' optimizers drop or merge tensors that are constant (a zero
+    bias, two LayerNorms both still at ones), which real weights never are; tied tensors stay tied."""
+    g = torch.Generator().manual_seed(SEED)
+    with torch.no_grad():
+        for _, t in list(model.named_parameters()) + list(model.named_buffers()):
+            if t.is_floating_point():
+                t.copy_(torch.rand(t.shape, generator=g) * 0.5 + 0.5 if t.dim() <= 1 else torch.randn(t.shape, generator=g) * 0.1)
+    return model
+
+
+def bn_folded_params(model):
+    """Parameters once every BatchNorm is folded into the convolution before it, as torch.onnx's default
+    optimizer (onnxscript's FuseBatchNormIntoConv) leaves them: the convolution keeps its weight and gains a
+    bias of its output channels, the BatchNorm's weight and bias are gone."""
+    total = sum(p.numel() for p in model.parameters())
+    previous = None
+    for _, m in model.named_modules():
+        if isinstance(m, nn.BatchNorm2d) and isinstance(previous, nn.Conv2d):
+            total -= m.weight.numel() + m.bias.numel()
+            if previous.bias is None:
+                total += previous.out_channels
+        if not list(m.children()):
+            previous = m
+    return total
+
+
+def write_legacy_pt2(ep, path):
+    """The torch.export archive of PyTorch 2.3 to 2.7 — serialized_exported_program.json beside a pickled
+    serialized_state_dict.pt, at the top of the zip — written with torch's own serializer, as those versions'
+    torch.export.save did; torch.export.load of 2.13 still reads it."""
+    from torch._export.serde.schema import SCHEMA_VERSION
+    from torch._export.serde.serialize import serialize
+
+    artifact = serialize(ep)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("serialized_exported_program.json", artifact.exported_program)
+        z.writestr("serialized_state_dict.pt", artifact.state_dict)
+        z.writestr("serialized_constants.pt", artifact.constants)
+        z.writestr("serialized_example_inputs.pt", artifact.example_inputs)
+        z.writestr("version", ".".join(map(str, SCHEMA_VERSION)))
+
+
+def export_graphs():
+    import warnings
+
+    import onnx
+
+    os.makedirs(GRAPHS, exist_ok=True)
+    for name, (make, make_inputs, input_name, dynamic) in GRAPH_SAMPLES.items():
+        torch.manual_seed(SEED)
+        model = trained_like(make().eval())
+        inputs = make_inputs()
+        ref = graph_reference(model, inputs)
+        ep = exported(model, inputs, input_name, dynamic)
+        path = os.path.join(HERE, f"{name}.pt2")
+        torch.export.save(ep, path)
+        torch.export.load(path)
+        ref["dynamic_batch"] = dynamic
+        ref["bn_folded_params"] = bn_folded_params(model)
+        if dynamic:
+            # The same model at another batch: the sizes a reader evaluates from the file's expressions.
+            again = [torch.cat([t, t[:1]]) for t in inputs]
+            other = graph_reference(model, again)
+            ref["at_batch_3"] = {k: other[k] for k in ("inputs", "modules", "op_mult_adds", "total_op_mult_adds")}
+        write_json(os.path.join(GRAPHS, f"{name}.json"), ref)
+        print(f"{path}: {os.path.getsize(path):,} B, {ref['total_params']:,} params")
+
+        if name in ("resnet_tiny", "bias_before_bn"):
+            continue  # resnet_tiny has three exports of its own below; the lint sample needs none
+        shapes = {input_name: {0: batch_dim()}} if dynamic else None
+        onnx_path = os.path.join(HERE, f"{name}.onnx")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # The exporter's defaults except external data: one file.
+            torch.onnx.export(model, tuple(inputs), onnx_path, dynamic_shapes=shapes, external_data=False)
+        onnx.checker.check_model(onnx_path)
+        print(f"{onnx_path}: {os.path.getsize(onnx_path):,} B")
+
+    torch.manual_seed(SEED)
+    model = trained_like(ResNetTiny().eval())
+    inputs = [torch.randn(2, 3, 32, 32)]
+    shapes = {"x": {0: batch_dim()}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # Everything as torch.onnx.export does it by default: the graph optimized (BatchNorm folded into the
+        # convolutions) and the weights in a side file.
+        torch.onnx.export(model, tuple(inputs), os.path.join(HERE, "resnet_tiny_defaults.onnx"), dynamic_shapes=shapes)
+        # Not optimized: every module's operators as PyTorch ran them.
+        torch.onnx.export(
+            model, tuple(inputs), os.path.join(HERE, "resnet_tiny_unoptimized.onnx"), dynamic_shapes=shapes,
+            optimize=False, external_data=False,
+        )
+        # The TorchScript-based exporter (dynamo=False): scope names in node names (/layer1/layer1.0/conv1/Conv),
+        # BatchNorm folded, anonymous weights (onnx::Conv_62), no intermediate shapes.
+        torch.onnx.export(
+            model, tuple(inputs), os.path.join(HERE, "resnet_tiny_legacy.onnx"), dynamo=False,
+            input_names=["x"], dynamic_axes={"x": {0: "batch"}},
+        )
+    for f in ["resnet_tiny_defaults.onnx", "resnet_tiny_unoptimized.onnx", "resnet_tiny_legacy.onnx"]:
+        onnx.checker.check_model(os.path.join(HERE, f))
+        print(f"{f}: {os.path.getsize(os.path.join(HERE, f)):,} B")
+
+    torch.manual_seed(SEED)
+    model = trained_like(TiedEmbedding().eval())
+    legacy = os.path.join(HERE, "tied_embedding_legacy_layout.pt2")
+    write_legacy_pt2(exported(model, tokens_at(50, 2), "tokens", False), legacy)
+    # torch.export.load logs the new format's failure before it falls back to the old one.
+    import logging
+
+    logging.getLogger("torch.export").setLevel(logging.ERROR)
+    torch.export.load(legacy)
+    print(f"{legacy}: {os.path.getsize(legacy):,} B")
+
+
 def export_large():
     import torchvision
 
@@ -726,14 +916,20 @@ def main():
         help="only rewrite the built-in zoo's torchvision reference (tests/fixtures/builtin/, ~10 minutes)",
     )
     parser.add_argument("names", nargs="*", help="with --builtins: only these built-ins")
+    parser.add_argument("--graphs", action="store_true", help="write the .pt2 and ONNX samples only")
     args = parser.parse_args()
     assert torch.__version__.startswith("2.13."), f"pinned to torch 2.13, found {torch.__version__}"
     if args.builtins:
         export_builtin_reference(args.names)
         return
+    if args.graphs:
+        export_graphs()
+        return
     export_samples(args.only)
     export_transformers(args.only)
     export_frozen(args.only)
+    if not args.only:
+        export_graphs()
     if args.large:
         export_large()
 

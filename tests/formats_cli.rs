@@ -105,7 +105,7 @@ fn files_tchinfo_does_not_read_are_one_clean_line() {
         (
             "m.onnx",
             b"\x08\x09\x12\x07pytorch",
-            "an ONNX model, which tchinfo does not read",
+            "an ONNX model without a graph",
         ),
         ("train.py", b"from torch import nn\n", "a Python script"),
         (

@@ -246,6 +246,52 @@ pub fn try_mult_adds(op: &str, args: &[Arg]) -> Option<u64> {
     count(op, args)
 }
 
+/// Mult-adds of one run of `op`, or `None` when `op` is not counted or its arguments are not what
+/// the formula needs (a shape missing, an einsum with `...`): for readers that must say what they
+/// could not count rather than count it as nothing.
+pub fn counted(op: &str, args: &[Arg]) -> Option<u64> {
+    count(op, args)
+}
+
+/// True when `op` multiplies and accumulates (a product, a convolution, attention, a recurrent
+/// layer) judging by its name, whether or not [`COUNTED_OPS`] has a formula for it: the readers of
+/// recorded graphs name such operators in a note instead of counting them as free.
+pub fn does_mult_adds(op: &str) -> bool {
+    if COUNTED_OPS.contains(&op) {
+        return true;
+    }
+    let base = op.rsplit("::").next().unwrap_or(op);
+    base.split('_').any(|word| {
+        matches!(
+            word,
+            "mm" | "bmm"
+                | "addmm"
+                | "baddbmm"
+                | "addbmm"
+                | "matmul"
+                | "einsum"
+                | "tensordot"
+                | "bilinear"
+                | "trilinear"
+                | "cdist"
+                | "kron"
+                | "attention"
+                | "lstm"
+                | "gru"
+                | "rnn"
+                | "mv"
+                | "addmv"
+                | "dot"
+                | "linear"
+                | "conv"
+                | "convolution"
+                | "conv1d"
+                | "conv2d"
+                | "conv3d"
+        )
+    })
+}
+
 fn count(op: &str, args: &[Arg]) -> Option<u64> {
     let shape = |i: usize| args.get(i).and_then(Arg::shape);
     let output = || args.last().and_then(Arg::shape);
@@ -296,6 +342,7 @@ fn count(op: &str, args: &[Arg]) -> Option<u64> {
             (Arg::Str(equation), Arg::Tensors(operands)) => einsum(equation, operands),
             _ => None,
         },
+        // The fused kernels PyTorch dispatches to take (query, key, value, …) as the generic one does.
         "aten::scaled_dot_product_attention"
         | "aten::_scaled_dot_product_attention_math"
         | "aten::_scaled_dot_product_flash_attention"
@@ -699,6 +746,45 @@ mod tests {
             mult_adds("aten::einsum", &args("ii->i", vec![vec![3, 3]])),
             0
         );
+    }
+
+    #[test]
+    fn work_without_a_formula_is_told_apart_from_free_operators() {
+        for op in [
+            "aten::_grouped_mm",
+            "aten::_int_mm",
+            "aten::linalg_multi_dot",
+            "aten::mkldnn_convolution",
+            "aten::_thnn_fused_lstm_cell",
+            "quantized::linear_dynamic",
+            "aten::conv2d",
+        ] {
+            assert!(does_mult_adds(op), "{op}");
+        }
+        for op in [
+            "aten::relu",
+            "aten::_convert_indices_from_coo_to_csr",
+            "aten::upsample_bilinear2d",
+            "aten::layer_norm",
+            "aten::add",
+        ] {
+            assert!(!does_mult_adds(op), "{op}");
+        }
+        let (q, k) = (t(&[1, 2, 4, 8]), t(&[1, 2, 6, 8]));
+        let args = [
+            q.clone(),
+            k.clone(),
+            k,
+            Arg::Float(0.0),
+            Arg::Bool(false),
+            q,
+        ];
+        assert_eq!(
+            counted("aten::_scaled_dot_product_flash_attention_for_cpu", &args),
+            Some(2 * 2 * 4 * 6 * 8)
+        );
+        assert_eq!(counted("aten::mm", &[t(&[2]), t(&[2])]), None);
+        assert_eq!(counted("aten::relu", &[t(&[2])]), None);
     }
 
     #[test]

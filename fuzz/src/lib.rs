@@ -74,16 +74,36 @@ pub fn zip_records(records: &[(String, &[u8])]) -> Vec<u8> {
 /// What the whole-file targets require of the reader: a summary, which every report must then digest, or
 /// one error line that names the file.
 pub fn check(read: Result<ModelSummary, SourceError>) {
+    check_named(read, "fuzz.pt")
+}
+
+/// [`check`] for a reader given the file name `label`.
+pub fn check_named(read: Result<ModelSummary, SourceError>, label: &str) {
     match read {
         Ok(summary) => consume(&summary),
         Err(e) => {
             let line = e.to_string();
             assert!(
-                line.starts_with("fuzz.pt: ") && !line.contains('\n'),
+                line.starts_with(&format!("{label}: ")) && !line.contains('\n'),
                 "not one error line naming the file: {line:?}"
             );
         }
     }
+}
+
+/// A `.pt2` archive around `program` as its `models/model.json`, stored with a correct checksum, so
+/// mutations of the JSON reach the program reader instead of stopping at the zip's CRC.
+pub fn pt2_of_program(program: &[u8]) -> Vec<u8> {
+    let mut w = ZipWriter::new(Cursor::new(Vec::new()));
+    let stored = FileOptions::default().compression_method(CompressionMethod::Stored);
+    for (name, data) in [
+        ("archive/archive_format", &b"pt2"[..]),
+        ("archive/models/model.json", program),
+    ] {
+        w.start_file(name, stored).expect("writing to memory");
+        w.write_all(data).expect("writing to memory");
+    }
+    w.finish().expect("writing to memory").into_inner()
 }
 
 /// Everything a user can ask of a summary read from a file: totals, every report, the lint, a comparison.

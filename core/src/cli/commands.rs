@@ -116,6 +116,12 @@ fn plan(loader: &dyn Loader, args: PlanArgs) -> Result<(), Failure> {
             .map_err(|e| Failure::Run(e.into()))
     };
     let first = load(&opts)?;
+    if crate::sources::graph::has_unshaped_outputs(&first) {
+        return Err(Failure::Run(anyhow!(
+            "{}: the file records no shape for some module outputs, so their activations cannot be counted",
+            shown(&args.model)
+        )));
+    }
     let model_error =
         |e: crate::plan::PlanError| Failure::Run(anyhow!("{}: {e}", shown(&args.model)));
     // The batch the first run used, which the loader took from --batch-size or from the input size.

@@ -284,6 +284,8 @@ pub fn source_name(s: &SourceKind) -> &'static str {
         SourceKind::Safetensors => "safetensors",
         SourceKind::Gguf => "gguf",
         SourceKind::PickledModule => "pickled_module",
+        SourceKind::ExportedProgram => "torch_export",
+        SourceKind::Onnx => "onnx",
     }
 }
 

@@ -4,9 +4,12 @@
 pub mod builtins;
 pub mod catalog;
 pub mod gguf;
+pub mod graph;
 pub mod hf_config;
 pub mod hf_folder;
 pub mod jit_graph;
+pub mod onnx;
+pub mod pt2;
 pub mod safetensors;
 pub mod sniff;
 pub mod torchscript;
@@ -14,22 +17,38 @@ pub mod torchscript;
 use crate::dtype::DType;
 use crate::summary::{ModelSummary, SourceKind};
 use crate::text::{self, one_line};
+use graph::symbols::SizeRequest;
 use sniff::Format;
 use std::fmt;
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 /// Reads a saved model's structure, whatever its format, without running anything from it: the one
 /// entry point every loader calls for files and model folders. Formats are told apart by their
 /// content ([`sniff`]) and a folder by the files in it ([`hf_folder`]), never by a name alone.
 pub fn read_file(path: &Path) -> Result<ModelSummary, SourceError> {
+    read_file_with(path, &LoadOptions::default())
+}
+
+/// [`read_file`], with the sizes `opts` asks for (`--batch-size`, `--input-size`) applied where the
+/// file records its graph's shapes (`.pt2`, ONNX): they are evaluated there, with nothing run. Other
+/// formats ignore them here (a TorchScript forward pass takes them later, in [`load_file`]).
+pub fn read_file_with(path: &Path, opts: &LoadOptions) -> Result<ModelSummary, SourceError> {
     if path.is_dir() {
         return hf_folder::read_dir(path);
     }
-    let format = sniff::sniff(open_model_file(path)?, path).map_err(|source| SourceError::Io {
+    let io = |source| SourceError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let format = sniff::sniff(open_model_file(path)?, path).map_err(io)?;
+    let reopen = || -> Result<_, SourceError> { Ok(BufReader::new(open_model_file(path)?)) };
     match format {
+        Format::Onnx => onnx::read_from(path, reopen()?, &SizeRequest::from_options(opts)),
+        // A zip is told apart by its records: the sniffer sees only the first one.
+        Format::TorchArchive if pt2::is_pt2(reopen()?) => {
+            pt2::read_from(path, reopen()?, &SizeRequest::from_options(opts))
+        }
         Format::Safetensors => hf_folder::read_safetensors(path),
         Format::Gguf => gguf::read_file(path),
         Format::ShardIndex => hf_folder::read_index(path),
@@ -52,8 +71,9 @@ pub fn load_file(path: &Path, opts: &LoadOptions) -> Result<ModelSummary, Source
                 .to_string(),
         });
     }
-    let mut summary = read_file(path)?;
-    if opts.forward && !opts.input_sizes.is_empty() {
+    let mut summary = read_file_with(path, opts)?;
+    // A .pt2 or ONNX file's sizes were evaluated from its recorded graph: nothing is left to run.
+    if opts.forward && !opts.input_sizes.is_empty() && !records_shapes(&summary) {
         // Only TorchScript carries code it can run; every other file is weights under names, and a
         // pickled model's forward is Python, which tchinfo never runs.
         let what = match summary.source {
@@ -143,6 +163,15 @@ pub fn apply_batch(size: &mut [i64], batch: Option<i64>) {
     if let (Some(batch), Some(first)) = (batch, size.first_mut()) {
         *first = batch;
     }
+}
+
+/// True when the summary came from a file that records its graph with shapes (`.pt2`, ONNX), so its
+/// output shapes and operator counts come from the file, not from a forward pass.
+pub fn records_shapes(summary: &ModelSummary) -> bool {
+    matches!(
+        summary.source,
+        SourceKind::ExportedProgram | SourceKind::Onnx
+    )
 }
 
 /// Forward inputs with more elements than this are refused, for built-ins and files alike: a CPU

@@ -20,6 +20,8 @@ pub enum Format {
     ShardIndex,
     /// A Hugging Face `config.json`.
     HfConfig,
+    /// An ONNX `ModelProto`, by its first fields (or, for a file nothing else claims, by its name).
+    Onnx,
     /// A format tchinfo does not read, named: "an ONNX model".
     Other(String),
 }
@@ -74,8 +76,8 @@ pub fn sniff_bytes(head: &[u8], len: u64, name: &str) -> Format {
     if head.starts_with(b"\x08\x01\x12") && name.ends_with(".pb") {
         return other("a TensorFlow SavedModel (saved_model.pb), which tchinfo does not read");
     }
-    if is_onnx(head) {
-        return other("an ONNX model, which tchinfo does not read");
+    if super::onnx::looks_like_onnx(head, Path::new(name)) {
+        return Format::Onnx;
     }
     if let Some(text) = text_head(head) {
         return text_kind(text);
@@ -114,18 +116,9 @@ fn zip_kind(head: &[u8]) -> Format {
     ) && !first.contains('/')
     {
         other("a Keras .keras model, which tchinfo does not read")
-    } else if base == "archive_format" {
-        other("a torch.export .pt2 archive, which this tchinfo does not read")
     } else {
         Format::TorchArchive
     }
-}
-
-/// ONNX's `ModelProto` begins with its `ir_version` (field 1, a small varint), then another field
-/// of the model (producer name, graph, opset import …).
-fn is_onnx(head: &[u8]) -> bool {
-    matches!(head, [0x08, 3..=15, next, ..]
-        if matches!(next, 0x12 | 0x1a | 0x22 | 0x28 | 0x32 | 0x3a | 0x42 | 0x72))
 }
 
 /// The head as text, when it is text: valid UTF-8 (a character cut at the end of the head allowed)
@@ -210,12 +203,12 @@ mod tests {
             Format::ShardIndex
         );
         assert_eq!(of(b"{\n  \"architectures\": [\"X\"]\n}"), Format::HfConfig);
+        assert_eq!(of(b"\x08\x08\x12\x07pytorch"), Format::Onnx);
     }
 
     #[test]
     fn formats_tchinfo_does_not_read_are_named() {
         assert!(named(b"").contains("empty"));
-        assert!(named(b"\x08\x08\x12\x07pytorch").contains("ONNX"));
         assert!(named(b"\x89HDF\r\n\x1a\n").contains("HDF5"));
         assert!(named(b"\x1c\0\0\0TFL3").contains("TensorFlow Lite"));
         assert!(named(b"import torch\nmodel = 1\n").contains("Python script"));
@@ -235,7 +228,8 @@ mod tests {
         };
         assert!(named(&keras("metadata.json")).contains("Keras"));
         assert!(named(&keras("arr_0.npy")).contains(".npz"));
-        assert!(named(&keras("m/archive_format")).contains(".pt2"));
+        // A .pt2 is a zip the dispatcher looks into (pt2::is_pt2), as it does for TorchScript.
+        assert_eq!(of(&keras("m/archive_format")), Format::TorchArchive);
         assert_eq!(
             sniff_bytes(b"\x08\x01\x12\x05", 4, "saved_model.pb"),
             Format::Other(

@@ -3,6 +3,7 @@
 //! own learned shift, so the bias is trained for nothing: `bias=False` saves its parameters.
 
 use super::{LayerKind, ModelSummary, ModuleNode};
+use std::collections::HashMap;
 
 /// How a finding was established.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,10 +75,16 @@ fn finding(layer: &ModuleNode, norm: &ModuleNode) -> Option<RedundantBias> {
 pub fn redundant_biases(summary: &ModelSummary) -> BiasReport {
     match &summary.dataflow {
         Some(edges) => {
+            // One look-up table, not a tree search per edge: a recorded graph can hold a hundred
+            // thousand modules side by side.
+            let mut by_path: HashMap<&str, &ModuleNode> = HashMap::new();
+            for (_, n) in summary.root.walk() {
+                by_path.entry(n.path.as_str()).or_insert(n);
+            }
             let findings = edges
                 .iter()
                 .filter(|e| e.only_consumer)
-                .filter_map(|e| finding(summary.root.find(&e.from)?, summary.root.find(&e.to)?))
+                .filter_map(|e| finding(by_path.get(e.from.as_str())?, by_path.get(e.to.as_str())?))
                 .collect();
             BiasReport {
                 evidence: Evidence::DataFlow,

@@ -307,6 +307,10 @@ pub enum SourceKind {
     Gguf,
     /// A whole model pickled with `torch.save(model)`: the tree of its pickled modules.
     PickledModule,
+    /// A torch.export archive (`torch.export.save`, `.pt2`): graph and shapes recorded, nothing run.
+    ExportedProgram,
+    /// An ONNX model (`.onnx`): graph and, where the exporter wrote them, shapes; nothing run.
+    Onnx,
 }
 
 /// `from`'s output feeds `to`'s input directly, as seen in the data flow of a forward pass.

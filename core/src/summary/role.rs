@@ -301,17 +301,19 @@ fn experts_signal(node: &ModuleNode, name: &str, parent: Option<&ModuleNode>) ->
     {
         return true;
     }
-    // `gate` is a router only in a mixture-of-experts block; in an MLP it is a projection.
-    let in_moe = parent.is_some_and(|p| {
+    // `gate` is a router only in a mixture-of-experts block; in an MLP it is a projection. The name
+    // is checked first: looking at the siblings for every child would cost the square of a wide tree.
+    if !matches!(name, "gate" | "wg" | "switch") {
+        return false;
+    }
+    parent.is_some_and(|p| {
         p.name.to_ascii_lowercase().contains("moe")
             || p.type_name.contains("Moe")
             || p.type_name.contains("MoE")
             || p.children.iter().any(|c| {
-                let c = c.name.to_ascii_lowercase();
-                c == "experts" || c == "expert"
+                c.name.eq_ignore_ascii_case("experts") || c.name.eq_ignore_ascii_case("expert")
             })
-    });
-    in_moe && (name == "gate" || name == "wg" || name == "switch")
+    })
 }
 
 fn embedding_signal(node: &ModuleNode, name: &str, attention_in_model: bool) -> bool {

@@ -52,36 +52,9 @@ impl<R: Read + Seek> Archive<R> {
     }
 
     /// [`Archive::open`] reading at most `max_directory_bytes` to find and parse the directory.
-    pub fn open_limited(mut reader: R, max_directory_bytes: u64) -> Result<Archive<R>, String> {
-        let directory = Directory::scan(&mut reader, max_directory_bytes)?;
-        let file = Rc::new(RefCell::new(reader));
-        let left = Rc::new(Cell::new(max_directory_bytes));
-        let metered = Metered {
-            inner: file.clone(),
-            left: left.clone(),
-        };
-        let mut zip = ZipArchive::new(metered).map_err(|e| match e {
-            _ if left.get() == 0 => format!(
-                "the zip directory is larger than {max_directory_bytes} bytes: a damaged or hostile file"
-            ),
-            ZipError::InvalidArchive(_) | ZipError::UnsupportedArchive(_) => {
-                format!("not a zip archive or a damaged one ({e})")
-            }
-            other => format!("cannot read the zip directory: {other}"),
-        })?;
-        // Records are read with their own limits from here on.
-        left.set(u64::MAX);
-        // The zip reader's name list is a hash map, in no fixed order; PyTorch takes the folder of the
-        // first record in the directory, and so does this reader.
-        let first = match zip.len() {
-            0 => None,
-            _ => Some(
-                zip.by_index_raw(0)
-                    .map_err(|e| format!("cannot read the zip archive's first record: {e}"))?
-                    .name()
-                    .to_string(),
-            ),
-        };
+    pub fn open_limited(reader: R, max_directory_bytes: u64) -> Result<Archive<R>, String> {
+        let (mut zip, file, directory) = open_checked(reader, max_directory_bytes)?;
+        let first = first_record_name(&mut zip)?;
         let root = find_root(first.as_deref(), |name| zip.file_names().any(|n| n == name))
             .ok_or_else(|| match first.as_deref().and_then(|n| n.split_once('/')) {
                 Some((folder, _)) => format!(
@@ -158,31 +131,94 @@ impl<R: Read + Seek> Archive<R> {
         if let Some(entry) = self.directory.get(full.as_bytes()) {
             Directory::check_local_header(&mut *self.file.borrow_mut(), entry)?;
         }
-        let file = match self.zip.by_name(&full) {
-            Ok(f) => f,
-            Err(ZipError::FileNotFound) => return Ok(None),
-            Err(other) => return Err(format!("cannot open {full}: {other}")),
-        };
-        if file.size() > limit {
-            return Err(format!(
-                "{full} declares {} bytes, more than the {} accepted",
-                file.size(),
-                limit
-            ));
-        }
-        let mut bytes = Vec::new();
-        file.take(limit + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| format!("cannot read {full}: {e}"))?;
-        if bytes.len() as u64 > limit {
-            return Err(format!("{full} is larger than the {limit} bytes accepted"));
-        }
-        Ok(Some(bytes))
+        read_record(&mut self.zip, &full, limit)
     }
 }
 
+/// The zip directory, checked as PyTorch would read it (one entry per name, no bytes before the
+/// archive, a zip64 locator that points at its record: [`Directory::scan`]), then read through a meter
+/// that refuses it past `max_directory_bytes`; shared with the readers of other zip layouts (`.pt2`),
+/// so every archive gets the same bounds and one reading.
+pub(crate) fn open_zip<R: Read + Seek>(
+    reader: R,
+    max_directory_bytes: u64,
+) -> Result<ZipArchive<Metered<R>>, String> {
+    open_checked(reader, max_directory_bytes).map(|(zip, _, _)| zip)
+}
+
+/// [`open_zip`], also handing back the reader (for local headers: the zip reader seeks before every
+/// read of its own) and the checked directory.
+#[allow(clippy::type_complexity)]
+fn open_checked<R: Read + Seek>(
+    mut reader: R,
+    max_directory_bytes: u64,
+) -> Result<(ZipArchive<Metered<R>>, Rc<RefCell<R>>, Directory), String> {
+    let directory = Directory::scan(&mut reader, max_directory_bytes)?;
+    let file = Rc::new(RefCell::new(reader));
+    let left = Rc::new(Cell::new(max_directory_bytes));
+    let metered = Metered {
+        inner: file.clone(),
+        left: left.clone(),
+    };
+    let zip = ZipArchive::new(metered).map_err(|e| match e {
+        _ if left.get() == 0 => format!(
+            "the zip directory is larger than {max_directory_bytes} bytes: a damaged or hostile file"
+        ),
+        ZipError::InvalidArchive(_) | ZipError::UnsupportedArchive(_) => {
+            format!("not a zip archive or a damaged one ({e})")
+        }
+        other => format!("cannot read the zip directory: {other}"),
+    })?;
+    // Records are read with their own limits from here on.
+    left.set(u64::MAX);
+    Ok((zip, file, directory))
+}
+
+/// The name of the first record in the directory, whose folder PyTorch takes for the archive's root
+/// (the zip reader's name list is a hash map, in no fixed order); `None` for an empty archive.
+pub(crate) fn first_record_name<R: Read + Seek>(
+    zip: &mut ZipArchive<R>,
+) -> Result<Option<String>, String> {
+    if zip.is_empty() {
+        return Ok(None);
+    }
+    zip.by_index_raw(0)
+        .map(|f| Some(f.name().to_string()))
+        .map_err(|e| format!("cannot read the zip archive's first record: {e}"))
+}
+
+/// One record by its full name, at most `limit` bytes, its CRC checked by the zip reader; `None` when
+/// there is no such record (the zip reader looks names up in a hash map). The declared size is checked
+/// before anything is read, and never used to allocate.
+pub(crate) fn read_record<R: Read + Seek>(
+    zip: &mut ZipArchive<R>,
+    full: &str,
+    limit: u64,
+) -> Result<Option<Vec<u8>>, String> {
+    let file = match zip.by_name(full) {
+        Ok(f) => f,
+        Err(ZipError::FileNotFound) => return Ok(None),
+        Err(other) => return Err(format!("cannot open {full}: {other}")),
+    };
+    if file.size() > limit {
+        return Err(format!(
+            "{full} declares {} bytes, more than the {} accepted",
+            file.size(),
+            limit
+        ));
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {full}: {e}"))?;
+    if bytes.len() as u64 > limit {
+        return Err(format!("{full} is larger than the {limit} bytes accepted"));
+    }
+    Ok(Some(bytes))
+}
+
 /// A reader that fails once it has delivered the bytes `left` allows.
-struct Metered<R> {
+pub(crate) struct Metered<R> {
     inner: Rc<RefCell<R>>,
     left: Rc<Cell<u64>>,
 }
