@@ -11,5 +11,6 @@ pub use tchinfo_core::{
     summary, text, units,
 };
 
+pub mod record;
 pub mod sources;
 pub mod torch_dtype;
