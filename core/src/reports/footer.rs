@@ -183,9 +183,14 @@ pub fn roles_section(totals: &Totals) -> Section {
                 format!("{} layer{}", r.layers, if r.layers == 1 { "" } else { "s" }),
             ];
             if measured {
-                let m = r.op_mult_adds.unwrap_or(0);
-                row.push(format!("{} mult-adds", si(m)));
-                row.push(format!("{:.1}%", totals.op_percent(m)));
+                // A role none of whose operators was measured is unknown, not 0.
+                match r.op_mult_adds {
+                    Some(m) => {
+                        row.push(format!("{} mult-adds", si(m)));
+                        row.push(format!("{:.1}%", totals.op_percent(m)));
+                    }
+                    None => row.extend(["-- mult-adds".to_string(), "--".to_string()]),
+                }
             }
             row
         })

@@ -361,7 +361,8 @@ pub fn summary_json(summary: &ModelSummary) -> SummaryJson {
                 op_mult_adds: r.op_mult_adds,
                 op_mult_adds_share: totals
                     .op_mult_adds
-                    .map(|_| totals.op_percent(r.op_mult_adds.unwrap_or(0)) / 100.0),
+                    .and(r.op_mult_adds)
+                    .map(|m| totals.op_percent(m) / 100.0),
             })
             .collect(),
         largest_layers: totals

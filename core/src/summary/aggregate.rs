@@ -147,7 +147,9 @@ impl Totals {
                 layers: 0,
                 op_mult_adds: None,
             });
-            if let Some(m) = node.op_mult_adds {
+            // A module that ran without a counted operator (a norm, a ReLU) measured 0; one that
+            // was not measured leaves its role's count unknown unless another module measured it.
+            if let Some(m) = node.op_mult_adds.or(node.outputs.as_ref().map(|_| 0)) {
                 share.op_mult_adds = Some(share.op_mult_adds.unwrap_or(0).saturating_add(m));
             }
             if own > 0 {
@@ -246,7 +248,12 @@ fn params_kind(node: &ModuleNode) -> LayerKind {
 
 fn activations(root: &ModuleNode) -> Option<Activations> {
     let nodes = root.walk();
-    if nodes.iter().all(|(_, n)| n.outputs.is_none()) {
+    // Activations are the leaf layers' outputs: with none of them measured (only the model's overall
+    // output, as from an unrecorded VarStore) they are unknown, not 0 B.
+    if nodes
+        .iter()
+        .all(|(_, n)| !n.is_leaf() || n.outputs.is_none())
+    {
         return None;
     }
     let mut a = Activations {
