@@ -282,30 +282,28 @@ pub struct RecordedT<M> {
     meta: Meta,
 }
 
-/// Records `m`'s calls. Its row's path is found from its variables (tch's layers), from the layers
+/// Records `m`'s calls: through `Module::forward` when `M` is a `Module`, or any call with
+/// [`Recorded::call`] (an LSTM's `seq`). Its row's path is found from its variables (tch's layers), from the layers
 /// recorded inside it (your module), or from its position in the recorded module that calls it.
-pub fn layer<M: Module + 'static>(m: M) -> Recorded<M> {
+pub fn layer<M: 'static>(m: M) -> Recorded<M> {
     let meta = Meta::of(&m, None);
     Recorded { inner: m, meta }
 }
 
 /// [`layer`] at the path you give, usually the `nn::Path` its variables were created under.
-pub fn layer_at<'a, M: Module + 'static>(
-    path: impl std::borrow::Borrow<nn::Path<'a>>,
-    m: M,
-) -> Recorded<M> {
+pub fn layer_at<'a, M: 'static>(path: impl std::borrow::Borrow<nn::Path<'a>>, m: M) -> Recorded<M> {
     let meta = Meta::of(&m, Some(path_text(path.borrow())));
     Recorded { inner: m, meta }
 }
 
 /// [`layer`] for a `ModuleT`.
-pub fn layer_t<M: ModuleT + 'static>(m: M) -> RecordedT<M> {
+pub fn layer_t<M: 'static>(m: M) -> RecordedT<M> {
     let meta = Meta::of(&m, None);
     RecordedT { inner: m, meta }
 }
 
 /// [`layer_at`] for a `ModuleT`.
-pub fn layer_t_at<'a, M: ModuleT + 'static>(
+pub fn layer_t_at<'a, M: 'static>(
     path: impl std::borrow::Borrow<nn::Path<'a>>,
     m: M,
 ) -> RecordedT<M> {
@@ -336,6 +334,12 @@ macro_rules! recorded_common {
             type Target = M;
             fn deref(&self) -> &M {
                 &self.inner
+            }
+        }
+
+        impl<M> std::ops::DerefMut for $name<M> {
+            fn deref_mut(&mut self) -> &mut M {
+                &mut self.inner
             }
         }
     };

@@ -367,7 +367,13 @@ pub fn memory_section(summary: &ModelSummary, totals: &Totals) -> Section {
             }
         }
         _ => rows.push(vec![
-            "activations: -- (no forward pass was run; for a file, give --input-size)".to_string(),
+            if summary.root.outputs.is_some() {
+                // A forward pass ran, but no layer's output was seen (a VarStore without recording).
+                "activations: -- (only the model's overall output was measured, not its layers')"
+            } else {
+                "activations: -- (no forward pass was run; for a file, give --input-size)"
+            }
+            .to_string(),
             String::new(),
             String::new(),
         ]),

@@ -82,7 +82,9 @@ pub struct ModuleJson {
     pub outputs: Option<Vec<ValueJson>>,
     /// Calls of it whose outputs are known: every call for built-ins and scripted files; a traced
     /// module's call whose output could not be attributed is not counted (0 also without a forward).
-    pub calls: usize,
+    /// Calls seen; `null` when the module's calls were not observed (no forward pass, an unrecorded
+    /// layer).
+    pub calls: Option<usize>,
     /// What the second and later calls returned, in call order (a ResNet block's shared `relu`).
     pub repeat_outputs: Vec<Vec<ValueJson>>,
     pub mult_adds: Option<u64>,
@@ -276,7 +278,7 @@ fn module(
             .outputs
             .as_ref()
             .map(|o| o.iter().map(ValueJson::from).collect()),
-        calls: node.calls().count(),
+        calls: node.outputs.as_ref().map(|_| node.calls().count()),
         repeat_outputs: node
             .repeat_outputs
             .iter()
