@@ -182,6 +182,44 @@ fn a_partly_recorded_model_says_which_layers_are_unknown() {
         s.notes
     );
     assert_eq!(shapes(s.root.find("out").unwrap()), vec![vec![2, 3]]);
+    // A sum over the layers that were seen would pass for the model's: the totals are unknown.
+    let t = s.totals();
+    assert_eq!(
+        (t.mult_adds, t.op_mult_adds, t.activations),
+        (None, None, None)
+    );
+    let text = tchinfo::reports::summary::render(&s, &Default::default());
+    assert!(
+        text.contains("Total mult-adds: -- (some layers ran unseen; see the notes)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("activations: -- (some layers ran unseen"),
+        "{text}"
+    );
+    let json: Value = serde_json::from_str(&tchinfo::reports::json::to_string(
+        &tchinfo::reports::json::summary_json(&s),
+    ))
+    .unwrap();
+    let hidden = json["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["path"] == "hidden")
+        .unwrap();
+    assert_eq!(
+        (&hidden["calls"], &hidden["outputs"]),
+        (&Value::Null, &Value::Null)
+    );
+    let compare = tchinfo::reports::compare::compare(&[s.clone(), s.clone()]);
+    let text = tchinfo::reports::compare::render_text(&compare);
+    for line in text
+        .lines()
+        .filter(|l| l.contains("Mult-adds") || l.contains("Activations"))
+    {
+        assert!(line.contains("--"), "{line}");
+        assert!(!line.contains(" 0 "), "{line}");
+    }
 }
 
 #[test]

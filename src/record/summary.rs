@@ -249,6 +249,11 @@ fn place(summary: &mut ModelSummary, vs: &VarStore, s: &Session) {
             n.kind = LayerKind::Container;
         }
     });
+    // Layers holding variables that no recorded call reached ran unseen (or not at all: the
+    // recorder cannot tell), so their outputs and mult-adds, and the model's totals, are unknown.
+    summary.root.visit_mut(&mut |n| {
+        n.unmeasured = !n.parameters.is_empty() && !recorded.contains(&n.path);
+    });
     fill_torchinfo_mult_adds(&mut summary.root);
     summary.notes = notes(summary, &recorded);
 }

@@ -70,7 +70,14 @@ pub fn mult_adds_rows(summary: &ModelSummary, totals: &Totals) -> Vec<Vec<String
         )],
         (None, None) => vec![row(
             "Total mult-adds",
-            "-- (no forward pass was run)".to_string(),
+            if layer_seen(summary) && summary.partly_measured() {
+                "-- (some layers ran unseen; see the notes)"
+            } else if summary.root.outputs.is_some() {
+                "-- (only the model's overall output was measured, not its layers')"
+            } else {
+                "-- (no forward pass was run)"
+            }
+            .to_string(),
         )],
     }
 }
@@ -279,6 +286,15 @@ pub fn head_section(summary: &ModelSummary, totals: &Totals) -> Section {
     }
 }
 
+/// Some leaf layer's output was measured.
+fn layer_seen(summary: &ModelSummary) -> bool {
+    summary
+        .root
+        .walk()
+        .iter()
+        .any(|(_, n)| n.is_leaf() && n.outputs.is_some())
+}
+
 /// Memory: input, weights, training state, activations. Binary units beside decimal ones on every line.
 pub fn memory_section(summary: &ModelSummary, totals: &Totals) -> Section {
     let mut rows: Vec<Vec<String>> = Vec::new();
@@ -367,7 +383,9 @@ pub fn memory_section(summary: &ModelSummary, totals: &Totals) -> Section {
             }
         }
         _ => rows.push(vec![
-            if summary.root.outputs.is_some() {
+            if layer_seen(summary) && summary.partly_measured() {
+                "activations: -- (some layers ran unseen; see the notes)"
+            } else if summary.root.outputs.is_some() {
                 // A forward pass ran, but no layer's output was seen (a VarStore without recording).
                 "activations: -- (only the model's overall output was measured, not its layers')"
             } else {

@@ -239,6 +239,7 @@ fn modules(summary: &ModelSummary, totals: &Totals) -> Vec<ModuleJson> {
         .into_iter()
         .map(|(depth, index, node)| {
             module(
+                summary,
                 node,
                 depth,
                 index,
@@ -251,6 +252,7 @@ fn modules(summary: &ModelSummary, totals: &Totals) -> Vec<ModuleJson> {
 }
 
 fn module(
+    summary: &ModelSummary,
     node: &ModuleNode,
     depth: usize,
     index: usize,
@@ -278,7 +280,7 @@ fn module(
             .outputs
             .as_ref()
             .map(|o| o.iter().map(ValueJson::from).collect()),
-        calls: node.outputs.as_ref().map(|_| node.calls().count()),
+        calls: node.calls_known(summary).then(|| node.calls().count()),
         repeat_outputs: node
             .repeat_outputs
             .iter()

@@ -169,6 +169,12 @@ impl Totals {
             }
         }
 
+        // A role with a module whose calls were not seen has an unknown operator count.
+        for (_, node) in nodes.iter().filter(|(_, n)| n.unmeasured) {
+            if let Some(share) = by_role.get_mut(&roles.of(&node.path)) {
+                share.op_mult_adds = None;
+            }
+        }
         let mut dtypes: Vec<(DType, u64)> = dtypes.into_iter().collect();
         dtypes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         t.param_dtypes = dtypes;
@@ -190,6 +196,13 @@ impl Totals {
         t.largest.sort_by_key(|l| std::cmp::Reverse(l.params));
         t.activations = activations(&summary.root);
         t.torchinfo_param_bytes = t.activations.map(|_| torchinfo_param_bytes(&summary.root));
+        // Some layers ran unseen: a sum over the others would pass for the model's, so none is given.
+        if summary.partly_measured() {
+            t.mult_adds = None;
+            t.op_mult_adds = None;
+            t.activations = None;
+            t.torchinfo_param_bytes = None;
+        }
         t
     }
 
