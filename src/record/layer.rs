@@ -163,13 +163,13 @@ impl Meta {
         input: Option<&Tensor>,
         outputs: &[TensorValue],
     ) -> Option<u64> {
-        let input = input.map(|t| {
-            t.size()
-                .iter()
-                .map(|&d| d.max(0) as u64)
-                .collect::<Vec<_>>()
-        });
-        self.operator.as_ref()?.mult_adds(
+        let operator = self.operator.as_ref()?;
+        // Only a transposed convolution's count reads its input: spare the others a libtorch call.
+        let input = match operator {
+            Operator::ConvTranspose(_) => input.map(shape),
+            _ => None,
+        };
+        operator.mult_adds(
             input.as_deref(),
             outputs.first().map(|v| v.shape.as_slice()),
         )

@@ -31,7 +31,8 @@
 //!   layer's per-operator mult-adds ([`scaled_dot_product_attention`], [`matmul`]).
 //! - `session`: the recording of one forward pass, on this thread only; outside [`summarize`] a
 //!   recorded layer costs one thread-local lookup per call.
-//! - `summary`: [`summarize`] puts what was recorded onto the `VarStore`'s tree: each recorded layer
+//! - `summary`: [`summarize`] ([`run`] to collect, [`Recording::into_summary`] to aggregate) puts
+//!   what was recorded onto the `VarStore`'s tree: each recorded layer
 //!   finds its node by its variables (or the path you gave it, or its position in its parent, as
 //!   PyTorch numbers a `Sequential`), and a layer without variables (ReLU) gets a node of its own.
 //!
@@ -47,4 +48,4 @@ mod summary;
 pub use layer::{Outputs, Recorded, RecordedT, layer, layer_at, layer_t, layer_t_at};
 pub use ops::{matmul, scaled_dot_product_attention};
 pub use seq::{Func, FuncT, Sequential, SequentialT, func, func_t, seq, seq_t};
-pub use summary::summarize;
+pub use summary::{Recording, run, summarize};

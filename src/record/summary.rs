@@ -24,14 +24,30 @@ use tch::nn::VarStore;
 /// footer's activations. `inputs` are what the forward reads, for the footer's input size.
 ///
 /// A panic in the forward (libtorch rejecting a shape) is returned as the error; the default panic
-/// hook still prints it to stderr.
+/// hook still prints it to stderr. [`run`] and [`Recording::into_summary`] are its two halves.
 pub fn summarize<T: Outputs>(
     vs: &VarStore,
     name: &str,
     inputs: &[&Tensor],
     forward: impl FnOnce() -> T,
 ) -> Result<ModelSummary, SourceError> {
-    let mut summary = summarize_varstore(vs, name);
+    let (_, recording) = run(name, forward)?;
+    Ok(recording.into_summary(vs, inputs))
+}
+
+/// What one recorded forward pass saw, before it is put on the `VarStore`'s tree.
+pub struct Recording {
+    name: String,
+    output: Vec<crate::summary::TensorValue>,
+    session: Session,
+}
+
+/// The collecting half of [`summarize`]: runs `forward` once (no gradients) while recorded layers
+/// report their calls, and returns what it returned with the recording.
+pub fn run<T: Outputs>(
+    name: &str,
+    forward: impl FnOnce() -> T,
+) -> Result<(T, Recording), SourceError> {
     let failed = |problem: String| SourceError::Input {
         model: name.to_string(),
         problem,
@@ -60,13 +76,27 @@ pub fn summarize<T: Outputs>(
     };
     let mut values = Vec::new();
     output.push_values(&mut values);
-    summary.inputs = inputs
-        .iter()
-        .map(|t| crate::sources::builtin::recorder::tensor_value(t))
-        .collect();
-    summary.root.outputs = Some(values);
-    place(&mut summary, vs, &session);
-    Ok(summary)
+    let recording = Recording {
+        name: name.to_string(),
+        output: values,
+        session,
+    };
+    Ok((output, recording))
+}
+
+impl Recording {
+    /// The aggregating half of [`summarize`]: the model's summary from `vs` (where its variables
+    /// live) and this recording; `inputs` are what the forward read.
+    pub fn into_summary(self, vs: &VarStore, inputs: &[&Tensor]) -> ModelSummary {
+        let mut summary = summarize_varstore(vs, &self.name);
+        summary.inputs = inputs
+            .iter()
+            .map(|t| crate::sources::builtin::recorder::tensor_value(t))
+            .collect();
+        summary.root.outputs = Some(self.output);
+        place(&mut summary, vs, &self.session);
+        summary
+    }
 }
 
 /// `a.b.c` → `a.b`; `a` → ``.
@@ -146,14 +176,20 @@ fn resolve(vs: &VarStore, s: &Session) -> Vec<String> {
             }
         }
     }
+    let mut children_of: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (id, m) in s.modules.iter().enumerate() {
+        if let Some(p) = m.parent {
+            children_of[p].push(id);
+        }
+    }
     // Containers: where their recorded children's modules live (children have larger ids).
     for id in (0..n).rev() {
         if paths[id].is_some() {
             continue;
         }
-        let children: Vec<&str> = (id + 1..n)
-            .filter(|&c| s.modules[c].parent == Some(id))
-            .filter_map(|c| paths[c].as_deref())
+        let children: Vec<&str> = children_of[id]
+            .iter()
+            .filter_map(|&c| paths[c].as_deref())
             .map(parent)
             .collect();
         if let Some(p) = common_prefix(children.iter().copied())
@@ -195,9 +231,9 @@ fn node_at<'a>(
     if path.is_empty() {
         return root;
     }
-    if root.find(path).is_none() {
+    if find_mut(root, path).is_none() {
         let mut ancestor = parent(path);
-        while !ancestor.is_empty() && root.find(ancestor).is_none() {
+        while !ancestor.is_empty() && find_mut(root, ancestor).is_none() {
             ancestor = parent(ancestor);
         }
         let host = find_mut(root, ancestor).expect("an ancestor exists: the root at least");
@@ -217,13 +253,19 @@ fn node_at<'a>(
     find_mut(root, path).expect("just found or created")
 }
 
+/// `path` is `module` or lies under it (without allocating: placement looks up every layer).
+fn within(path: &str, module: &str) -> bool {
+    path.strip_prefix(module)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+}
+
 fn find_mut<'a>(node: &'a mut ModuleNode, path: &str) -> Option<&'a mut ModuleNode> {
     if node.path == path {
         return Some(node);
     }
     node.children
         .iter_mut()
-        .filter(|c| path == c.path || path.starts_with(&format!("{}.", c.path)))
+        .filter(|c| within(path, &c.path))
         .find_map(|c| find_mut(c, path))
 }
 
