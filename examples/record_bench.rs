@@ -56,9 +56,12 @@ fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1e3)
 }
 
+/// One variant: its label and what it runs.
+type Variant<'a> = (&'a str, Box<dyn FnMut() + 'a>);
+
 struct Case<'a> {
     name: &'a str,
-    runs: Vec<(&'a str, Box<dyn FnMut() + 'a>)>,
+    runs: Vec<Variant<'a>>,
 }
 
 fn bench(case: Case, runs: usize) {

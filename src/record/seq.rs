@@ -46,7 +46,8 @@ pub fn seq_t() -> SequentialT {
 }
 
 impl Sequential {
-    /// Appends a layer, recorded.
+    /// Appends a layer, recorded. (Named as `nn::Sequential::add`, so that this is a drop-in.)
+    #[allow(clippy::should_implement_trait)]
     pub fn add<M: Module + 'static>(mut self, layer: M) -> Self {
         if records_itself::<M>() {
             self.layers.push(Box::new(layer));
@@ -86,7 +87,8 @@ impl Module for Sequential {
 }
 
 impl SequentialT {
-    /// Appends a layer, recorded.
+    /// Appends a layer, recorded. (Named as `nn::SequentialT::add`, so that this is a drop-in.)
+    #[allow(clippy::should_implement_trait)]
     pub fn add<M: ModuleT + 'static>(mut self, layer: M) -> Self {
         if records_itself::<M>() {
             self.layers.push(Box::new(layer));

@@ -201,9 +201,8 @@ fn resolve(vs: &VarStore, s: &Session) -> Vec<String> {
     // The rest by position under their parent; a lone top-level module is the model itself.
     let top = s.modules.iter().filter(|m| m.parent.is_none()).count();
     let mut out: Vec<String> = Vec::with_capacity(n);
-    for id in 0..n {
-        let m = &s.modules[id];
-        let path = match (&paths[id], m.parent) {
+    for (m, resolved) in s.modules.iter().zip(&paths) {
+        let path = match (resolved, m.parent) {
             (Some(p), _) => p.clone(),
             (None, None) if top == 1 && claimed.insert(String::new()) => String::new(),
             (None, parent) => {
