@@ -81,9 +81,8 @@ pub struct ModuleJson {
     pub share_of_params: f64,
     pub outputs: Option<Vec<ValueJson>>,
     /// Calls of it whose outputs are known: every call for built-ins and scripted files; a traced
-    /// module's call whose output could not be attributed is not counted (0 also without a forward).
-    /// Calls seen; `null` when the module's calls were not observed (no forward pass, an unrecorded
-    /// layer).
+    /// module's call whose output could not be attributed is not counted. `null` when its calls were
+    /// not observed: no forward pass ran, or it is a tch layer that was not recorded.
     pub calls: Option<usize>,
     /// What the second and later calls returned, in call order (a ResNet block's shared `relu`).
     pub repeat_outputs: Vec<Vec<ValueJson>>,
