@@ -11,5 +11,11 @@ pub use tchinfo_core::{
     summary, text, units,
 };
 
+pub mod record;
 pub mod sources;
 pub mod torch_dtype;
+
+/// The README's Rust snippets, compiled and run as doctests so the library section stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

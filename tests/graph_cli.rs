@@ -26,7 +26,10 @@ fn pt2_and_onnx_tables_are_golden() {
     }
     let out = run_ok(&["models/tiny_transformer.onnx", "--batch-size", "2"]);
     assert_golden("tiny_transformer.onnx.out", &out);
-    assert!(out.contains("Total mult-adds: 256.00 k (256,000; counted per operator"), "{out}");
+    assert!(
+        out.contains("Total mult-adds: 256.00 k (256,000; counted per operator"),
+        "{out}"
+    );
 }
 
 #[test]

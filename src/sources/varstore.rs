@@ -5,6 +5,10 @@
 //! means `requires_grad`, so a frozen store (`vs.freeze()`) counts as non-trainable. Running statistics
 //! (`running_mean`, `running_var`) and integer tensors are buffers.
 //!
+//! For every layer's output shape and mult-adds, record the forward pass with [`crate::record`];
+//! [`record_output`] here measures only the model's overall output, and the summary then leaves the
+//! activations unknown.
+//!
 //! ```no_run
 //! use tch::nn::{self, Module};
 //! let vs = nn::VarStore::new(tch::Device::Cpu);

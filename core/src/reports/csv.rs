@@ -92,7 +92,9 @@ pub fn render(summary: &ModelSummary) -> String {
             node.qualified_type.clone().unwrap_or_default(),
             node.kind.name().to_string(),
             first,
-            node.calls().count().to_string(),
+            opt(node
+                .calls_known(summary)
+                .then(|| node.calls().count() as u64)),
             repeats,
             node.own_params().to_string(),
             node.subtree_params().to_string(),

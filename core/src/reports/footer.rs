@@ -70,7 +70,14 @@ pub fn mult_adds_rows(summary: &ModelSummary, totals: &Totals) -> Vec<Vec<String
         )],
         (None, None) => vec![row(
             "Total mult-adds",
-            "-- (no forward pass was run)".to_string(),
+            if layer_seen(summary) && summary.partly_measured() {
+                "-- (some layers ran unseen; see the notes)"
+            } else if summary.root.outputs.is_some() {
+                "-- (only the model's overall output was measured, not its layers')"
+            } else {
+                "-- (no forward pass was run)"
+            }
+            .to_string(),
         )],
     }
 }
@@ -183,9 +190,14 @@ pub fn roles_section(totals: &Totals) -> Section {
                 format!("{} layer{}", r.layers, if r.layers == 1 { "" } else { "s" }),
             ];
             if measured {
-                let m = r.op_mult_adds.unwrap_or(0);
-                row.push(format!("{} mult-adds", si(m)));
-                row.push(format!("{:.1}%", totals.op_percent(m)));
+                // A role none of whose operators was measured is unknown, not 0.
+                match r.op_mult_adds {
+                    Some(m) => {
+                        row.push(format!("{} mult-adds", si(m)));
+                        row.push(format!("{:.1}%", totals.op_percent(m)));
+                    }
+                    None => row.extend(["-- mult-adds".to_string(), "--".to_string()]),
+                }
             }
             row
         })
@@ -272,6 +284,15 @@ pub fn head_section(summary: &ModelSummary, totals: &Totals) -> Section {
         key_value: true,
         right: vec![],
     }
+}
+
+/// Some leaf layer's output was measured.
+fn layer_seen(summary: &ModelSummary) -> bool {
+    summary
+        .root
+        .walk()
+        .iter()
+        .any(|(_, n)| n.is_leaf() && n.outputs.is_some())
 }
 
 /// Memory: input, weights, training state, activations. Binary units beside decimal ones on every line.
@@ -362,7 +383,15 @@ pub fn memory_section(summary: &ModelSummary, totals: &Totals) -> Section {
             }
         }
         _ => rows.push(vec![
-            "activations: -- (no forward pass was run; for a file, give --input-size)".to_string(),
+            if layer_seen(summary) && summary.partly_measured() {
+                "activations: -- (some layers ran unseen; see the notes)"
+            } else if summary.root.outputs.is_some() {
+                // A forward pass ran, but no layer's output was seen (a VarStore without recording).
+                "activations: -- (only the model's overall output was measured, not its layers')"
+            } else {
+                "activations: -- (no forward pass was run; for a file, give --input-size)"
+            }
+            .to_string(),
             String::new(),
             String::new(),
         ]),

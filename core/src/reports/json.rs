@@ -83,8 +83,9 @@ pub struct ModuleJson {
     pub share_of_params: f64,
     pub outputs: Option<Vec<ValueJson>>,
     /// Calls of it whose outputs are known: every call for built-ins and scripted files; a traced
-    /// module's call whose output could not be attributed is not counted (0 also without a forward).
-    pub calls: usize,
+    /// module's call whose output could not be attributed is not counted. `null` when its calls were
+    /// not observed: no forward pass ran, or it is a tch layer that was not recorded.
+    pub calls: Option<usize>,
     /// What the second and later calls returned, in call order (a ResNet block's shared `relu`).
     pub repeat_outputs: Vec<Vec<ValueJson>>,
     pub mult_adds: Option<u64>,
@@ -302,6 +303,7 @@ fn modules(summary: &ModelSummary, totals: &Totals) -> Vec<ModuleJson> {
         .into_iter()
         .map(|(depth, index, node)| {
             module(
+                summary,
                 node,
                 depth,
                 index,
@@ -314,6 +316,7 @@ fn modules(summary: &ModelSummary, totals: &Totals) -> Vec<ModuleJson> {
 }
 
 fn module(
+    summary: &ModelSummary,
     node: &ModuleNode,
     depth: usize,
     index: usize,
@@ -341,7 +344,7 @@ fn module(
             .outputs
             .as_ref()
             .map(|o| o.iter().map(ValueJson::from).collect()),
-        calls: node.calls().count(),
+        calls: node.calls_known(summary).then(|| node.calls().count()),
         repeat_outputs: node
             .repeat_outputs
             .iter()
@@ -426,7 +429,8 @@ pub fn summary_json(summary: &ModelSummary) -> SummaryJson {
                 op_mult_adds: r.op_mult_adds,
                 op_mult_adds_share: totals
                     .op_mult_adds
-                    .map(|_| totals.op_percent(r.op_mult_adds.unwrap_or(0)) / 100.0),
+                    .and(r.op_mult_adds)
+                    .map(|m| totals.op_percent(m) / 100.0),
             })
             .collect(),
         largest_layers: totals

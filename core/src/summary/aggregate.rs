@@ -147,7 +147,9 @@ impl Totals {
                 layers: 0,
                 op_mult_adds: None,
             });
-            if let Some(m) = node.op_mult_adds {
+            // A module that ran without a counted operator (a norm, a ReLU) measured 0; one that
+            // was not measured leaves its role's count unknown unless another module measured it.
+            if let Some(m) = node.op_mult_adds.or(node.outputs.as_ref().map(|_| 0)) {
                 share.op_mult_adds = Some(share.op_mult_adds.unwrap_or(0).saturating_add(m));
             }
             if own > 0 {
@@ -167,6 +169,12 @@ impl Totals {
             }
         }
 
+        // A role with a module whose calls were not seen has an unknown operator count.
+        for (_, node) in nodes.iter().filter(|(_, n)| n.unmeasured) {
+            if let Some(share) = by_role.get_mut(&roles.of(&node.path)) {
+                share.op_mult_adds = None;
+            }
+        }
         let mut dtypes: Vec<(DType, u64)> = dtypes.into_iter().collect();
         dtypes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         t.param_dtypes = dtypes;
@@ -188,6 +196,13 @@ impl Totals {
         t.largest.sort_by_key(|l| std::cmp::Reverse(l.params));
         t.activations = activations(&summary.root);
         t.torchinfo_param_bytes = t.activations.map(|_| torchinfo_param_bytes(&summary.root));
+        // Some layers ran unseen: a sum over the others would pass for the model's, so none is given.
+        if summary.partly_measured() {
+            t.mult_adds = None;
+            t.op_mult_adds = None;
+            t.activations = None;
+            t.torchinfo_param_bytes = None;
+        }
         t
     }
 
@@ -246,7 +261,12 @@ fn params_kind(node: &ModuleNode) -> LayerKind {
 
 fn activations(root: &ModuleNode) -> Option<Activations> {
     let nodes = root.walk();
-    if nodes.iter().all(|(_, n)| n.outputs.is_none()) {
+    // Activations are the leaf layers' outputs: with none of them measured (only the model's overall
+    // output, as from an unrecorded VarStore) they are unknown, not 0 B.
+    if nodes
+        .iter()
+        .all(|(_, n)| !n.is_leaf() || n.outputs.is_none())
+    {
         return None;
     }
     let mut a = Activations {

@@ -131,6 +131,10 @@ pub struct ModuleNode {
     /// Mult-adds counted per operator (convolutions, matmuls, attention …) inside this module's own scope,
     /// children excluded.
     pub op_mult_adds: Option<u64>,
+    /// A forward pass ran but this module's calls could not be seen (a tch layer holding variables
+    /// that was not recorded): its outputs and mult-adds are unknown, and so are the model's totals
+    /// of them — never 0.
+    pub unmeasured: bool,
 }
 
 impl ModuleNode {
@@ -154,6 +158,7 @@ impl ModuleNode {
             repeat_outputs: Vec::new(),
             mult_adds: None,
             op_mult_adds: None,
+            unmeasured: false,
         }
     }
 
@@ -174,6 +179,12 @@ impl ModuleNode {
 
     pub fn is_leaf(&self) -> bool {
         self.children.is_empty()
+    }
+
+    /// Whether the forward pass's calls of this module are known: a forward pass ran (`summary`
+    /// has inputs or an output) and this module was not [`unmeasured`](Self::unmeasured).
+    pub fn calls_known(&self, summary: &ModelSummary) -> bool {
+        !self.unmeasured && (!summary.inputs.is_empty() || summary.root.outputs.is_some())
     }
 
     /// Pre-order walk with depth (root = 0).
@@ -358,6 +369,12 @@ impl ModelSummary {
 
     pub fn totals(&self) -> Totals {
         Totals::of(self)
+    }
+
+    /// True when some module's calls could not be seen though a forward pass ran (see
+    /// [`ModuleNode::unmeasured`]): totals of outputs and mult-adds are then unknown.
+    pub fn partly_measured(&self) -> bool {
+        self.root.walk().iter().any(|(_, n)| n.unmeasured)
     }
 
     /// Marks tensors that share storage with an earlier one as tied, given a key per tensor that identifies

@@ -84,10 +84,7 @@ fn node(m: &Module, vars: &HashMap<String, Tensor>, rec: Option<&Recorder>) -> M
         n.kind = LayerKind::Container;
     }
     if let Some(rec) = rec {
-        let calls = rec.calls_of(m.id);
-        n.outputs = calls.first().cloned();
-        n.repeat_outputs = calls.iter().skip(1).cloned().collect();
-        n.op_mult_adds = rec.op_mult_adds_of(m.id);
+        rec.fill_node(m.id, &mut n);
     }
     n.children = m.children.iter().map(|c| node(c, vars, rec)).collect();
     n

@@ -36,7 +36,7 @@ mod multihead_attention;
 #[cfg(test)]
 mod norm_eps_test;
 mod ops;
-mod recorder;
+pub(crate) mod recorder;
 mod registry;
 mod regnet;
 mod resnet;

@@ -4,6 +4,11 @@
 //! Tensors travel through the forward as [`Act`]s, which remember the module call that produced them;
 //! a module (or a functional operation such as `+` or `cat`) that takes an `Act` is recorded as its
 //! consumer. That gives the data flow without guessing from tensor pointers.
+//!
+//! This is the one recorder: the built-in architectures number their modules before the forward
+//! ([`Recorder::new`]), and a tch user's model, recorded through [`crate::record`], adds its modules
+//! as they are first called ([`Recorder::add_module`]). Both fill summary nodes with
+//! [`Recorder::fill_node`].
 
 use crate::summary::{DataEdge, TensorValue};
 use std::collections::BTreeMap;
@@ -91,6 +96,13 @@ impl Recorder {
         }
     }
 
+    /// A module first seen during the forward pass (a tch user's layer); its id.
+    pub(crate) fn add_module(&mut self) -> usize {
+        self.calls.push(Vec::new());
+        self.op_mult_adds.push(None);
+        self.calls.len() - 1
+    }
+
     /// `module` takes `x` as its input.
     pub(crate) fn consume(&mut self, x: &Act, module: usize) {
         if let Some(v) = x.value {
@@ -128,11 +140,26 @@ impl Recorder {
     /// its cos and sin). The trace, like a forward hook's first tensor, keeps the first.
     pub(crate) fn finish_call(&mut self, module: usize, outs: &[Act]) -> Vec<TensorValue> {
         let values: Vec<TensorValue> = outs.iter().map(|o| tensor_value(&o.t)).collect();
+        self.finish_call_values(module, values.clone());
+        values
+    }
+
+    /// A call of `module` returned tensors with these shapes and dtypes (a tch user's layer, whose
+    /// outputs are plain tensors, or a tuple of them).
+    pub(crate) fn finish_call_values(&mut self, module: usize, values: Vec<TensorValue>) {
         if let Some(first) = values.first() {
             self.trace.push((module, first.clone()));
         }
-        self.calls[module].push(values.clone());
-        values
+        self.calls[module].push(values);
+    }
+
+    /// What `module`'s calls left behind, onto its summary node: the first call's outputs, the later
+    /// calls', and the operator mult-adds counted in its own code.
+    pub(crate) fn fill_node(&self, module: usize, node: &mut crate::summary::ModuleNode) {
+        let calls = self.calls_of(module);
+        node.outputs = calls.first().cloned();
+        node.repeat_outputs = calls.iter().skip(1).cloned().collect();
+        node.op_mult_adds = self.op_mult_adds_of(module);
     }
 
     /// Outputs of every call of `module`, in call order.
