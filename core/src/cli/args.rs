@@ -17,7 +17,9 @@ use std::time::Duration;
     long_about = "Show what is inside a neural network: module tree, parameter counts per layer, output \
                   shapes, where the parameters sit and how much memory weights and training state take.\n\n\
                   `tchinfo MODEL` is short for `tchinfo summary MODEL`. MODEL is a built-in architecture \
-                  (`tchinfo list`) or a TorchScript / torch.save file.\n\n\
+                  (`tchinfo list`) or a saved model: TorchScript, torch.save (state dict, checkpoint, whole model), \
+                  safetensors (a file, a shard set, a Hugging Face model folder), GGUF, torch.export .pt2 \
+                  or ONNX.\n\n\
                   What runs: a file's structure is read as data, never executed. Only --input-size on a \
                   TorchScript file runs the file's own code (its forward pass, once), and only in a \
                   sandboxed child process that may not write files, use the network or start programs, \
@@ -106,6 +108,7 @@ pub struct SourceArgs {
     /// for a forward that takes several inputs. For a TorchScript file this runs the file's own code
     /// (its forward, once) in a sandboxed child process: no file writes, no network, no new processes,
     /// reads limited to the model where the kernel has Landlock, within --timeout and --max-memory.
+    /// For a .pt2 or ONNX file the sizes the file records are evaluated at these, with nothing run.
     /// Without it, nothing from a file is ever executed: its structure is read as data.
     #[arg(long = "input-size", value_name = "DIMS", value_parser = parse_dims)]
     pub input_sizes: Vec<Vec<i64>>,
@@ -166,8 +169,9 @@ pub struct OutputArgs {
 
 #[derive(Debug, Args)]
 pub struct SummaryArgs {
-    /// A built-in architecture (see `tchinfo list`; `builtin:NAME` to be explicit) or a TorchScript /
-    /// torch.save file (`./NAME` when a file has a built-in's name).
+    /// A built-in architecture (see `tchinfo list`; `builtin:NAME` to be explicit) or a model file or
+    /// folder: TorchScript, torch.save, safetensors, a Hugging Face folder, GGUF, .pt2, ONNX (`./NAME`
+    /// when a file has a built-in's name).
     pub model: OsString,
     #[command(flatten)]
     pub source: SourceArgs,
