@@ -16,18 +16,24 @@
 
 namespace {
 
+// Every block carries its size in a header of kHeader bytes in front of the data, so the data pointer is
+// its own context: libtorch's raw_allocate (oneDNN's convolutions use it) asserts exactly that. The
+// header keeps the 64-byte alignment of the allocator underneath.
+constexpr size_t kHeader = 64;
+
 class CountingAllocator final : public c10::Allocator {
  public:
-  explicit CountingAllocator(c10::Allocator* inner) : inner_(inner) {}
+  CountingAllocator(c10::Allocator* inner, c10::DeleterFnPtr inner_free) : inner_(inner), inner_free_(inner_free) {}
 
   c10::DataPtr allocate(size_t n) override {
-    c10::DataPtr inner = inner_->allocate(n);
-    void* data = inner.get();
-    const c10::Device device = inner.device();
-    auto* counted = new Counted{std::move(inner), n, this};
+    void* base = inner_->raw_allocate(n + kHeader);
+    *static_cast<size_t*>(base) = n;
+    void* data = static_cast<char*>(base) + kHeader;
     add(static_cast<int64_t>(n));
-    return {data, counted, &release, device};
+    return {data, data, &release, c10::Device(c10::DeviceType::CPU)};
   }
+
+  c10::DeleterFnPtr raw_deleter() const override { return &release; }
 
   void copy_data(void* dest, const void* src, std::size_t count) const override {
     default_copy_data(dest, src, count);
@@ -37,17 +43,14 @@ class CountingAllocator final : public c10::Allocator {
   int64_t peak() const { return peak_.load(); }
   void reset_peak() { peak_.store(live_.load()); }
 
- private:
-  struct Counted {
-    c10::DataPtr inner;  // frees through the replaced allocator's own deleter
-    size_t bytes;
-    CountingAllocator* owner;
-  };
+  static CountingAllocator* instance;
 
-  static void release(void* ctx) {
-    auto* counted = static_cast<Counted*>(ctx);
-    counted->owner->add(-static_cast<int64_t>(counted->bytes));
-    delete counted;
+ private:
+  static void release(void* data) {
+    if (!data) return;
+    void* base = static_cast<char*>(data) - kHeader;
+    instance->add(-static_cast<int64_t>(*static_cast<size_t*>(base)));
+    instance->inner_free_(base);
   }
 
   void add(int64_t n) {
@@ -58,10 +61,12 @@ class CountingAllocator final : public c10::Allocator {
   }
 
   c10::Allocator* inner_;
+  c10::DeleterFnPtr inner_free_;
   std::atomic<int64_t> live_{0};
   std::atomic<int64_t> peak_{0};
 };
 
+CountingAllocator* CountingAllocator::instance = nullptr;
 CountingAllocator* installed = nullptr;
 
 }  // namespace
@@ -70,7 +75,11 @@ CountingAllocator* installed = nullptr;
 extern "C" int tchinfo_count_install() {
   try {
     if (!installed) {
-      static CountingAllocator counter(c10::GetCPUAllocator());
+      c10::Allocator* inner = c10::GetCPUAllocator();
+      // The blocks underneath are freed by their raw deleter, which the default CPU allocator has.
+      if (!inner->raw_deleter()) return 1;
+      static CountingAllocator counter(inner, inner->raw_deleter());
+      CountingAllocator::instance = &counter;
       // Priority 1 outranks the default CPU allocator's registration (0).
       c10::SetCPUAllocator(&counter, 1);
       if (c10::GetCPUAllocator() != &counter) return 1;
