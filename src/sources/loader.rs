@@ -59,7 +59,8 @@ impl Loader for TorchLoader {
         let Ok(ModelRef::Builtin(name)) = ModelRef::resolve(model) else {
             return None;
         };
-        if tchinfo_core::architectures::presets::find(name).is_some() || !builtin::is_builtin(name) {
+        if tchinfo_core::architectures::presets::find(name).is_some() || !builtin::is_builtin(name)
+        {
             return None;
         }
         let runs = builtin_options(name, opts)
@@ -67,9 +68,10 @@ impl Loader for TorchLoader {
             .map(|runs| tchinfo_core::plan::TrainingRuns {
                 runs,
                 fixed_batch: None,
-                method: "counting CPU allocator around real training steps in this process (training \
+                method:
+                    "counting CPU allocator around real training steps in this process (training \
                          mode, float32, forward and backward)"
-                    .to_string(),
+                        .to_string(),
             });
         Some(runs)
     }

@@ -261,7 +261,9 @@ fn parse_checkpointing(s: &str) -> Result<crate::plan::Checkpointing, String> {
         "none" | "no" => Ok(Checkpointing::None),
         "selective" => Ok(Checkpointing::Selective),
         "full" => Ok(Checkpointing::Full),
-        _ => Err(format!("unknown checkpointing '{s}' (use none, selective or full)")),
+        _ => Err(format!(
+            "unknown checkpointing '{s}' (use none, selective or full)"
+        )),
     }
 }
 

@@ -251,7 +251,10 @@ fn plan_measured(
             })
             .unwrap_or(1) as u64;
         let measured = crate::plan::MeasuredActivations::from_runs(&runs).ok_or_else(|| {
-            Failure::Run(anyhow!("{}: no training step was measured", shown(&args.model)))
+            Failure::Run(anyhow!(
+                "{}: no training step was measured",
+                shown(&args.model)
+            ))
         })?;
         let plan = crate::plan::StepPlan::new(
             &summary.name,
@@ -263,7 +266,10 @@ fn plan_measured(
             step_options(args, batch),
         )
         .ok_or_else(|| {
-            Failure::Run(anyhow!("{}: the plan's figures overflow 64 bits", shown(&args.model)))
+            Failure::Run(anyhow!(
+                "{}: the plan's figures overflow 64 bits",
+                shown(&args.model)
+            ))
         })?;
         Ok(render_step(&plan, args.output.format))
     })())

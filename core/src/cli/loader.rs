@@ -60,8 +60,7 @@ pub fn needs_libtorch(cli: &Cli) -> bool {
         Command::Plan(a) => {
             builtin(&a.model)
                 && (a.inference
-                    || a
-                        .model
+                    || a.model
                         .to_str()
                         .and_then(crate::architectures::presets::find)
                         .is_none())

@@ -112,11 +112,9 @@ pub fn state_of(tensors: &[ParamTensor], options: &StateOptions) -> TrainingStat
         tensors.iter().filter(|t| t.trainable).collect()
     };
     let trainable = sum(trained.iter().map(|t| numel(&t.shape)));
-    let optimizer_state = sum(
-        trained
-            .iter()
-            .map(|t| options.optimizer.state_bytes(&t.shape, state_bytes)),
-    );
+    let optimizer_state = sum(trained
+        .iter()
+        .map(|t| options.optimizer.state_bytes(&t.shape, state_bytes)));
     let p = options.parallelism;
     let (tp, dp) = (p.tensor_parallel.max(1), p.data_parallel());
     // Tensor parallelism splits everything; ZeRO splits over the data-parallel GPUs by stage.
@@ -148,16 +146,17 @@ pub fn state_of(tensors: &[ParamTensor], options: &StateOptions) -> TrainingStat
     };
     TrainingState {
         per_gpu,
-        optimizer_temporaries: largest
-            .div_ceil(tp)
-            .checked_mul(temporaries_per_element),
+        optimizer_temporaries: largest.div_ceil(tp).checked_mul(temporaries_per_element),
     }
 }
 
 /// The training state of `params` parameters, all trained with mixed-precision Adam, under the
 /// conventions people quote, per parameter: (label, bytes per parameter).
 pub const CONVENTIONS: [(&str, u64); 4] = [
-    ("float32 Adam: weights 4 + gradients 4 + momentum 4 + variance 4", 16),
+    (
+        "float32 Adam: weights 4 + gradients 4 + momentum 4 + variance 4",
+        16,
+    ),
     (
         "mixed precision Adam, ZeRO's count: 16-bit weights 2 + gradients 2, float32 master weights, momentum, variance 12",
         16,
@@ -206,7 +205,10 @@ mod tests {
     #[test]
     fn mixed_precision_adam_is_sixteen_bytes_and_zero_shards_it() {
         let n = 1_001_000u64;
-        let one = state_of(&tensors(), &options(Precision::Mixed(DType::BFloat16), 1, 0));
+        let one = state_of(
+            &tensors(),
+            &options(Precision::Mixed(DType::BFloat16), 1, 0),
+        );
         assert_eq!(one.per_gpu.total(), Some(16 * n));
         // ZeRO over 8 GPUs: stage 1 4Ψ + 12Ψ/8, stage 2 2Ψ + 14Ψ/8, stage 3 16Ψ/8.
         let mixed = Precision::Mixed(DType::BFloat16);

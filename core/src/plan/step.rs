@@ -139,7 +139,8 @@ impl StepPlan {
                     per_sample: two.held() as i128 - one.held() as i128,
                 };
                 let backward = plus(held, gradients.checked_add(one.recompute_transient)?);
-                let transient_growth = two.recompute_transient as i128 - one.recompute_transient as i128;
+                let transient_growth =
+                    two.recompute_transient as i128 - one.recompute_transient as i128;
                 let backward = Linear {
                     fixed: backward.fixed - transient_growth,
                     per_sample: backward.per_sample + transient_growth,
@@ -149,7 +150,11 @@ impl StepPlan {
             (Activations::Formula(_), None) => return None,
         };
         let phases = vec![
-            ("forward", "state + activations held for backward", plus(held, resident)),
+            (
+                "forward",
+                "state + activations held for backward",
+                plus(held, resident),
+            ),
             (
                 "backward",
                 "state + the backward's highest: activations not yet freed, gradients, temporaries",
@@ -196,7 +201,9 @@ impl StepPlan {
 
     /// The phase that sets the peak.
     pub fn peak_phase(&self) -> Option<&Phase> {
-        self.phases.iter().max_by_key(|p| p.bytes.unwrap_or(u64::MAX))
+        self.phases
+            .iter()
+            .max_by_key(|p| p.bytes.unwrap_or(u64::MAX))
     }
 }
 
@@ -276,20 +283,47 @@ mod tests {
 
     #[test]
     fn the_peak_is_the_highest_phase_not_a_sum() {
-        let p = StepPlan::new("m", 100, 100, state(160), measured(), None, options(4, None)).unwrap();
+        let p = StepPlan::new(
+            "m",
+            100,
+            100,
+            state(160),
+            measured(),
+            None,
+            options(4, None),
+        )
+        .unwrap();
         let bytes: Vec<Option<u64>> = p.phases.iter().map(|x| x.bytes).collect();
         // forward 1,200 + 4,000; backward 1,200 + 400 + 1,100·4 - 0 ... (peak line 400 + 1,100 b)
         assert_eq!(bytes, [Some(5_200), Some(1_200 + 400 + 4_400), Some(1_760)]);
         assert_eq!(p.peak, Some(6_000));
         assert_eq!(p.peak_phase().unwrap().name, "backward");
         // At batch 1 with large temporaries the optimizer step is the peak.
-        let p = StepPlan::new("m", 100, 100, state(5_000), measured(), None, options(1, None)).unwrap();
+        let p = StepPlan::new(
+            "m",
+            100,
+            100,
+            state(5_000),
+            measured(),
+            None,
+            options(1, None),
+        )
+        .unwrap();
         assert_eq!(p.peak_phase().unwrap().name, "optimizer step");
     }
 
     #[test]
     fn the_largest_batch_fits_every_phase() {
-        let p = StepPlan::new("m", 100, 100, state(160), measured(), None, options(1, Some(10_000))).unwrap();
+        let p = StepPlan::new(
+            "m",
+            100,
+            100,
+            state(160),
+            measured(),
+            None,
+            options(1, Some(10_000)),
+        )
+        .unwrap();
         // backward: 1,200 + 400 + 1,100 b <= 10,000 → b = 7 (9,300).
         assert_eq!(
             p.fit,
@@ -298,7 +332,16 @@ mod tests {
                 total: 9_300
             })
         );
-        let p = StepPlan::new("m", 100, 100, state(160), measured(), None, options(1, Some(2_000))).unwrap();
+        let p = StepPlan::new(
+            "m",
+            100,
+            100,
+            state(160),
+            measured(),
+            None,
+            options(1, Some(2_000)),
+        )
+        .unwrap();
         assert!(matches!(p.fit, Some(Fit::NotEvenOne { .. })));
     }
 

@@ -470,9 +470,9 @@ mod step_report {
                     })
                     .collect();
                 let check = match m.linearity_error_percent {
-                    Some(e) => format!(
-                        " The line through the first two is within {e:.1}% of the third."
-                    ),
+                    Some(e) => {
+                        format!(" The line through the first two is within {e:.1}% of the third.")
+                    }
                     None => String::new(),
                 };
                 let fixed = match m.fixed_batch {
@@ -528,7 +528,9 @@ mod step_report {
             .map(|(label, per)| {
                 format!(
                     "{per} B/param ({label}): {}",
-                    p.params.checked_mul(*per).map_or(OVERFLOWS.to_string(), binary)
+                    p.params
+                        .checked_mul(*per)
+                        .map_or(OVERFLOWS.to_string(), binary)
                 )
             })
             .collect();
@@ -758,7 +760,10 @@ mod step_report {
             fields.push((key.to_string(), opt(bytes)));
         }
         for ph in &p.phases {
-            fields.push((format!("{}_bytes", ph.name.replace(' ', "_")), opt(ph.bytes)));
+            fields.push((
+                format!("{}_bytes", ph.name.replace(' ', "_")),
+                opt(ph.bytes),
+            ));
         }
         fields.push(("peak_bytes".into(), opt(p.peak)));
         fields.push(("budget_bytes".into(), opt(o.budget)));

@@ -366,7 +366,11 @@ impl<'a> Scope<'a> {
     /// `nn.Dropout(p)`: the identity in eval mode; in training mode (`plan`'s measuring run) it
     /// drops with probability `p`, keeping its mask for backward as PyTorch does.
     pub(crate) fn dropout(&self, p: f64) -> Module {
-        self.module("torch.nn.modules.dropout.Dropout", Layer::Dropout(p), vec![])
+        self.module(
+            "torch.nn.modules.dropout.Dropout",
+            Layer::Dropout(p),
+            vec![],
+        )
     }
 
     pub(crate) fn stochastic_depth(&self) -> Module {
