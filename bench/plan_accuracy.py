@@ -58,11 +58,20 @@ def main():
             print(json.dumps({"model": model, "batch": b, "measured": measured, "planned_held": held,
                               "planned_peak": peak}), file=sys.stderr, flush=True)
     print("| model | batch | plan's path | saved for backward (PyTorch) | held (tchinfo) | error | "
-          "step peak (PyTorch RSS) | peak (tchinfo) | error |")
-    print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
+          "step peak (PyTorch, anonymous RSS) | peak (tchinfo) | error | peak growth per sample "
+          "(PyTorch / tchinfo) |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    first = {}
     for r in rows:
+        growth = ""
+        if r[0] in first:
+            b0, m0, p0 = first[r[0]]
+            gm, gp = (r[6] - m0) / (r[1] - b0), (r[7] - p0) / (r[1] - b0)
+            growth = f"{gm:.1f} / {gp:.1f} MiB ({(gp - gm) * 100 / gm:+.1f}%)" if gm > 0 else "-"
+        else:
+            first[r[0]] = (r[1], r[6], r[7])
         print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.1f} MiB | {r[4]:.1f} MiB | {r[5]} | {r[6]:.1f} MiB | "
-              f"{r[7]:.1f} MiB | {r[8]} |")
+              f"{r[7]:.1f} MiB | {r[8]} | {growth} |")
 
 
 if __name__ == "__main__":
