@@ -593,7 +593,7 @@ mod step_report {
             })
             .collect();
         s += &aligned(&table, &[false, true, true], "  ");
-        s += "\n\nPeak of a steady-state step, the max over its phases:\n";
+        s += "\nPeak of a steady-state step, the max over its phases:\n";
         table = p
             .phases
             .iter()
