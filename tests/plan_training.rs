@@ -16,7 +16,12 @@ fn plan(args: &[&str]) -> Json {
 }
 
 /// (model, batch, bytes PyTorch saved for backward).
-const SAVED_BY_PYTORCH: &[(&str, u64, u64)] = &[("resnet50", 8, 687_700_992)];
+const SAVED_BY_PYTORCH: &[(&str, u64, u64)] = &[
+    ("resnet50", 8, 687_700_992),
+    ("vgg16", 4, 293_421_056),
+    ("mobilenet_v2", 8, 625_949_184),
+    ("vit_b_16", 4, 472_642_720),
+];
 
 #[test]
 fn held_for_backward_is_within_5_percent_of_pytorchs_saved_tensors() {
