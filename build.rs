@@ -32,6 +32,7 @@ fn build_jit_shim(lib: &Path) {
     cc::Build::new()
         .cpp(true)
         .file("src/shim/jit_graph.cpp")
+        .file("src/shim/counting_allocator.cpp")
         .std("c++17")
         .define("_GLIBCXX_USE_CXX11_ABI", abi.as_str())
         // libtorch's headers are not ours to fix: -isystem keeps their warnings out of the build log.

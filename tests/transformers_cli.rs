@@ -75,7 +75,11 @@ fn compare_and_plan_take_language_models() {
         "bf16-mixed",
     ]);
     assert!(out.contains("weights (8,030,261,248 params)"), "{out}");
-    assert!(out.contains("activations, batch 1"), "{out}");
+    assert!(
+        out.contains("activations held for backward, batch 1"),
+        "{out}"
+    );
+    assert!(out.contains("Korthikanti et al. 2022"), "{out}");
 }
 
 #[test]

@@ -21,14 +21,45 @@ pub enum Optimizer {
     Adam,
     /// AdamW keeps the same two moments as Adam; only the weight decay differs.
     AdamW,
+    /// Adafactor (no momentum, as its default): the second moment of a matrix factored into one row and
+    /// one column vector; of any other tensor kept whole.
+    Adafactor,
+    /// 8-bit Adam (bitsandbytes): momentum and variance quantised to one byte each, in blocks of 2,048
+    /// with a float32 scale per block.
+    Adam8bit,
 }
 
 impl Optimizer {
+    /// Whole-size states per parameter, each in the optimizer state's dtype. Adafactor's factored state
+    /// and 8-bit Adam's one-byte states are not whole-size: see [`Optimizer::state_bytes`].
     pub fn states_per_param(self) -> u64 {
         match self {
-            Optimizer::Sgd => 0,
+            Optimizer::Sgd | Optimizer::Adafactor | Optimizer::Adam8bit => 0,
             Optimizer::Momentum => 1,
             Optimizer::Adam | Optimizer::AdamW => 2,
+        }
+    }
+
+    /// State bytes of one trainable tensor of `shape`, whole-size states held at `state_bytes` per
+    /// element; `None` on overflow.
+    pub fn state_bytes(self, shape: &[u64], state_bytes: u64) -> Option<u64> {
+        let numel = shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d))?;
+        match self {
+            Optimizer::Adafactor if shape.len() >= 2 => {
+                // One float32 vector per row and one per column of the last two dimensions, for each
+                // leading index.
+                let (rows, cols) = (shape[shape.len() - 2], shape[shape.len() - 1]);
+                let lead: u64 = shape[..shape.len() - 2].iter().product();
+                lead.checked_mul(rows.checked_add(cols)?)?.checked_mul(4)
+            }
+            Optimizer::Adafactor => numel.checked_mul(4),
+            // Two one-byte states, plus a float32 scale per block of 2,048 for each.
+            Optimizer::Adam8bit => numel
+                .checked_mul(2)?
+                .checked_add(numel.div_ceil(2048).checked_mul(8)?),
+            _ => numel
+                .checked_mul(state_bytes)?
+                .checked_mul(self.states_per_param()),
         }
     }
 
@@ -38,6 +69,8 @@ impl Optimizer {
             Optimizer::Momentum => "SGD with momentum",
             Optimizer::Adam => "Adam",
             Optimizer::AdamW => "AdamW",
+            Optimizer::Adafactor => "Adafactor",
+            Optimizer::Adam8bit => "8-bit Adam",
         }
     }
 
@@ -47,6 +80,8 @@ impl Optimizer {
             Optimizer::Sgd => "no state",
             Optimizer::Momentum => "momentum",
             Optimizer::Adam | Optimizer::AdamW => "momentum + variance",
+            Optimizer::Adafactor => "factored second moments",
+            Optimizer::Adam8bit => "8-bit momentum + variance",
         }
     }
 }
@@ -59,9 +94,11 @@ impl FromStr for Optimizer {
             "momentum" | "sgd-momentum" => Optimizer::Momentum,
             "adam" => Optimizer::Adam,
             "adamw" => Optimizer::AdamW,
+            "adafactor" => Optimizer::Adafactor,
+            "adam8bit" | "adamw8bit" | "adam-8bit" => Optimizer::Adam8bit,
             _ => {
                 return Err(format!(
-                    "unknown optimizer '{s}' (use sgd, momentum, adam or adamw)"
+                    "unknown optimizer '{s}' (use sgd, momentum, adam, adamw, adafactor or adam8bit)"
                 ));
             }
         })
@@ -99,9 +136,11 @@ impl FromStr for Precision {
             "fp32" | "f32" | "float32" => Precision::Full(DType::Float32),
             "fp16-mixed" | "f16-mixed" | "mixed" | "amp" => Precision::Mixed(DType::Float16),
             "bf16-mixed" => Precision::Mixed(DType::BFloat16),
+            "bf16" | "bfloat16" => Precision::Full(DType::BFloat16),
+            "fp16" | "f16" | "float16" => Precision::Full(DType::Float16),
             _ => {
                 return Err(format!(
-                    "unknown precision '{s}' (use fp32, fp16-mixed or bf16-mixed)"
+                    "unknown precision '{s}' (use fp32, bf16-mixed, fp16-mixed, bf16 or fp16)"
                 ));
             }
         })
@@ -151,7 +190,6 @@ pub fn training_of(
     precision: Precision,
     optimizer: Optimizer,
 ) -> TrainingMemory {
-    let states = optimizer.states_per_param();
     let fp32 = DType::Float32.bytes();
     let (stored, state_bytes, master) = match precision {
         Precision::Full(dtype) => (dtype.bytes(), dtype.bytes(), 0),
@@ -160,9 +198,8 @@ pub fn training_of(
     TrainingMemory {
         weights: params.checked_mul(stored),
         gradients: trainable.checked_mul(stored),
-        optimizer_state: trainable
-            .checked_mul(state_bytes)
-            .and_then(|b| b.checked_mul(states)),
+        // A count has no shapes: Adafactor's state is taken as unfactored here (plans factor it).
+        optimizer_state: optimizer.state_bytes(&[trainable], state_bytes),
         master_weights: trainable.checked_mul(master),
     }
 }

@@ -48,6 +48,34 @@ impl Loader for TorchLoader {
         }
     }
 
+    /// Built-in image models run their training steps here (they are tchinfo's own code); language
+    /// models are planned from their architecture, and files are not run for training.
+    fn measure_training(
+        &self,
+        model: &OsStr,
+        opts: &LoadOptions,
+        batches: &[i64],
+    ) -> Option<Result<tchinfo_core::plan::TrainingRuns, SourceError>> {
+        let Ok(ModelRef::Builtin(name)) = ModelRef::resolve(model) else {
+            return None;
+        };
+        if tchinfo_core::architectures::presets::find(name).is_some() || !builtin::is_builtin(name)
+        {
+            return None;
+        }
+        let runs = builtin_options(name, opts)
+            .and_then(|o| builtin::measure_training(name, &o, batches))
+            .map(|runs| tchinfo_core::plan::TrainingRuns {
+                runs,
+                fixed_batch: None,
+                method:
+                    "counting CPU allocator around real training steps in this process (training \
+                         mode, float32, forward and backward)"
+                        .to_string(),
+            });
+        Some(runs)
+    }
+
     /// Builds a real `tch::nn::linear` layer and counts the elements of every variable it created.
     fn count_linear(&self, in_features: i64, out_features: i64, bias: bool) -> Option<u64> {
         let _guard = tch::no_grad_guard();

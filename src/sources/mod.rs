@@ -2,6 +2,7 @@
 
 pub use tchinfo_core::sources::*;
 
+pub mod alloc_counter;
 pub mod builtin;
 pub mod jit_graph;
 pub mod loader;

@@ -46,12 +46,15 @@ pub enum Command {
     Compare(CompareArgs),
     /// Memory for training (or inference) at a batch size, and the largest batch that fits a budget.
     ///
-    /// Training = weights + gradients + optimizer state + activations, plus float32 master weights under
-    /// mixed precision. Adam keeps momentum and variance (so weights + state = ×3, with gradients ×4);
-    /// mixed precision with Adam is 16 bytes per parameter (ZeRO's count). Activations are measured by
-    /// running the model at two batch sizes (the given one and one more): every leaf layer's output is
-    /// what autograd keeps for the backward pass. Inference = weights + the largest live activations
-    /// (2 × the largest layer output). KiB/MiB/GiB = 2^10/2^20/2^30 bytes, KB/MB/GB = 10^3/10^6/10^9.
+    /// Training: the peak of a steady-state step, the max over its phases (forward, backward, optimizer
+    /// step) with weights, optimizer state (and float32 master weights under mixed precision) resident.
+    /// Activations are measured for built-in image models: real training steps (training mode, forward
+    /// and backward) at batches 1 and 2 under a counting allocator, extended in a straight line to any
+    /// batch. Transformer language models (gpt2, Llama-3.1-8B … or a config.json) are planned from
+    /// their architecture with Korthikanti et al.'s formula, no weights needed, over --gpus with ZeRO
+    /// and tensor parallelism. Files are estimated from their leaf outputs. Inference = weights + the
+    /// largest live activations (2 × the largest layer output). KiB/MiB/GiB = 2^10/2^20/2^30 bytes,
+    /// KB/MB/GB = 10^3/10^6/10^9.
     Plan(PlanArgs),
     /// Find convolutions and Linear layers whose bias feeds straight into a BatchNorm (wasted parameters).
     Lint(LintArgs),
@@ -73,12 +76,33 @@ pub struct PlanArgs {
     pub model: OsString,
     #[command(flatten)]
     pub source: SourceArgs,
-    /// Optimizer: sgd (no state), momentum (1 state), adam or adamw (2 states).
+    /// Optimizer: sgd (no state), momentum (1 state), adam or adamw (2 states), adafactor (factored
+    /// second moments), adam8bit (two 1-byte states).
     #[arg(long, default_value = "adam")]
     pub optimizer: crate::memory::Optimizer,
-    /// Precision: fp32, fp16-mixed or bf16-mixed.
+    /// Precision: fp32; bf16-mixed or fp16-mixed (16-bit weights, gradients and activations, float32
+    /// master weights and optimizer state); bf16 or fp16 (everything in 16 bits).
     #[arg(long, default_value = "fp32")]
     pub precision: crate::memory::Precision,
+    /// GPUs in all; the batch size is per GPU. With --zero, data parallelism shards the training state.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub gpus: u64,
+    /// ZeRO stage over the data-parallel GPUs: 1 shards optimizer state and master weights, 2 the
+    /// gradients too, 3 the weights too.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=3))]
+    pub zero: u8,
+    /// Tensor-parallel size (with sequence parallelism): weights and a layer's activations split over
+    /// this many of the GPUs. Transformer plans only.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub tensor_parallel: u64,
+    /// Activation recomputation for transformer plans: none, selective (the attention core) or full
+    /// (each layer's input kept, the layer recomputed in backward).
+    #[arg(long, default_value = "none", value_parser = parse_checkpointing)]
+    pub checkpointing: crate::plan::Checkpointing,
+    /// Attention for transformer plans: fused (flash / memory-efficient kernels: no s×s tensor kept) or
+    /// eager (softmax and dropout kept, as PyTorch's math kernel and CPUs do).
+    #[arg(long, default_value = "fused", value_parser = parse_attention)]
+    pub attention: crate::plan::AttentionKind,
     /// Memory budget, e.g. 24GiB or 16GB: report the largest batch that fits.
     #[arg(long, value_parser = crate::units::parse_bytes)]
     pub budget: Option<u64>,
@@ -232,6 +256,27 @@ fn parse_linear_dtype(s: &str) -> Result<DType, String> {
         ) => Ok(d),
         Ok(other) => Err(format!("dtype {other} is not offered here {LINEAR_DTYPES}")),
         Err(_) => Err(format!("unknown dtype '{s}' {LINEAR_DTYPES}")),
+    }
+}
+
+fn parse_checkpointing(s: &str) -> Result<crate::plan::Checkpointing, String> {
+    use crate::plan::Checkpointing;
+    match s.to_ascii_lowercase().as_str() {
+        "none" | "no" => Ok(Checkpointing::None),
+        "selective" => Ok(Checkpointing::Selective),
+        "full" => Ok(Checkpointing::Full),
+        _ => Err(format!(
+            "unknown checkpointing '{s}' (use none, selective or full)"
+        )),
+    }
+}
+
+fn parse_attention(s: &str) -> Result<crate::plan::AttentionKind, String> {
+    use crate::plan::AttentionKind;
+    match s.to_ascii_lowercase().as_str() {
+        "fused" | "flash" | "sdpa" => Ok(AttentionKind::Fused),
+        "eager" | "math" => Ok(AttentionKind::Eager),
+        _ => Err(format!("unknown attention '{s}' (use fused or eager)")),
     }
 }
 

@@ -105,11 +105,221 @@ fn compare(loader: &dyn Loader, args: CompareArgs) -> Result<(), Failure> {
     write(&text, &args.output, &args.models)
 }
 
-/// Runs the model twice: at the batch asked for (`--batch-size`, else the batch of `--input-size`, else 1)
-/// and at one more, so activations per sample are measured.
+/// A transformer `plan` can take from its architecture alone: a built-in language model's name, or a
+/// `config.json` file.
+fn architecture_of(model: &OsStr) -> Result<Option<crate::architectures::Architecture>, Failure> {
+    if let Some(preset) = model.to_str().and_then(crate::architectures::presets::find) {
+        return Ok(Some(preset.architecture()));
+    }
+    let path = Path::new(model);
+    if path.extension().is_some_and(|e| e == "json") && path.is_file() {
+        // A config is a few KiB; anything far larger is not one.
+        const MAX_CONFIG_BYTES: u64 = 1 << 20;
+        let too_large = std::fs::metadata(path).map(|m| m.len() > MAX_CONFIG_BYTES);
+        if too_large.unwrap_or(false) {
+            return Err(Failure::Run(anyhow!(
+                "{}: larger than 1 MiB, not a model config",
+                shown(model)
+            )));
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Failure::Run(anyhow!("{}: {e}", shown(model))))?;
+        let arch = crate::architectures::Architecture::from_json(&text)
+            .map_err(|e| Failure::Run(anyhow!("{}: {e}", shown(model))))?;
+        return Ok(Some(arch));
+    }
+    Ok(None)
+}
+
+fn render_step(plan: &crate::plan::StepPlan, format: Format) -> String {
+    match format {
+        Format::Table => reports::plan::step_text(plan),
+        Format::Json => reports::plan::step_json(plan),
+        Format::Csv => reports::plan::step_csv(plan),
+        Format::Markdown => reports::plan::step_markdown(plan),
+        Format::Html => reports::html::step_plan(plan),
+    }
+}
+
+fn step_options(args: &PlanArgs, batch: u64) -> crate::plan::StepPlanOptions {
+    crate::plan::StepPlanOptions {
+        optimizer: args.optimizer,
+        precision: args.precision,
+        parallelism: crate::plan::Parallelism {
+            gpus: args.gpus,
+            zero: args.zero,
+            tensor_parallel: args.tensor_parallel,
+        },
+        budget: args.budget,
+        batch,
+        checkpointing: args.checkpointing,
+        attention: args.attention,
+    }
+}
+
+fn state_options(args: &PlanArgs) -> crate::plan::StateOptions {
+    crate::plan::StateOptions {
+        optimizer: args.optimizer,
+        precision: args.precision,
+        parallelism: crate::plan::Parallelism {
+            gpus: args.gpus,
+            zero: args.zero,
+            tensor_parallel: args.tensor_parallel,
+        },
+        inference: false,
+    }
+}
+
+/// A transformer from its architecture: no weights, no run (see [`crate::plan::transformer`]).
+fn plan_transformer(
+    args: &PlanArgs,
+    arch: &crate::architectures::Architecture,
+) -> Result<String, Failure> {
+    use crate::architectures::Tokens;
+    use crate::plan::transformer::{FormulaOptions, activations};
+    let name = shown(&args.model);
+    let batch = args.source.batch_size.unwrap_or(1) as u64;
+    let seq = args
+        .source
+        .seq_len
+        .map_or_else(|| arch.default_seq_len(), |s| s as u64);
+    arch.check_tokens(Tokens { batch, seq })
+        .map_err(|e| Failure::Run(anyhow!("{name}: {e}")))?;
+    let tree = arch.module_tree();
+    let tensors = crate::plan::state::param_tensors(&tree);
+    let params = tree.subtree_params();
+    let trainable = tree.subtree_trainable_params();
+    let state = crate::plan::state::state_of(&tensors, &state_options(args));
+    let options = step_options(args, batch);
+    let formula = |batch| {
+        activations(
+            arch,
+            &FormulaOptions {
+                tokens: Tokens { batch, seq },
+                activation_bytes: options.activation_bytes(),
+                mask_bytes: 1,
+                attention: args.attention,
+                checkpointing: args.checkpointing,
+                tensor_parallel: args.tensor_parallel,
+            },
+        )
+    };
+    let plan = crate::plan::StepPlan::new(
+        &format!("{name} ({seq} tokens per sequence)"),
+        params,
+        trainable,
+        state,
+        crate::plan::Activations::Formula(formula(batch)),
+        Some((formula(1), formula(2))),
+        options,
+    )
+    .ok_or_else(|| Failure::Run(anyhow!("{name}: the plan's figures overflow 64 bits")))?;
+    Ok(render_step(&plan, args.output.format))
+}
+
+/// Measured training steps at batches 1 and 2 (and 3 when they were quick, to check the line).
+fn plan_measured(
+    loader: &dyn Loader,
+    args: &PlanArgs,
+    opts: &crate::sources::LoadOptions,
+) -> Option<Result<String, Failure>> {
+    let started = std::time::Instant::now();
+    let mut runs = match loader.measure_training(&args.model, opts, &[1, 2])? {
+        Ok(runs) => runs,
+        Err(e) => return Some(Err(Failure::Run(e.into()))),
+    };
+    // A third point costs as much as the first two together; it is taken when that is cheap.
+    if started.elapsed() < std::time::Duration::from_millis(400)
+        && let Some(Ok(third)) = loader.measure_training(&args.model, opts, &[3])
+    {
+        runs.runs.extend(third.runs);
+    }
+    Some((|| {
+        let mut structure = opts.clone();
+        structure.forward = false;
+        let summary = load_model_with(loader, &args.model, &structure)?;
+        let tensors = crate::plan::state::param_tensors(&summary.root);
+        let totals = summary.totals();
+        let state = crate::plan::state::state_of(&tensors, &state_options(args));
+        let batch = opts
+            .batch_size
+            .or_else(|| {
+                opts.input_sizes
+                    .first()
+                    .filter(|s| s.len() == 4)
+                    .map(|s| s[0])
+            })
+            .unwrap_or(1) as u64;
+        let measured = crate::plan::MeasuredActivations::from_runs(&runs).ok_or_else(|| {
+            Failure::Run(anyhow!(
+                "{}: no training step was measured",
+                shown(&args.model)
+            ))
+        })?;
+        let plan = crate::plan::StepPlan::new(
+            &summary.name,
+            totals.params,
+            totals.trainable,
+            state,
+            crate::plan::Activations::Measured(measured),
+            None,
+            step_options(args, batch),
+        )
+        .ok_or_else(|| {
+            Failure::Run(anyhow!(
+                "{}: the plan's figures overflow 64 bits",
+                shown(&args.model)
+            ))
+        })?;
+        Ok(render_step(&plan, args.output.format))
+    })())
+}
+
+fn load_model_with(
+    loader: &dyn Loader,
+    model: &OsStr,
+    opts: &crate::sources::LoadOptions,
+) -> Result<ModelSummary, Failure> {
+    loader.load(model, opts).map_err(|e| Failure::Run(e.into()))
+}
+
+/// Training plans come from measured steps (built-in image models), or from the architecture
+/// (transformer language models and configs); other models, and inference plans, from two forward
+/// passes: at the batch asked for (`--batch-size`, else the batch of `--input-size`, else 1) and at one
+/// more, so activations per sample are measured.
 fn plan(loader: &dyn Loader, args: PlanArgs) -> Result<(), Failure> {
+    let parallelism = crate::plan::Parallelism {
+        gpus: args.gpus,
+        zero: args.zero,
+        tensor_parallel: args.tensor_parallel,
+    };
+    parallelism
+        .check()
+        .map_err(|e| Failure::Usage(anyhow!(e)))?;
+    if !args.inference
+        && let Some(arch) = architecture_of(&args.model)?
+    {
+        let text = plan_transformer(&args, &arch)?;
+        return write(&text, &args.output, std::slice::from_ref(&args.model));
+    }
+    if args.tensor_parallel > 1 || args.checkpointing != crate::plan::Checkpointing::None {
+        return Err(Failure::Usage(anyhow!(
+            "--tensor-parallel and --checkpointing are for transformer plans (a built-in language model \
+             or a config.json)"
+        )));
+    }
     let mut opts = load_options(&args.source)?;
     opts.forward = true;
+    if !args.inference
+        && let Some(text) = plan_measured(loader, &args, &opts)
+    {
+        return write(&text?, &args.output, std::slice::from_ref(&args.model));
+    }
+    if args.gpus > 1 || args.zero > 0 {
+        return Err(Failure::Usage(anyhow!(
+            "--gpus and --zero are for measured and transformer training plans"
+        )));
+    }
     let load = |o: &crate::sources::LoadOptions| {
         loader
             .load(&args.model, o)

@@ -12,6 +12,16 @@ pub trait Loader {
     fn load(&self, model: &OsStr, opts: &LoadOptions) -> Result<ModelSummary, SourceError>;
     /// Parameters of a real Linear layer of these sizes, to cross-check the formula; `None` if not built.
     fn count_linear(&self, in_features: i64, out_features: i64, bias: bool) -> Option<u64>;
+    /// Real training steps of `model` (training mode, forward and backward under a counting
+    /// allocator) at each of `batches`, for `plan`; `None` when this loader cannot run one for it.
+    fn measure_training(
+        &self,
+        _model: &OsStr,
+        _opts: &LoadOptions,
+        _batches: &[i64],
+    ) -> Option<Result<crate::plan::TrainingRuns, SourceError>> {
+        None
+    }
 }
 
 /// Files only, without libtorch: TorchScript archives and state dicts read for their structure, and
@@ -46,7 +56,15 @@ pub fn needs_libtorch(cli: &Cli) -> bool {
         Command::Summary(a) => builtin(&a.model),
         Command::Compare(a) => a.models.iter().any(builtin),
         Command::Lint(a) => builtin(&a.model),
-        Command::Plan(a) => builtin(&a.model),
+        // A language model's training plan comes from its architecture, which needs no libtorch.
+        Command::Plan(a) => {
+            builtin(&a.model)
+                && (a.inference
+                    || a.model
+                        .to_str()
+                        .and_then(crate::architectures::presets::find)
+                        .is_none())
+        }
         Command::Linear(_) => true,
         Command::List(_) => false,
     }

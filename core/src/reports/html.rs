@@ -48,6 +48,11 @@ pub fn plan(plan: &Plan) -> String {
     page(&plan_document(plan), &json!({}))
 }
 
+/// `tchinfo plan MODEL --format html` for a training plan (measured or from the architecture).
+pub fn step_plan(plan: &crate::plan::StepPlan) -> String {
+    page(&super::plan::step_document(plan), &json!({}))
+}
+
 /// The page: `document` is the report's data, `view` how the command asked to show it (no figures).
 fn page<T: Serialize>(document: &T, view: &serde_json::Value) -> String {
     let data = script_safe_json(document);

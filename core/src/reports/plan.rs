@@ -368,3 +368,433 @@ mod tests {
         assert!(csv.contains("\ntrainable_params,709\n"), "{csv}");
     }
 }
+
+// ---- training plans: the peak of a steady-state step (crate::plan::step) ----
+
+mod step_report {
+    use super::super::csv;
+    use super::super::footer::aligned;
+    use super::super::json::SCHEMA_VERSION;
+    use super::super::markdown::{one_line, pipe_table};
+    use super::OVERFLOWS;
+    use crate::memory::Precision;
+    use crate::plan::state::CONVENTIONS;
+    use crate::plan::{Activations, Fit, StepPlan};
+    use crate::units::{binary, both, decimal, thousands};
+    use serde_json::json;
+
+    pub(super) fn heading(p: &StepPlan) -> String {
+        let o = &p.options;
+        let par = o.parallelism;
+        let gpus = if par.gpus == 1 {
+            "1 GPU".to_string()
+        } else {
+            let mut parts = vec![format!("{} GPUs", par.gpus)];
+            if par.tensor_parallel > 1 {
+                parts.push(format!("tensor parallel {}", par.tensor_parallel));
+            }
+            parts.push(format!("data parallel {}", par.data_parallel()));
+            if par.zero > 0 {
+                parts.push(format!("ZeRO stage {}", par.zero));
+            }
+            parts.join(", ")
+        };
+        format!(
+            "Training plan for {}: {}, {}, batch {} per GPU ({gpus})",
+            super::super::name(&p.model, super::super::MAX_CELL),
+            o.optimizer,
+            o.precision.name(),
+            o.batch
+        )
+    }
+
+    /// (label, bytes) of what one GPU holds, in print order.
+    pub(super) fn parts(p: &StepPlan) -> Vec<(String, &'static str, Option<u64>)> {
+        let s = p.state.per_gpu;
+        let mut rows = vec![
+            (
+                format!("weights ({} params)", thousands(p.params)),
+                "weights_bytes",
+                s.weights,
+            ),
+            (
+                if p.trainable == p.params {
+                    "gradients".to_string()
+                } else {
+                    format!("gradients ({} trainable params)", thousands(p.trainable))
+                },
+                "gradients_bytes",
+                s.gradients,
+            ),
+            (
+                format!(
+                    "optimizer state ({})",
+                    p.options.optimizer.state_description()
+                ),
+                "optimizer_state_bytes",
+                s.optimizer_state,
+            ),
+        ];
+        if matches!(p.options.precision, Precision::Mixed(_)) {
+            rows.push((
+                "float32 master weights".to_string(),
+                "master_weights_bytes",
+                s.master_weights,
+            ));
+        }
+        rows.push((
+            format!(
+                "activations held for backward, batch {} ({} B per element)",
+                p.options.batch,
+                p.options.activation_bytes()
+            ),
+            "activations_bytes",
+            p.held_at_batch(),
+        ));
+        rows
+    }
+
+    fn measured_line(p: &StepPlan) -> String {
+        match &p.activations {
+            Activations::Measured(m) => {
+                let runs: Vec<String> = m
+                    .runs
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "batch {}: {} held, backward peak {}",
+                            r.batch,
+                            binary(r.held_for_backward),
+                            binary(r.backward_peak)
+                        )
+                    })
+                    .collect();
+                let check = match m.linearity_error_percent {
+                    Some(e) => {
+                        format!(" The line through the first two is within {e:.1}% of the third.")
+                    }
+                    None => String::new(),
+                };
+                let fixed = match m.fixed_batch {
+                    Some(b) => format!(" The model runs at batch {b} only: planned for it alone."),
+                    None => String::new(),
+                };
+                format!(
+                    "Activations measured: {} ({}); float32: {}. Per sample {} held for backward.{check}{fixed}",
+                    m.method,
+                    "bytes autograd keeps, deduplicated by allocation",
+                    runs.join("; "),
+                    binary(m.held.per_sample.max(0) as u64),
+                )
+            }
+            Activations::Formula(f) => format!(
+                "Activations from the architecture, not measured: {}. {} layers × {} each; logits and \
+                 loss {}.",
+                f.formula,
+                f.layers,
+                binary(f.per_layer),
+                binary(f.logits_and_loss)
+            ),
+        }
+    }
+
+    pub(super) fn remarks(p: &StepPlan) -> Vec<String> {
+        let mut out = vec![measured_line(p)];
+        if let (Some(phase), Some(peak)) = (p.peak_phase(), p.peak) {
+            out.push(format!(
+                "The peak is the {} phase: {} per GPU.",
+                phase.name,
+                both(peak)
+            ));
+        }
+        if let (Some(fit), Some(budget)) = (&p.fit, p.options.budget) {
+            let budget = both(budget);
+            out.push(match fit {
+                Fit::Largest { batch, total } => format!(
+                    "Budget {budget}: the largest batch per GPU that fits is {batch} (its peak {}).",
+                    binary(*total)
+                ),
+                Fit::NotEvenOne { needed_at_one } => format!(
+                    "Budget {budget}: not even batch 1 fits (its peak {}).",
+                    needed_at_one.map_or(OVERFLOWS.to_string(), binary)
+                ),
+                Fit::Unbounded => {
+                    format!("Budget {budget}: activations do not grow with the batch.")
+                }
+            });
+        }
+        let conventions: Vec<String> = CONVENTIONS
+            .iter()
+            .map(|(label, per)| {
+                format!(
+                    "{per} B/param ({label}): {}",
+                    p.params
+                        .checked_mul(*per)
+                        .map_or(OVERFLOWS.to_string(), binary)
+                )
+            })
+            .collect();
+        out.push(format!(
+            "Weights + gradients + optimizer state of all {} parameters on one GPU under the conventions \
+             people quote: {}.",
+            thousands(p.params),
+            conventions.join("; ")
+        ));
+        out
+    }
+
+    pub(super) fn assumptions(p: &StepPlan) -> Vec<String> {
+        let mut out = vec![
+            "Not included: the CUDA context (about 0.3–1.5 GB per GPU), cuDNN/cuBLAS workspaces, the \
+             caching allocator's reserve and fragmentation, the data loader."
+                .to_string(),
+            "Steady state: weights, optimizer state and master weights resident all along; gradients \
+             made by the backward and freed by zero_grad(set_to_none=True)."
+                .to_string(),
+            "Optimizer step: PyTorch's per-tensor update, whose temporaries are two of the largest \
+             trainable tensor (foreach and fused implementations on GPUs keep other amounts)."
+                .to_string(),
+        ];
+        match &p.activations {
+            Activations::Measured(_) => {
+                out.push(
+                    "Activations measured on CPU in float32: a plan in 16 bits halves them (autocast \
+                     keeps some in float32), and CPU kernels may keep other tensors than cuDNN's; the \
+                     loss is the output's mean (a cross-entropy adds batch × classes float32)."
+                        .to_string(),
+                );
+                if p.options.parallelism.gpus > 1 {
+                    out.push(
+                        "Data parallel: every GPU runs the batch given here, with the state ZeRO \
+                         leaves it."
+                            .to_string(),
+                    );
+                }
+            }
+            Activations::Formula(_) => out.push(
+                "Backward in a formula plan: activations + gradients together, an upper bound (autograd \
+                 frees a layer's activations as its gradients are made); dropout masks at 1 byte as CUDA \
+                 keeps them."
+                    .to_string(),
+            ),
+        }
+        out
+    }
+
+    const UNITS: &str = "KiB/MiB/GiB = 2^10/2^20/2^30 bytes; KB/MB/GB = 10^3/10^6/10^9.";
+
+    pub fn text(p: &StepPlan) -> String {
+        let mut s = heading(p) + "\n\nPer GPU:\n";
+        let mut table: Vec<Vec<String>> = parts(p)
+            .into_iter()
+            .map(|(label, _, bytes)| match bytes {
+                Some(b) => vec![label, binary(b), decimal(b)],
+                None => vec![label, OVERFLOWS.to_string(), String::new()],
+            })
+            .collect();
+        s += &aligned(&table, &[false, true, true], "  ");
+        s += "\nPeak of a steady-state step, the max over its phases:\n";
+        table = p
+            .phases
+            .iter()
+            .map(|ph| {
+                let label = format!("{} ({})", ph.name, ph.holds);
+                match ph.bytes {
+                    Some(b) => vec![label, binary(b), decimal(b)],
+                    None => vec![label, OVERFLOWS.to_string(), String::new()],
+                }
+            })
+            .collect();
+        table.push(match p.peak {
+            Some(b) => vec!["peak".to_string(), binary(b), decimal(b)],
+            None => vec!["peak".to_string(), OVERFLOWS.to_string(), String::new()],
+        });
+        s += &aligned(&table, &[false, true, true], "  ");
+        s.push('\n');
+        for r in remarks(p) {
+            s += &r;
+            s.push('\n');
+        }
+        s += "\nAssumptions:\n";
+        for a in assumptions(p) {
+            s += &format!("- {a}\n");
+        }
+        s += UNITS;
+        s.push('\n');
+        s
+    }
+
+    pub fn markdown(p: &StepPlan) -> String {
+        let mut s = format!("## {}\n\n", one_line(&heading(p)));
+        let mut rows: Vec<Vec<String>> = parts(p)
+            .into_iter()
+            .map(|(label, _, b)| {
+                vec![
+                    label,
+                    b.map_or(OVERFLOWS.to_string(), binary),
+                    b.map_or(OVERFLOWS.to_string(), decimal),
+                ]
+            })
+            .collect();
+        for ph in &p.phases {
+            rows.push(vec![
+                format!("phase: {}", ph.name),
+                ph.bytes.map_or(OVERFLOWS.to_string(), binary),
+                ph.bytes.map_or(OVERFLOWS.to_string(), decimal),
+            ]);
+        }
+        rows.push(vec![
+            "**peak**".to_string(),
+            p.peak.map_or(OVERFLOWS.to_string(), binary),
+            p.peak.map_or(OVERFLOWS.to_string(), decimal),
+        ]);
+        s += &pipe_table(
+            &[
+                "Per GPU".to_string(),
+                "Binary (2^10)".to_string(),
+                "Decimal (10^3)".to_string(),
+            ],
+            &rows,
+            &[false, true, true],
+        );
+        s.push('\n');
+        for r in remarks(p).into_iter().chain(assumptions(p)) {
+            s += &format!("- {}\n", one_line(&r));
+        }
+        s += &format!("\n{UNITS}\n");
+        s
+    }
+
+    pub fn document(p: &StepPlan) -> serde_json::Value {
+        let o = &p.options;
+        let fit = p.fit.as_ref().map(|f| match f {
+            Fit::Largest { batch, total } => json!({"largest_batch": batch, "total_bytes": total}),
+            Fit::NotEvenOne { needed_at_one } => {
+                json!({"largest_batch": 0, "needed_at_batch_1_bytes": needed_at_one})
+            }
+            Fit::Unbounded => json!({"largest_batch": null, "unbounded": true}),
+        });
+        let activations = match &p.activations {
+            Activations::Measured(m) => json!({
+                "source": "measured",
+                "method": m.method,
+                "linearity_error_percent": m.linearity_error_percent,
+                "fixed_batch": m.fixed_batch,
+                "gradients_bytes_float32": m.gradients,
+                "runs": m.runs.iter().map(|r| json!({
+                    "batch": r.batch,
+                    "held_for_backward_bytes": r.held_for_backward,
+                    "backward_peak_bytes": r.backward_peak,
+                    "gradients_bytes": r.gradients,
+                })).collect::<Vec<_>>(),
+            }),
+            Activations::Formula(f) => json!({
+                "source": "formula",
+                "formula": f.formula,
+                "layers": f.layers,
+                "per_layer_bytes": f.per_layer,
+                "layers_kept_bytes": f.layers_kept,
+                "recompute_transient_bytes": f.recompute_transient,
+                "outside_layers_bytes": f.outside_layers,
+                "logits_and_loss_bytes": f.logits_and_loss,
+            }),
+        };
+        let s = p.state.per_gpu;
+        json!({
+            "schema": "tchinfo/plan",
+            "schema_version": SCHEMA_VERSION,
+            "tchinfo_version": env!("CARGO_PKG_VERSION"),
+            "model": p.model,
+            "mode": "training",
+            "optimizer": o.optimizer.name(),
+            "precision": o.precision.name(),
+            "batch_size": o.batch,
+            "gpus": o.parallelism.gpus,
+            "zero_stage": o.parallelism.zero,
+            "tensor_parallel": o.parallelism.tensor_parallel,
+            "params": p.params,
+            "trainable_params": p.trainable,
+            "weights_bytes": s.weights,
+            "gradients_bytes": s.gradients,
+            "optimizer_state_bytes": s.optimizer_state,
+            "master_weights_bytes": s.master_weights,
+            "optimizer_temporaries_bytes": p.state.optimizer_temporaries,
+            "activations_bytes": p.held_at_batch(),
+            "activations_per_sample_bytes": p.held.per_sample,
+            "activations_fixed_bytes": p.held.fixed,
+            "activations": activations,
+            "phases": p.phases.iter().map(|ph| json!({
+                "phase": ph.name,
+                "holds": ph.holds,
+                "bytes": ph.bytes,
+                "per_sample_bytes": ph.line.per_sample,
+            })).collect::<Vec<_>>(),
+            "total_bytes": p.peak,
+            "peak_phase": p.peak_phase().map(|ph| ph.name),
+            "budget_bytes": o.budget,
+            "fit": fit,
+            "assumptions": assumptions(p),
+        })
+    }
+
+    pub fn csv(p: &StepPlan) -> String {
+        let o = &p.options;
+        let (largest, needed) = match &p.fit {
+            Some(Fit::Largest { batch, total }) => (Some(*batch), Some(*total)),
+            Some(Fit::NotEvenOne { needed_at_one }) => (Some(0), *needed_at_one),
+            _ => (None, None),
+        };
+        let opt = |v: Option<u64>| v.map(|v| v.to_string());
+        let mut fields: Vec<(String, Option<String>)> = vec![
+            ("model".into(), Some(p.model.clone())),
+            ("mode".into(), Some("training".into())),
+            ("optimizer".into(), Some(o.optimizer.name().into())),
+            ("precision".into(), Some(o.precision.name())),
+            ("batch_size".into(), Some(o.batch.to_string())),
+            ("gpus".into(), Some(o.parallelism.gpus.to_string())),
+            ("zero_stage".into(), Some(o.parallelism.zero.to_string())),
+            ("params".into(), Some(p.params.to_string())),
+            ("trainable_params".into(), Some(p.trainable.to_string())),
+        ];
+        for (_, key, bytes) in parts(p) {
+            fields.push((key.to_string(), opt(bytes)));
+        }
+        for ph in &p.phases {
+            fields.push((
+                format!("{}_bytes", ph.name.replace(' ', "_")),
+                opt(ph.bytes),
+            ));
+        }
+        fields.push(("peak_bytes".into(), opt(p.peak)));
+        fields.push(("budget_bytes".into(), opt(o.budget)));
+        fields.push(("largest_batch".into(), opt(largest)));
+        fields.push(("needed_bytes".into(), opt(needed)));
+        let mut s = csv::line(&["quantity".to_string(), "value".to_string()]);
+        for (q, v) in fields {
+            s += &csv::line(&[q, v.unwrap_or_default()]);
+        }
+        s
+    }
+}
+
+pub fn step_text(p: &crate::plan::StepPlan) -> String {
+    step_report::text(p)
+}
+
+pub fn step_markdown(p: &crate::plan::StepPlan) -> String {
+    step_report::markdown(p)
+}
+
+pub fn step_csv(p: &crate::plan::StepPlan) -> String {
+    step_report::csv(p)
+}
+
+/// The `tchinfo/plan` document of a training plan, which the JSON report prints and the HTML report
+/// embeds (its parts keep the keys of [`plan_document`], so the HTML view draws both).
+pub fn step_document(p: &crate::plan::StepPlan) -> serde_json::Value {
+    step_report::document(p)
+}
+
+pub fn step_json(p: &crate::plan::StepPlan) -> String {
+    super::json::to_string(&step_document(p))
+}

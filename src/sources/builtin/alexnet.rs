@@ -22,10 +22,10 @@ pub(super) fn alexnet(root: &Scope, num_classes: i64) -> Result<Module, TchError
     f.push(f.next().max_pool2d(Pool::new(3, 2)));
 
     let mut c = root.sub("classifier").seq();
-    c.push(c.next().dropout());
+    c.push(c.next().dropout(0.5));
     c.push(c.next().linear(256 * 6 * 6, 4096)?);
     c.push(c.next().relu());
-    c.push(c.next().dropout());
+    c.push(c.next().dropout(0.5));
     c.push(c.next().linear(4096, 4096)?);
     c.push(c.next().relu());
     c.push(c.next().linear(4096, num_classes)?);

@@ -32,7 +32,7 @@ pub(super) fn bert(root: &Scope, c: &BertConfig) -> Result<Module, TchError> {
             e.sub("token_type_embeddings")
                 .embedding(c.type_vocab_size as i64, h)?,
             e.sub("LayerNorm").layer_norm(h, c.layer_norm_eps, true)?,
-            e.sub("dropout").dropout(),
+            e.sub("dropout").dropout(0.1),
         ],
     );
     let enc = root.sub("encoder");
@@ -73,7 +73,7 @@ fn layer(s: &Scope, c: &BertConfig) -> Result<Module, TchError> {
             sa.sub("query").linear(h, h)?,
             sa.sub("key").linear(h, h)?,
             sa.sub("value").linear(h, h)?,
-            sa.sub("dropout").dropout(),
+            sa.sub("dropout").dropout(0.1),
         ],
     );
     let output = |s: &Scope, class: &'static str, inputs: i64| -> Result<Module, TchError> {
@@ -84,7 +84,7 @@ fn layer(s: &Scope, c: &BertConfig) -> Result<Module, TchError> {
             vec![
                 s.sub("dense").linear(inputs, h)?,
                 s.sub("LayerNorm").layer_norm(h, eps, true)?,
-                s.sub("dropout").dropout(),
+                s.sub("dropout").dropout(0.1),
             ],
         ))
     };

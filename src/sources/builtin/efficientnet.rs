@@ -144,7 +144,7 @@ pub(super) fn efficientnet(
     )?);
 
     let mut classifier = root.sub("classifier").seq();
-    classifier.push(classifier.next().dropout());
+    classifier.push(classifier.next().dropout(0.2));
     classifier.push(classifier.next().linear(v.head, num_classes)?);
     let children = vec![
         f.finish(),

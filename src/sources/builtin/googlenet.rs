@@ -55,7 +55,7 @@ pub(super) fn googlenet(
     }
     children.extend([
         root.sub("avgpool").adaptive_avg_pool2d([1, 1]),
-        root.sub("dropout").dropout(),
+        root.sub("dropout").dropout(0.2),
         root.sub("fc").linear(1024, num_classes)?,
     ]);
     Ok(root.block(
@@ -124,7 +124,7 @@ fn inception_aux(s: &Scope, cin: i64, num_classes: i64) -> Result<Module, TchErr
         basic_conv2d(&s.sub("conv"), BASIC_CONV, Conv::new(cin, 128, 1))?,
         s.sub("fc1").linear(2048, 1024)?,
         s.sub("fc2").linear(1024, num_classes)?,
-        s.sub("dropout").dropout(),
+        s.sub("dropout").dropout(0.7),
     ];
     Ok(s.block(
         "torchvision.models.googlenet.InceptionAux",

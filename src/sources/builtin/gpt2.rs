@@ -28,7 +28,7 @@ pub(super) fn gpt2(root: &Scope, c: &Gpt2Config) -> Result<Module, TchError> {
         vec![
             wte,
             t.sub("wpe").embedding(c.n_positions as i64, h)?,
-            t.sub("drop").dropout(),
+            t.sub("drop").dropout(0.1),
             t.sub("h").module_list(blocks),
             t.sub("ln_f").layer_norm(h, c.layer_norm_epsilon, true)?,
         ],
@@ -48,8 +48,8 @@ fn block(s: &Scope, c: &Gpt2Config) -> Result<Module, TchError> {
         vec![
             a.sub("c_attn").conv1d_transposed(h, 3 * h)?,
             a.sub("c_proj").conv1d_transposed(h, h)?,
-            a.sub("attn_dropout").dropout(),
-            a.sub("resid_dropout").dropout(),
+            a.sub("attn_dropout").dropout(0.1),
+            a.sub("resid_dropout").dropout(0.1),
         ],
     );
     let m = s.sub("mlp");
@@ -60,7 +60,7 @@ fn block(s: &Scope, c: &Gpt2Config) -> Result<Module, TchError> {
             m.sub("c_fc").conv1d_transposed(h, inner)?,
             m.sub("c_proj").conv1d_transposed(inner, h)?,
             m.sub("act").activation(c.activation_function),
-            m.sub("dropout").dropout(),
+            m.sub("dropout").dropout(0.1),
         ],
     );
     Ok(s.block(

@@ -46,7 +46,7 @@ pub(super) fn inception_v3(
         inception_e(&root.sub("Mixed_7b"), 1280)?,
         inception_e(&root.sub("Mixed_7c"), 2048)?,
         root.sub("avgpool").adaptive_avg_pool2d([1, 1]),
-        root.sub("dropout").dropout(),
+        root.sub("dropout").dropout(0.5),
         root.sub("fc").linear(2048, num_classes)?,
     ]);
     Ok(root.block(

@@ -250,13 +250,13 @@ fn partition_attention(
     let mut attn = s.sub("attn_layer").seq();
     attn.push(attn.next().layer_norm(c, LN_EPS, true)?);
     attn.push(relative_attention(&attn.next(), c)?);
-    attn.push(attn.next().dropout());
+    attn.push(attn.next().dropout(0.0));
     let mut mlp = s.sub("mlp_layer").seq();
     mlp.push(mlp.next().layer_norm(c, LN_EPS, true)?);
     mlp.push(mlp.next().linear(c, c * MLP_RATIO)?);
     mlp.push(mlp.next().gelu(GeluApproximation::None));
     mlp.push(mlp.next().linear(c * MLP_RATIO, c)?);
-    mlp.push(mlp.next().dropout());
+    mlp.push(mlp.next().dropout(0.0));
     let children = vec![
         s.sub("partition_op").custom(
             "torchvision.models.maxvit.WindowPartition",

@@ -82,7 +82,7 @@ pub(super) fn mnasnet(root: &Scope, alpha: f64, num_classes: i64) -> Result<Modu
     l.push(bn(&l.next(), HEAD)?);
     l.push(l.next().relu());
     let mut classifier = root.sub("classifier").seq();
-    classifier.push(classifier.next().dropout());
+    classifier.push(classifier.next().dropout(0.2));
     classifier.push(classifier.next().linear(HEAD, num_classes)?);
     Ok(root.block(
         "torchvision.models.mnasnet.MNASNet",

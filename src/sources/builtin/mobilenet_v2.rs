@@ -46,7 +46,7 @@ pub(super) fn mobilenet_v2(root: &Scope, num_classes: i64) -> Result<Module, Tch
     )?);
 
     let mut classifier = root.sub("classifier").seq();
-    classifier.push(classifier.next().dropout());
+    classifier.push(classifier.next().dropout(0.2));
     classifier.push(classifier.next().linear(HEAD, num_classes)?);
     let children = vec![f.finish(), classifier.finish()];
     Ok(root.block(

@@ -86,7 +86,7 @@ pub(super) fn mobilenet_v3(
     let mut classifier = root.sub("classifier").seq();
     classifier.push(classifier.next().linear(last_out, last_channel)?);
     classifier.push(classifier.next().hardswish());
-    classifier.push(classifier.next().dropout());
+    classifier.push(classifier.next().dropout(0.2));
     classifier.push(classifier.next().linear(last_channel, num_classes)?);
     let children = vec![
         f.finish(),

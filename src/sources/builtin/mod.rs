@@ -44,6 +44,7 @@ mod scope;
 mod shufflenet_v2;
 mod squeezenet;
 mod swin;
+mod training;
 mod tv_ops;
 mod vgg;
 mod vit;
@@ -56,6 +57,8 @@ use recorder::{Act, ForwardError, Recorder};
 use registry::Entry;
 use scope::Scope;
 use tch::{Device, Kind, TchError, Tensor, nn::VarStore};
+
+pub use training::measure as measure_training;
 
 /// How to build and run a built-in model.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -113,8 +113,11 @@ pub(crate) enum Layer {
     MaxPool2d(Pool2d),
     AvgPool2d(Pool2d),
     AdaptiveAvgPool2d([i64; 2]),
-    /// Dropout and StochasticDepth: in eval mode they return their input.
+    /// `nn.Identity`, and StochasticDepth (in eval mode it returns its input; in training its mask is
+    /// one number per sample, so it is left out of the measuring run as well).
     Identity,
+    /// `nn.Dropout(p)`: its input in eval mode; in training mode dropped with probability `p`.
+    Dropout(f64),
     Sequential,
     Block(BlockForward),
     /// A leaf with a family-specific forward; its tensors, if any, are the module's own.
@@ -371,7 +374,7 @@ impl Module {
                 Some(&b.bias),
                 Some(&b.running_mean),
                 Some(&b.running_var),
-                false,
+                rec.is_training(),
                 0.1,
                 b.eps,
                 false,
@@ -431,6 +434,8 @@ impl Module {
             }
             Layer::AdaptiveAvgPool2d(size) => x.f_adaptive_avg_pool2d(size)?,
             Layer::Identity => x.shallow_clone(),
+            Layer::Dropout(p) if rec.is_training() && *p > 0.0 => x.f_dropout(*p, true)?,
+            Layer::Dropout(_) => x.shallow_clone(),
             Layer::Sequential | Layer::Block(_) | Layer::Multi(_) => {
                 unreachable!("containers and multi-input modules have their own forwards")
             }

@@ -84,6 +84,8 @@ pub(crate) struct Recorder {
     values: Vec<Value>,
     /// (module id, output) for every finished call, in the order PyTorch's forward hooks would fire.
     trace: Vec<(usize, TensorValue)>,
+    /// Training mode (`plan`'s measuring run): BatchNorm uses batch statistics, dropout drops.
+    training: bool,
 }
 
 impl Recorder {
@@ -93,6 +95,7 @@ impl Recorder {
             op_mult_adds: vec![None; modules],
             values: Vec::new(),
             trace: Vec::new(),
+            training: false,
         }
     }
 
@@ -101,6 +104,19 @@ impl Recorder {
         self.calls.push(Vec::new());
         self.op_mult_adds.push(None);
         self.calls.len() - 1
+    }
+
+    /// A recorder for a forward pass in training mode, as `model.train()` runs it.
+    pub(crate) fn for_training(modules: usize) -> Recorder {
+        Recorder {
+            training: true,
+            ..Recorder::new(modules)
+        }
+    }
+
+    /// True in training mode: BatchNorm then normalises with batch statistics and dropout drops.
+    pub(crate) fn is_training(&self) -> bool {
+        self.training
     }
 
     /// `module` takes `x` as its input.

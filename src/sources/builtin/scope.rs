@@ -363,8 +363,14 @@ impl<'a> Scope<'a> {
         )
     }
 
-    pub(crate) fn dropout(&self) -> Module {
-        self.module("torch.nn.modules.dropout.Dropout", Layer::Identity, vec![])
+    /// `nn.Dropout(p)`: the identity in eval mode; in training mode (`plan`'s measuring run) it
+    /// drops with probability `p`, keeping its mask for backward as PyTorch does.
+    pub(crate) fn dropout(&self, p: f64) -> Module {
+        self.module(
+            "torch.nn.modules.dropout.Dropout",
+            Layer::Dropout(p),
+            vec![],
+        )
     }
 
     pub(crate) fn stochastic_depth(&self) -> Module {

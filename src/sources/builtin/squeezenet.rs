@@ -78,7 +78,7 @@ pub(super) fn squeezenet(
     }
 
     let mut c = root.sub("classifier").seq();
-    c.push(c.next().dropout());
+    c.push(c.next().dropout(0.5));
     c.push(c.next().conv2d(Conv::new(channels, num_classes, 1))?);
     c.push(c.next().relu());
     c.push(c.next().adaptive_avg_pool2d([1, 1]));

@@ -104,9 +104,9 @@ fn block(s: &Scope, v: &Variant, dim: i64, heads: i64, shift: i64) -> Result<Mod
     let mut mlp = s.sub("mlp").seq();
     mlp.push(mlp.next().linear(dim, dim * MLP_RATIO)?);
     mlp.push(mlp.next().gelu(GeluApproximation::None));
-    mlp.push(mlp.next().dropout());
+    mlp.push(mlp.next().dropout(0.0));
     mlp.push(mlp.next().linear(dim * MLP_RATIO, dim)?);
-    mlp.push(mlp.next().dropout());
+    mlp.push(mlp.next().dropout(0.0));
     let mut mlp = mlp.finish();
     mlp.class = "torchvision.ops.misc.MLP";
     let children = vec![

@@ -52,10 +52,10 @@ pub(super) fn vgg(
     let mut classifier = root.sub("classifier").seq();
     classifier.push(classifier.next().linear(512 * 7 * 7, 4096)?);
     classifier.push(classifier.next().relu());
-    classifier.push(classifier.next().dropout());
+    classifier.push(classifier.next().dropout(0.5));
     classifier.push(classifier.next().linear(4096, 4096)?);
     classifier.push(classifier.next().relu());
-    classifier.push(classifier.next().dropout());
+    classifier.push(classifier.next().dropout(0.5));
     classifier.push(classifier.next().linear(4096, num_classes)?);
 
     let children = vec![

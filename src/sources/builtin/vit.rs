@@ -78,7 +78,7 @@ fn encoder(s: &Scope, v: &Variant, seq_length: i64) -> Result<Module, TchError> 
         )?);
     }
     let children = vec![
-        s.sub("dropout").dropout(),
+        s.sub("dropout").dropout(0.0),
         layers.finish(),
         s.sub("ln").layer_norm(v.hidden, EPS, true)?,
     ];
@@ -94,15 +94,15 @@ fn encoder_block(s: &Scope, v: &Variant) -> Result<Module, TchError> {
     let mut mlp = s.sub("mlp").seq();
     mlp.push(mlp.next().linear(v.hidden, v.mlp)?);
     mlp.push(mlp.next().gelu(GeluApproximation::None));
-    mlp.push(mlp.next().dropout());
+    mlp.push(mlp.next().dropout(0.0));
     mlp.push(mlp.next().linear(v.mlp, v.hidden)?);
-    mlp.push(mlp.next().dropout());
+    mlp.push(mlp.next().dropout(0.0));
     let mut mlp = mlp.finish();
     mlp.class = "torchvision.models.vision_transformer.MLPBlock";
     let children = vec![
         s.sub("ln_1").layer_norm(v.hidden, EPS, true)?,
         self_attention(&s.sub("self_attention"), v.hidden, v.heads)?,
-        s.sub("dropout").dropout(),
+        s.sub("dropout").dropout(0.0),
         s.sub("ln_2").layer_norm(v.hidden, EPS, true)?,
         mlp,
     ];

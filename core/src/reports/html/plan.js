@@ -48,6 +48,8 @@ function planBar(doc, parts) {
   const total = planNumber(doc, "total_bytes");
   const budget = planNumber(doc, "budget_bytes");
   const sum = parts.reduce((a, p) => a + num(p[2]), 0);
+  // A training plan's total is its step's peak, not the sum of the parts the bar stacks.
+  const totalLabel = Array.isArray(doc.phases) ? "peak of the step" : "total";
   const scaleMax = Math.max(sum, num(budget) || 0);
   const [left, width, y, barHeight] = [10, 900, 26, 46];
   const svg = s("svg", { class: "bars", id: "plan-bar", viewBox: `0 0 ${left + width + 30} ${y + barHeight + 34}`,
@@ -67,7 +69,7 @@ function planBar(doc, parts) {
   }
   if (total !== null) {
     svg.append(s("text", { class: "tick", x: x(at), y: y - 8, "text-anchor": at > scaleMax * 0.8 ? "end" : "start" },
-      `total ${binary(total)}`));
+      `${totalLabel} ${binary(total)}`));
   }
   if (budget !== null) {
     svg.append(s("line", { class: "budget", id: "bar-budget", x1: x(num(budget)), x2: x(num(budget)), y1: y - 6, y2: y + barHeight + 8 }));
@@ -87,7 +89,11 @@ function planChart(doc, parts) {
   const largest = num(planNumber(doc, "fit/largest_batch"));
   if (batch === null || perSample === null) return null;
   const state = parts.filter((p) => p[1] !== "activations_bytes").reduce((a, p) => a + num(p[2]), 0);
-  const needed = (b) => state + fixedBytes + perSample * b;
+  // A training plan's total is the peak of its step, the highest of its phases, each a line in the batch.
+  const phases = Array.isArray(doc.phases) ? doc.phases.filter((p) => typeof p.bytes === "number") : [];
+  const needed = phases.length > 0
+    ? (b) => Math.max(...phases.map((p) => p.bytes + num(p.per_sample_bytes) * (b - batch)))
+    : (b) => state + fixedBytes + perSample * b;
   const lastBatch = Math.max(8, Math.ceil(batch * 2), largest ? Math.ceil(largest * 1.3) : 0);
   const yMax = Math.max(needed(lastBatch), budget ? budget * 1.1 : 0, 1);
   const [left, top, width, height] = [84, 16, 800, 320];
@@ -138,6 +144,18 @@ function planTable(doc, parts) {
 function planRemarks(doc) {
   const out = [];
   const measured = Array.isArray(doc.measured) ? doc.measured : [];
+  if (Array.isArray(doc.phases)) {
+    for (const p of doc.phases) {
+      if (typeof p.bytes === "number") out.push(h("li", {}, `${p.phase} (${p.holds}): `, binary(p.bytes)));
+    }
+    if (typeof doc.peak_phase === "string") out.push(h("li", {}, `The peak of the step is its ${doc.peak_phase} phase.`));
+  }
+  if (doc.activations && typeof doc.activations.source === "string") {
+    out.push(h("li", {}, doc.activations.source === "measured"
+      ? `Activations measured: ${doc.activations.method ?? ""}.`
+      : `Activations from the architecture: ${doc.activations.formula ?? ""}.`));
+  }
+  for (const a of Array.isArray(doc.assumptions) ? doc.assumptions : []) out.push(h("li", {}, String(a)));
   if (measured.length === 2) {
     out.push(h("li", {}, "Activations measured by running the model at batch ",
       figure(doc, "measured/0/batch", "int"), " (", figure(doc, "measured/0/activations_bytes", "binary"), ") and ",
@@ -177,7 +195,9 @@ function renderPlan(doc) {
           s("rect", { width: 12, height: 12, rx: 2, fill: PLAN_COLOURS[label] || colourOf(label) })), label))),
       planTable(doc, parts)),
     chart ? section("Memory against batch size", chart,
-      h("p", { class: "muted" }, "Blue: weights, gradients and optimizer state, whatever the batch. Green: activations, measured at two batch sizes and extended in a straight line.")) : null,
+      h("p", { class: "muted" }, Array.isArray(doc.phases)
+        ? "Blue: weights, gradients and optimizer state, whatever the batch. Green: activations held for backward. The line: the peak of a step, the highest of its phases, at each batch."
+        : "Blue: weights, gradients and optimizer state, whatever the batch. Green: activations, measured at two batch sizes and extended in a straight line.")) : null,
     section("How it was measured", planRemarks(doc)),
   ];
 }

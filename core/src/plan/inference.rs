@@ -1,8 +1,8 @@
-//! Capacity planning: what training (or inference) at a batch size needs, and the largest batch that fits a
-//! memory budget.
-//!
-//! Activations are measured, not assumed: the model runs at two batch sizes, and the difference gives the
-//! bytes each extra sample costs. Conventions:
+//! Inference plans, and the leaf-output estimate of training activations for sources that cannot run a
+//! training step (a file whose forward runs only in eval mode): weights + the activations of two forward
+//! passes at different batch sizes, whose difference gives the bytes each extra sample costs.
+//! Training plans from measured steps or a transformer's architecture are [`super::step`]'s.
+//! Conventions:
 //! - every parameter is stored; only trainable ones get gradients, optimizer state and, under mixed
 //!   precision, float32 master weights (a frozen backbone costs its weights alone);
 //! - training keeps every leaf layer's output for the backward pass (what autograd saves);
@@ -13,6 +13,7 @@
 //!   keep their own size.
 
 use crate::dtype::DType;
+
 use crate::memory::{self, Optimizer, Precision, TrainingMemory};
 use crate::summary::{ModelSummary, ModuleNode, TensorValue};
 
@@ -80,6 +81,11 @@ pub struct Linear {
 }
 
 impl Linear {
+    /// Bytes at `batch` (may be negative for a line fitted through noisy points at batch 0).
+    pub fn at(&self, batch: u64) -> i128 {
+        self.fixed + self.per_sample * batch as i128
+    }
+
     pub fn through(a: Measured, b: Measured) -> Linear {
         let per_sample = (b.bytes as i128 - a.bytes as i128) / (b.batch as i128 - a.batch as i128);
         Linear {

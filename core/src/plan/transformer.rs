@@ -1,0 +1,289 @@
+//! Activations of a transformer from its architecture alone: the per-layer formula of Korthikanti et
+//! al. 2022 ("Reducing Activation Recomputation in Large Transformer Models"), generalised to the
+//! architectures tchinfo reads (grouped KV heads, gated MLPs, mixtures of experts, no dropout).
+//!
+//! Per layer, with `s` tokens per sequence, `b` sequences, hidden size `h`, `a` heads, activations of
+//! `w` bytes and dropout masks of `m` bytes (the paper: w = 2, m = 1, a 4h GeLU MLP, K and V as wide as
+//! Q), the bytes autograd keeps are `s·b·h·(34 + 5·a·s/h)`:
+//! - attention `s·b·(w·h [QKV input] + w·h [Q] + 2·w·kv [K, V] + w·h [output projection input] + m·h
+//!   [dropout mask])`, plus, unless attention is fused (flash), `a·s²·b·(w [softmax] + m + w [its
+//!   dropout mask and output])`;
+//! - MLP `s·b·(w·h [input] + w·i [activation input] + w·i [second projection input] + m·h)`; a gated
+//!   MLP (SwiGLU) keeps `w·h + 4·w·i`, once per expert each token is routed to;
+//! - two norms, `2·w·h·s·b`.
+//!
+//! Full recomputation keeps each layer's input (`w·h·s·b`) and, during backward, one layer's activations
+//! at a time; selective recomputation drops the `s²` terms. Tensor parallelism with sequence
+//! parallelism divides everything per layer by its size. Outside the layers: the embeddings' dropout
+//! mask, the final norm's input, and for a language-model head the logits (`w`) and the float32
+//! log-probabilities the cross-entropy keeps (4 bytes per vocabulary entry per token).
+
+use crate::architectures::{Architecture, Tokens};
+
+/// Which activations are recomputed in backward instead of kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Checkpointing {
+    #[default]
+    None,
+    /// Only the attention core (the `s²` tensors) is recomputed (Korthikanti's selective recomputation).
+    Selective,
+    /// Every layer is recomputed from its input.
+    Full,
+}
+
+/// How attention is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AttentionKind {
+    /// Fused (flash / memory-efficient sdpa kernels): no `s×s` tensor is kept.
+    #[default]
+    Fused,
+    /// Eager (or sdpa's math kernel): the softmax output, and with dropout its mask and output, kept.
+    Eager,
+}
+
+/// The formula's inputs beyond the architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FormulaOptions {
+    pub tokens: Tokens,
+    /// Bytes per activation element: 2 for 16-bit training, 4 for float32.
+    pub activation_bytes: u64,
+    /// Bytes per dropout-mask element: 1 as CUDA keeps them (a bool mask); PyTorch on CPU keeps a
+    /// mask of the activations' dtype.
+    pub mask_bytes: u64,
+    pub attention: AttentionKind,
+    pub checkpointing: Checkpointing,
+    pub tensor_parallel: u64,
+}
+
+/// What the formula gives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransformerActivations {
+    pub layers: u64,
+    /// Bytes one layer keeps without recomputation.
+    pub per_layer: u64,
+    /// Bytes the layers keep as the checkpointing asks (all of them without it).
+    pub layers_kept: u64,
+    /// One layer's activations, recomputed during backward under full checkpointing (else 0).
+    pub recompute_transient: u64,
+    /// Embedding dropout mask, final norm input.
+    pub outside_layers: u64,
+    /// Logits and the float32 log-probabilities of the loss (0 without a language-model head).
+    pub logits_and_loss: u64,
+    /// The formula in words, for the plan's line about it.
+    pub formula: String,
+}
+
+impl TransformerActivations {
+    /// Everything held for backward after the forward.
+    pub fn held(&self) -> u64 {
+        self.layers_kept + self.outside_layers + self.logits_and_loss
+    }
+}
+
+struct Dims {
+    layers: u64,
+    hidden: u64,
+    heads: u64,
+    q_width: u64,
+    kv_width: u64,
+    ffn: u64,
+    gated: bool,
+    /// Experts each token goes through (1 without a mixture of experts), and experts in all.
+    routed: (u64, u64),
+    dropout: bool,
+    lm_head: bool,
+    vocab: u64,
+}
+
+fn dims(arch: &Architecture) -> Dims {
+    match arch {
+        Architecture::Gpt2(c) => Dims {
+            layers: c.n_layer,
+            hidden: c.n_embd,
+            heads: c.n_head,
+            q_width: c.n_embd,
+            kv_width: c.n_embd,
+            ffn: c.inner(),
+            gated: false,
+            routed: (1, 1),
+            // transformers' GPT-2 defaults: embd, attn and resid dropout 0.1.
+            dropout: true,
+            lm_head: true,
+            vocab: c.vocab_size,
+        },
+        Architecture::Bert(c) => Dims {
+            layers: c.num_hidden_layers,
+            hidden: c.hidden_size,
+            heads: c.num_attention_heads,
+            q_width: c.hidden_size,
+            kv_width: c.hidden_size,
+            ffn: c.intermediate_size,
+            gated: false,
+            routed: (1, 1),
+            // hidden and attention-probabilities dropout 0.1; BertModel has no language-model head.
+            dropout: true,
+            lm_head: false,
+            vocab: c.vocab_size,
+        },
+        Architecture::Llama(c) => {
+            let head_dim = c.head_dim();
+            Dims {
+                layers: c.num_hidden_layers,
+                hidden: c.hidden_size,
+                heads: c.num_attention_heads,
+                q_width: c.num_attention_heads * head_dim,
+                kv_width: c.num_key_value_heads * head_dim,
+                ffn: c.intermediate_size,
+                gated: true,
+                routed: c.experts().map_or((1, 1), |(n, k)| (k, n)),
+                dropout: false,
+                lm_head: true,
+                vocab: c.vocab_size,
+            }
+        }
+    }
+}
+
+/// The activations `arch` keeps for backward on `options.tokens`.
+pub fn activations(arch: &Architecture, options: &FormulaOptions) -> TransformerActivations {
+    let d = dims(arch);
+    let (s, b) = (options.tokens.seq, options.tokens.batch);
+    let (w, m) = (options.activation_bytes, options.mask_bytes);
+    let sb = s.saturating_mul(b);
+    let mask = |width: u64| if d.dropout { m * width } else { 0 };
+    let attention_linear = w * d.hidden + 2 * w * d.q_width + 2 * w * d.kv_width + mask(d.hidden);
+    let attention_square = match options.attention {
+        AttentionKind::Fused => 0,
+        AttentionKind::Eager => w + if d.dropout { m + w } else { 0 },
+    };
+    let (active, experts) = d.routed;
+    let mlp = if d.gated {
+        active * (w * d.hidden + 4 * w * d.ffn) + if experts > 1 { 4 * experts } else { 0 }
+    } else {
+        w * d.hidden + 2 * w * d.ffn + mask(d.hidden)
+    };
+    let norms = 2 * w * d.hidden;
+    let linear_part = sb.saturating_mul(attention_linear + mlp + norms);
+    let square_part = d
+        .heads
+        .saturating_mul(s)
+        .saturating_mul(sb)
+        .saturating_mul(attention_square);
+    let tp = options.tensor_parallel.max(1);
+    let per_layer = linear_part.saturating_add(square_part).div_ceil(tp);
+    let layer_input = sb.saturating_mul(w * d.hidden).div_ceil(tp);
+    let (layers_kept, recompute_transient) = match options.checkpointing {
+        Checkpointing::None => (per_layer.saturating_mul(d.layers), 0),
+        Checkpointing::Selective => (linear_part.div_ceil(tp).saturating_mul(d.layers), 0),
+        Checkpointing::Full => (layer_input.saturating_mul(d.layers), per_layer),
+    };
+    let outside_layers = sb.saturating_mul(mask(d.hidden) + w * d.hidden);
+    let logits_and_loss = if d.lm_head {
+        sb.saturating_mul(d.vocab).saturating_mul(w + 4)
+    } else {
+        0
+    };
+    let square = match options.attention {
+        AttentionKind::Fused => "fused attention, no s² term".to_string(),
+        AttentionKind::Eager if d.dropout => "+ 5·a·s/h for eager attention".to_string(),
+        AttentionKind::Eager => "+ 2·a·s/h for eager attention without dropout".to_string(),
+    };
+    let recompute = match options.checkpointing {
+        Checkpointing::None => String::new(),
+        Checkpointing::Selective => "; selective recomputation: the s² terms recomputed".into(),
+        Checkpointing::Full => {
+            "; full recomputation: each layer's input kept (2·s·b·h in 16 bits), one layer recomputed at a time"
+                .into()
+        }
+    };
+    let formula = format!(
+        "Korthikanti et al. 2022, s·b·h·(34 {square}) bytes per layer at 16-bit activations and 1-byte \
+         masks, generalised to this architecture ({} bytes per activation, {} per mask{}{}){recompute}",
+        w,
+        m,
+        if d.gated { ", gated MLP" } else { "" },
+        if experts > 1 {
+            format!(", {active} of {experts} experts per token")
+        } else {
+            String::new()
+        },
+    );
+    TransformerActivations {
+        layers: d.layers,
+        per_layer,
+        layers_kept,
+        recompute_transient,
+        outside_layers,
+        logits_and_loss,
+        formula,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::architectures::presets;
+
+    fn options(batch: u64, seq: u64) -> FormulaOptions {
+        FormulaOptions {
+            tokens: Tokens { batch, seq },
+            activation_bytes: 2,
+            mask_bytes: 1,
+            attention: AttentionKind::Eager,
+            checkpointing: Checkpointing::None,
+            tensor_parallel: 1,
+        }
+    }
+
+    /// GPT-2 is the paper's case: a 4h GeLU MLP, K and V as wide as Q, dropout everywhere.
+    #[test]
+    fn gpt2_layers_follow_the_papers_34_plus_5as_over_h() {
+        let arch = presets::find("gpt2-xl").unwrap().architecture();
+        let (s, b, h, a) = (1024u64, 4u64, 1600u64, 25u64);
+        let act = activations(&arch, &options(b, s));
+        assert_eq!(act.per_layer, s * b * h * 34 + 5 * a * s * s * b);
+        let fused = activations(
+            &arch,
+            &FormulaOptions {
+                attention: AttentionKind::Fused,
+                ..options(b, s)
+            },
+        );
+        assert_eq!(fused.per_layer, s * b * h * 34);
+        let full = activations(
+            &arch,
+            &FormulaOptions {
+                checkpointing: Checkpointing::Full,
+                ..options(b, s)
+            },
+        );
+        assert_eq!(full.layers_kept, 2 * s * b * h * 48);
+        assert_eq!(full.recompute_transient, act.per_layer);
+        let tp = activations(
+            &arch,
+            &FormulaOptions {
+                tensor_parallel: 8,
+                ..options(b, s)
+            },
+        );
+        assert_eq!(tp.per_layer, act.per_layer.div_ceil(8));
+    }
+
+    #[test]
+    fn llama_has_no_dropout_and_a_gated_mlp() {
+        let arch = presets::find("Llama-3.1-8B").unwrap().architecture();
+        let act = activations(
+            &arch,
+            &FormulaOptions {
+                attention: AttentionKind::Fused,
+                ..options(1, 4096)
+            },
+        );
+        let (sb, h, kv, i) = (4096u64, 4096u64, 1024u64, 14336u64);
+        assert_eq!(
+            act.per_layer,
+            sb * (2 * h + 2 * 2 * h + 2 * 2 * kv + 2 * h + 4 * 2 * i + 4 * h)
+        );
+        assert_eq!(act.logits_and_loss, sb * 128_256 * 6);
+    }
+}
