@@ -231,3 +231,36 @@ fn a_frozen_file_holds_nothing_for_backward_and_says_so() {
             .starts_with("none: the file's output does not require grad")
     );
 }
+
+#[test]
+fn a_fixed_batch_fits_a_budget_at_that_batch_or_not_at_all() {
+    let plan_with = |budget: &str| {
+        plan(&[
+            "models/gpt2_tiny.pt",
+            "--input-size",
+            "1,8",
+            "--dtype",
+            "i64",
+            "--budget",
+            budget,
+        ])
+    };
+    let roomy = plan_with("1GiB");
+    assert_eq!(roomy["fit"]["largest_batch"], 1);
+    let tight = plan_with("1KiB");
+    assert_eq!(tight["fit"]["largest_batch"], 0);
+    let text = run_ok(&[
+        "plan",
+        "models/gpt2_tiny.pt",
+        "--input-size",
+        "1,8",
+        "--dtype",
+        "i64",
+        "--budget",
+        "1GiB",
+    ]);
+    assert!(
+        text.contains("the model runs at batch 1 only, and its peak"),
+        "{text}"
+    );
+}
