@@ -115,8 +115,22 @@ pub fn measure_training_file(
     if opts.input_sizes.is_empty() || opts.seq_len.is_some() {
         return None;
     }
+    // The step is measured in float32 and the plan scales it to its precision; a file run in another
+    // floating type (half weights or inputs) keeps the forward-pass plan, which counts activations at
+    // the plan's precision whatever dtype the run used.
+    let float32 = |d: DType| !d.is_floating_point() || d == DType::Float32;
+    if (0..opts.input_sizes.len()).any(|i| opts.dtype_of(i).is_some_and(|d| !float32(d))) {
+        return None;
+    }
     match read_file_with(path, opts) {
-        Ok(summary) if summary.source == SourceKind::TorchScript => {}
+        Ok(summary)
+            if summary.source == SourceKind::TorchScript
+                && summary
+                    .root
+                    .walk()
+                    .iter()
+                    .flat_map(|(_, n)| n.parameters.iter())
+                    .all(|p| float32(p.dtype)) => {}
         Ok(_) => return None,
         Err(e) => return Some(Err(e)),
     }
