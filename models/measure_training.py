@@ -14,9 +14,17 @@ For a model at a batch it prints one JSON line:
 - state_bytes: weights + gradients + Adam's state, 16 B per parameter.
 
 The loss is the mean of the output (as tchinfo's measuring run), or with --cross-entropy a real
-cross-entropy against zero labels. Usage:
+cross-entropy against zero labels. A TorchScript file (a path ending in .pt) is loaded with
+torch.jit.load and run with the graph executor's optimisations off (each operator records its own
+autograd node, as eager PyTorch and tchinfo's sandboxed step do); its inputs come from --input-size
+(the batch replaced by --batch) and --dtype, integer inputs filled with token ids 1..ROWS-1 (--ids-rows,
+the vocabulary; tchinfo finds it from the Embedding that reads them), and the loss is the mean of its
+first floating output. --baseline measures an empty step instead: a 1-parameter model, to see what
+PyTorch's CPU runtime itself takes at a first training step whatever the model. Usage:
     python models/measure_training.py resnet50 --batch 8
     python models/measure_training.py gpt2 --batch 2 --seq-len 128
+    python models/measure_training.py models/resnet_tiny_scripted.pt --batch 2 --input-size 1,3,32,32
+    python models/measure_training.py models/bert_tiny.pt --batch 2 --input-size 1,8 --dtype i64 --ids-rows 100
 """
 import argparse
 import json
@@ -43,8 +51,44 @@ def reset_high_water_mark():
         f.write("5")
 
 
+def first_floating(out):
+    """The first floating-point tensor of a forward's result, depth first through tuples, lists, dicts."""
+    if isinstance(out, torch.Tensor):
+        return out if out.is_floating_point() else None
+    values = out.values() if isinstance(out, dict) else out if isinstance(out, (tuple, list)) else ()
+    for v in values:
+        t = first_floating(v)
+        if t is not None:
+            return t
+    return None
+
+
+def build_torchscript(path, batch, sizes, dtypes, ids_rows):
+    torch._C._set_graph_executor_optimize(False)
+    model = torch.jit.load(path)
+    inputs = []
+    for i, size in enumerate(sizes):
+        dims = [batch] + size[1:]
+        dtype = {"f32": torch.float32, "i64": torch.int64, "i32": torch.int32}[dtypes[min(i, len(dtypes) - 1)]]
+        if dtype.is_floating_point:
+            inputs.append(torch.ones(dims, dtype=dtype))
+        else:
+            n = 1
+            for d in dims:
+                n *= d
+            inputs.append((torch.arange(n) % (ids_rows - 1) + 1).reshape(dims).to(dtype))
+
+    def forward(m):
+        return first_floating(m(*inputs))
+    return model, forward
+
+
 def build(name, batch, seq_len):
     """The model and its input: torchvision by name, or transformers' GPT-2 / BERT from their configs."""
+    if name == "baseline":
+        model = torch.nn.Linear(1, 1, bias=False)
+        x = torch.ones(batch, 1)
+        return model, lambda m: m(x)
     if name in ("gpt2", "bert-base-uncased", "gpt2-nodropout"):
         import transformers
         if name.startswith("gpt2"):
@@ -77,11 +121,23 @@ def main():
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--seq-len", type=int, default=128)
     ap.add_argument("--cross-entropy", action="store_true")
+    ap.add_argument("--input-size", action="append", default=[],
+                    help="a TorchScript file's input, N,C,H,W (repeat for several inputs)")
+    ap.add_argument("--dtype", action="append", default=[], help="f32 (default), i64 or i32, per input")
+    ap.add_argument("--ids-rows", type=int, default=2, help="integer inputs: ids 1..ROWS-1")
+    ap.add_argument("--baseline", action="store_true",
+                    help="an empty step (one parameter, batch × 1 input): PyTorch's CPU runtime alone")
     args = ap.parse_args()
     torch.manual_seed(0)
     base = rss_bytes("VmRSS")
     base_anon = rss_bytes("RssAnon")
-    model, forward = build(args.model, args.batch, args.seq_len)
+    if args.baseline:
+        args.model = "baseline"
+    if args.model.endswith(".pt"):
+        sizes = [[int(d) for d in s.split(",")] for s in args.input_size]
+        model, forward = build_torchscript(args.model, args.batch, sizes, args.dtype or ["f32"], args.ids_rows)
+    else:
+        model, forward = build(args.model, args.batch, args.seq_len)
     model.train()
     params = list(model.parameters())
     param_storages = {p.untyped_storage().data_ptr() for p in params}

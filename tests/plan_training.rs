@@ -131,3 +131,136 @@ fn options_for_another_kind_of_plan_are_refused_in_one_line() {
         "not a multiple",
     );
 }
+
+/// TorchScript files, measured in the sandbox: (file, --input-size, --dtype, batch, bytes PyTorch saved
+/// for backward), from `models/measure_training.py FILE --batch B --input-size SIZE [--dtype i64
+/// --ids-rows 100]` (the file loaded with torch.jit.load, the graph executor's optimisations off).
+const SAVED_BY_PYTORCH_TORCHSCRIPT: &[(&str, &str, &str, u64, u64)] = &[
+    (
+        "models/resnet_tiny_scripted.pt",
+        "1,3,32,32",
+        "f32",
+        8,
+        2_328_192,
+    ),
+    (
+        "models/resnet_tiny_traced.pt",
+        "1,3,32,32",
+        "f32",
+        8,
+        2_327_616,
+    ),
+    ("models/vgg_tiny.pt", "1,3,32,32", "f32", 8, 800_768),
+    ("models/bert_tiny.pt", "1,8", "i64", 8, 218_688),
+    // A trace with its batch baked in: measured at its batch alone.
+    ("models/gpt2_tiny.pt", "1,8", "i64", 1, 60_504),
+];
+
+#[test]
+fn a_torchscript_files_held_for_backward_is_within_5_percent_of_pytorchs() {
+    for &(file, size, dtype, batch, saved) in SAVED_BY_PYTORCH_TORCHSCRIPT {
+        let doc = plan(&[
+            file,
+            "--input-size",
+            size,
+            "--dtype",
+            dtype,
+            "--batch-size",
+            &batch.to_string(),
+        ]);
+        assert_eq!(doc["activations"]["source"], "measured", "{file}");
+        let runs = doc["activations"]["runs"].as_array().unwrap();
+        assert!(
+            runs.iter().all(|r| r["batch"].as_u64().unwrap() <= 3),
+            "{file}"
+        );
+        let held = doc["activations_bytes"].as_u64().unwrap();
+        let error = (held as f64 - saved as f64).abs() / saved as f64;
+        assert!(
+            error < 0.05,
+            "{file} at batch {batch}: held {held}, PyTorch saved {saved}"
+        );
+    }
+}
+
+#[test]
+fn a_trace_with_its_batch_baked_in_is_planned_at_that_batch_only() {
+    let doc = plan(&[
+        "models/gpt2_tiny.pt",
+        "--input-size",
+        "1,8",
+        "--dtype",
+        "i64",
+    ]);
+    let activations = &doc["activations"];
+    assert_eq!(activations["fixed_batch"], 1);
+    assert_eq!(activations["runs"].as_array().unwrap().len(), 1);
+    assert!(
+        activations["method"]
+            .as_str()
+            .unwrap()
+            .contains("its batch is fixed: it fails at batch 2"),
+        "{activations}"
+    );
+    assert_eq!(doc["activations_per_sample_bytes"], 0);
+    // Another batch is refused in one line that says why, never extrapolated.
+    assert_clean_error(
+        &tchinfo(&[
+            "plan",
+            "models/gpt2_tiny.pt",
+            "--input-size",
+            "1,8",
+            "--dtype",
+            "i64",
+            "--batch-size",
+            "4",
+        ]),
+        1,
+        "its batch is fixed",
+    );
+}
+
+#[test]
+fn a_frozen_file_holds_nothing_for_backward_and_says_so() {
+    let doc = plan(&["models/resnet_tiny_frozen.pt", "--input-size", "1,3,32,32"]);
+    assert_eq!(doc["activations_bytes"], 0);
+    assert!(
+        doc["activations"]["method"]
+            .as_str()
+            .unwrap()
+            .starts_with("none: the file's output does not require grad")
+    );
+}
+
+#[test]
+fn a_fixed_batch_fits_a_budget_at_that_batch_or_not_at_all() {
+    let plan_with = |budget: &str| {
+        plan(&[
+            "models/gpt2_tiny.pt",
+            "--input-size",
+            "1,8",
+            "--dtype",
+            "i64",
+            "--budget",
+            budget,
+        ])
+    };
+    let roomy = plan_with("1GiB");
+    assert_eq!(roomy["fit"]["largest_batch"], 1);
+    let tight = plan_with("1KiB");
+    assert_eq!(tight["fit"]["largest_batch"], 0);
+    let text = run_ok(&[
+        "plan",
+        "models/gpt2_tiny.pt",
+        "--input-size",
+        "1,8",
+        "--dtype",
+        "i64",
+        "--budget",
+        "1GiB",
+    ]);
+    assert!(
+        text.contains("the model runs at batch 1 only, and its peak"),
+        "{text}"
+    );
+}

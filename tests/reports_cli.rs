@@ -482,8 +482,12 @@ fn plan_counts_activations_at_its_precision_whatever_dtype_the_run_used() {
 fn plan_takes_the_batch_of_the_input_size_unless_given_one() {
     let doc = plan_json("models/vgg_tiny.pt", "4,3,32,32", &[]);
     assert_eq!(doc["batch_size"], 4);
-    assert_eq!(doc["measured"][0]["batch"], 4);
-    assert_eq!(doc["measured"][1]["batch"], 5);
+    // Training steps are measured at batches 1 and 2 and extended to the batch planned.
+    let runs = doc["activations"]["runs"].as_array().unwrap();
+    assert_eq!(
+        (runs[0]["batch"].as_u64(), runs[1]["batch"].as_u64()),
+        (Some(1), Some(2))
+    );
     let at_one = plan_json("models/vgg_tiny.pt", "1,3,32,32", &[]);
     assert_eq!(
         doc["activations_bytes"].as_u64().unwrap(),
@@ -498,16 +502,19 @@ fn plan_and_lint_take_every_format() {
     let plan = ["plan", "models/vgg_tiny.pt", "--input-size", "1,3,32,32"];
     let md = run_strings(&with(&plan, &["--format", "markdown"]));
     assert!(
-        md.starts_with("## Memory plan for models/vgg_tiny.pt"),
+        md.starts_with("## Training plan for models/vgg_tiny.pt"),
         "{md}"
     );
+    // What autograd holds for backward (PyTorch's saved tensors, 100,096 B at batch 1).
     assert!(
-        md.contains("| total | 271.70 KiB | 278.22 KB | 278,216 |"),
+        md.contains(
+            "| activations held for backward, batch 1 (4 B per element) | 97.75 KiB | 100.10 KB |"
+        ),
         "{md}"
     );
     let csv = run_strings(&with(&plan, &["--format", "csv"]));
     assert!(csv.starts_with("quantity,value\n"), "{csv}");
-    assert!(csv.contains("\ntotal_bytes,278216\n"), "{csv}");
+    assert!(csv.contains("\nactivations_bytes,100096\n"), "{csv}");
     let lint = [
         "lint",
         "models/bias_before_bn.pt",

@@ -61,6 +61,7 @@
 #include <torch/csrc/jit/api/module.h>
 #include <torch/csrc/jit/ir/constants.h>
 #include <torch/csrc/jit/ir/ir.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/csrc/jit/runtime/interpreter.h>
 #include <torch/csrc/jit/serialization/import.h>
 
@@ -82,6 +83,12 @@
 
 #include <sys/mman.h>
 #include <unistd.h>
+
+// The counting CPU allocator (counting_allocator.cpp), which measures the training steps.
+extern "C" int tchinfo_count_install();
+extern "C" int64_t tchinfo_count_live();
+extern "C" int64_t tchinfo_count_peak();
+extern "C" void tchinfo_count_reset_peak();
 
 namespace {
 
@@ -672,6 +679,7 @@ void add_probes(Graph& graph, Recorder& rec, const Probing& probing) {
 struct Request {
   std::vector<std::pair<c10::ScalarType, std::vector<int64_t>>> inputs;
   Probing probing;
+  std::vector<int64_t> train_batches;  // non-empty: measure training steps at these batches instead
 };
 
 std::vector<std::string> split(const std::string& s, char sep) {
@@ -704,6 +712,12 @@ Request parse_request(const std::string& text) {
       req.probing.tallied.push_back(f[1]);
     } else if (f.size() == 2 && f[0] == "dynamic") {
       req.probing.dynamic.insert(c10::Symbol::fromQualString(f[1]));
+    } else if (f.size() == 2 && f[0] == "train") {
+      for (const auto& b : split(f[1], ',')) {
+        const int64_t batch = std::stoll(b);
+        if (batch < 1) throw std::invalid_argument("a training batch must be at least 1");
+        req.train_batches.push_back(batch);
+      }
     } else if (!line.empty()) {
       throw std::invalid_argument("malformed request line: " + line);
     }
@@ -1010,8 +1024,133 @@ Loaded load_without_weights(const std::string& path) {
   return {torch::jit::load(adapter, std::nullopt, /*load_debug_files=*/false), traced};
 }
 
+
+// ---- training steps ----
+
+// The first floating-point tensor of a forward's result, depth first through tuples, lists and dicts.
+std::optional<at::Tensor> first_floating(const c10::IValue& v) {
+  if (v.isTensor()) {
+    const at::Tensor& t = v.toTensor();
+    if (t.defined() && c10::isFloatingType(t.scalar_type())) return t;
+    return std::nullopt;
+  }
+  if (v.isTuple()) {
+    for (const auto& e : v.toTupleRef().elements()) {
+      if (auto t = first_floating(e)) return t;
+    }
+  } else if (v.isList()) {
+    for (const auto& e : v.toListRef()) {
+      if (auto t = first_floating(e)) return t;
+    }
+  } else if (v.isGenericDict()) {
+    for (const auto& e : v.toGenericDict()) {
+      if (auto t = first_floating(e.value())) return t;
+    }
+  }
+  return std::nullopt;
+}
+
+// One training step per requested batch, each input's first dimension set to that batch: the module in
+// training mode (dropout dropping, BatchNorm on batch statistics), forward with autograd recording, the
+// mean of the first floating output as the loss, backward, under the counting allocator. Lines:
+//   step <batch> <held> <peak> <gradients> <first floating output's tensor>
+//   step_error <batch> <message> [<module path>]      forward or backward failed at that batch
+//   no_grad <batch>                                  the output does not depend on a trainable value
+// held: bytes allocated since the step began and still alive after the forward (the inputs included;
+// the output and the loss left out); peak: the highest during backward; gradients: the bytes of the
+// parameters' gradients it left.
+// The graph executor's optimisations are off, so every operator records its own autograd node as in
+// eager PyTorch (no differentiable subgraphs fused after profiling runs), the same at every batch.
+std::string train_steps(const std::string& path, const Request& req) {
+  CollectWarnings warnings;
+  c10::WarningUtils::WarningHandlerGuard collecting(&warnings);
+  torch::jit::Module module;
+  bool traced = false;
+  try {
+    auto loaded = load_without_weights(path);
+    module = loaded.module;
+    traced = loaded.traced;
+  } catch (const std::exception& e) {
+    return fail("load", message_of(e));
+  }
+  auto forward = module.find_method("forward");
+  if (!forward) return fail("load", "the module has no forward method");
+  GraphFunction* fn = torch::jit::tryToGraphFunction(forward->function());
+  if (!fn) return fail("load", "forward is not a TorchScript graph");
+  const auto& schema = fn->getSchema();
+  std::string out = "schema\t" + escape(signature(schema)) + "\n";
+  const std::string problem = check_inputs(schema, req.inputs.size());
+  if (!problem.empty()) return out + fail("input", problem);
+  std::vector<Fill> fills;
+  {
+    Inliner inliner(traced);
+    std::shared_ptr<Graph> graph = inliner.inlined(*fn);
+    fills = fills_for(*graph, schema, req.inputs, module);
+  }
+  out += describe_fills(fills, req.inputs);
+  if (tchinfo_count_install() != 0) return out + fail("internal", "the counting allocator could not be installed");
+  torch::jit::GraphOptimizerEnabledGuard plain(false);
+  at::AutoGradMode grad(true);
+  module.train();
+  const auto params = module.parameters();
+  const auto& args = schema.arguments();
+  for (const int64_t batch : req.train_batches) {
+    const std::string b = std::to_string(batch);
+    for (auto p : params) p.mutable_grad() = at::Tensor();  // as zero_grad(set_to_none=True)
+    const int64_t base = tchinfo_count_live();
+    std::vector<c10::IValue> inputs;
+    for (size_t i = 0; i < req.inputs.size(); ++i) {
+      auto [type, dims] = req.inputs[i];
+      if (!dims.empty()) dims[0] = batch;
+      try {
+        inputs.emplace_back(make_input(type, dims, fills[i]));
+      } catch (const std::exception& e) {
+        const std::string number = std::to_string(i + 1);
+        return out + fail("make_input", message_of(e), &number);
+      }
+    }
+    for (size_t i = inputs.size() + 1; i < args.size(); ++i) inputs.push_back(*args[i].default_value());
+    std::optional<at::Tensor> first;
+    std::string shape;
+    try {
+      c10::IValue result = module.forward(inputs);
+      first = first_floating(result);
+      if (first) shape = tensor_text(*first);
+    } catch (const std::exception& e) {
+      out += "step_error\t" + b + "\t" + escape(message_of(e)) + "\n";
+      continue;
+    }
+    if (!first || !first->requires_grad()) {
+      out += "no_grad\t" + b + "\n";
+      continue;
+    }
+    at::Tensor loss = first->mean(at::kFloat);
+    first.reset();
+    const int64_t loss_bytes = static_cast<int64_t>(loss.nbytes());
+    const int64_t held = tchinfo_count_live() - base - loss_bytes;
+    tchinfo_count_reset_peak();
+    try {
+      loss.backward();
+    } catch (const std::exception& e) {
+      out += "step_error\t" + b + "\t" + escape(message_of(e)) + "\n";
+      continue;
+    }
+    const int64_t peak = tchinfo_count_peak() - base - loss_bytes;
+    int64_t gradients = 0;
+    for (const auto& p : params) {
+      if (p.grad().defined()) gradients += static_cast<int64_t>(p.grad().nbytes());
+    }
+    out += "step\t" + b + "\t" + std::to_string(std::max<int64_t>(held, 0)) + "\t" +
+           std::to_string(std::max<int64_t>(peak, 0)) + "\t" + std::to_string(std::max<int64_t>(gradients, 0)) +
+           "\t" + shape + "\n";
+  }
+  for (auto p : params) p.mutable_grad() = at::Tensor();
+  return out + warnings.lines();
+}
+
 std::string measure(const std::string& path, const std::string& request_text) {
   const Request req = parse_request(request_text);
+  if (!req.train_batches.empty()) return train_steps(path, req);
   CollectWarnings warnings;  // declared first: the guard must put the old handler back before it goes
   c10::WarningUtils::WarningHandlerGuard collecting(&warnings);
   torch::jit::Module module;

@@ -49,15 +49,19 @@ impl Loader for TorchLoader {
     }
 
     /// Built-in image models run their training steps here (they are tchinfo's own code); language
-    /// models are planned from their architecture, and files are not run for training.
+    /// models are planned from their architecture; TorchScript files run theirs in the sandbox.
     fn measure_training(
         &self,
         model: &OsStr,
         opts: &LoadOptions,
         batches: &[i64],
     ) -> Option<Result<tchinfo_core::plan::TrainingRuns, SourceError>> {
-        let Ok(ModelRef::Builtin(name)) = ModelRef::resolve(model) else {
-            return None;
+        let name = match ModelRef::resolve(model) {
+            Ok(ModelRef::Builtin(name)) => name,
+            Ok(ModelRef::File(path)) => {
+                return tchinfo_core::sources::measure_training_file(path, opts, batches);
+            }
+            Err(_) => return None,
         };
         if tchinfo_core::architectures::presets::find(name).is_some() || !builtin::is_builtin(name)
         {

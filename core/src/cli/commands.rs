@@ -229,7 +229,8 @@ fn plan_measured(
         Err(e) => return Some(Err(Failure::Run(e.into()))),
     };
     // A third point costs as much as the first two together; it is taken when that is cheap.
-    if started.elapsed() < std::time::Duration::from_millis(400)
+    if runs.fixed_batch.is_none()
+        && started.elapsed() < std::time::Duration::from_millis(400)
         && let Some(Ok(third)) = loader.measure_training(&args.model, opts, &[3])
     {
         runs.runs.extend(third.runs);
@@ -250,6 +251,7 @@ fn plan_measured(
                     .map(|s| s[0])
             })
             .unwrap_or(1) as u64;
+        let batch = runs.fixed_batch.unwrap_or(batch);
         let measured = crate::plan::MeasuredActivations::from_runs(&runs).ok_or_else(|| {
             Failure::Run(anyhow!(
                 "{}: no training step was measured",

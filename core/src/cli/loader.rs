@@ -44,6 +44,19 @@ impl Loader for FileLoader {
     fn count_linear(&self, _: i64, _: i64, _: bool) -> Option<u64> {
         None
     }
+
+    /// A TorchScript file's training steps run in the sandbox, like its forward pass.
+    fn measure_training(
+        &self,
+        model: &OsStr,
+        opts: &LoadOptions,
+        batches: &[i64],
+    ) -> Option<Result<crate::plan::TrainingRuns, SourceError>> {
+        match ModelRef::resolve(model) {
+            Ok(ModelRef::File(path)) => sources::measure_training_file(path, opts, batches),
+            _ => None,
+        }
+    }
 }
 
 /// True when the command needs libtorch in this process: built-in architectures and the Linear

@@ -179,7 +179,18 @@ impl StepPlan {
             .iter()
             .map(|p| p.bytes)
             .try_fold(0u64, |a, b| Some(a.max(b?)));
-        let fit = options.budget.map(|budget| largest_batch(&phases, budget));
+        let fixed_batch = match &activations {
+            Activations::Measured(m) => m.fixed_batch,
+            Activations::Formula(_) => None,
+        };
+        let fit = options.budget.map(|budget| match (fixed_batch, peak) {
+            // A model that runs at one batch only fits at that batch or not at all.
+            (Some(batch), Some(total)) if total <= budget => Fit::Largest { batch, total },
+            (Some(_), peak) => Fit::NotEvenOne {
+                needed_at_one: peak,
+            },
+            (None, _) => largest_batch(&phases, budget),
+        });
         Some(StepPlan {
             model: model.to_string(),
             options,

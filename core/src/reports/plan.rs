@@ -507,7 +507,23 @@ mod step_report {
                 both(peak)
             ));
         }
-        if let (Some(fit), Some(budget)) = (&p.fit, p.options.budget) {
+        let fixed_batch = match &p.activations {
+            Activations::Measured(m) => m.fixed_batch,
+            Activations::Formula(_) => None,
+        };
+        if let (Some(fit), Some(budget), Some(fixed)) = (&p.fit, p.options.budget, fixed_batch) {
+            let budget = both(budget);
+            out.push(match fit {
+                Fit::Largest { total, .. } => format!(
+                    "Budget {budget}: the model runs at batch {fixed} only, and its peak {} fits.",
+                    binary(*total)
+                ),
+                _ => format!(
+                    "Budget {budget}: the model runs at batch {fixed} only, and its peak {} does not fit.",
+                    p.peak.map_or(OVERFLOWS.to_string(), binary)
+                ),
+            });
+        } else if let (Some(fit), Some(budget)) = (&p.fit, p.options.budget) {
             let budget = both(budget);
             out.push(match fit {
                 Fit::Largest { batch, total } => format!(
@@ -546,7 +562,9 @@ mod step_report {
     pub(super) fn assumptions(p: &StepPlan) -> Vec<String> {
         let mut out = vec![
             "Not included: the CUDA context (about 0.3–1.5 GB per GPU), cuDNN/cuBLAS workspaces, the \
-             caching allocator's reserve and fragmentation, the data loader."
+             caching allocator's reserve and fragmentation, the data loader; on a CPU, the ~75 MiB a \
+             PyTorch process's runtime takes at its first training step whatever the model (oneDNN, \
+             the autograd engine, malloc arenas: `models/measure_training.py --baseline`)."
                 .to_string(),
             "Steady state: weights, optimizer state and master weights resident all along; gradients \
              made by the backward and freed by zero_grad(set_to_none=True)."

@@ -3,8 +3,8 @@
 //! The ruleset handles every file-system right, TCP bind and connect, and (Linux 6.12 and later)
 //! abstract Unix sockets and signals outside the sandbox; rules then give back read access to the model
 //! file, to the directories of the libraries the process has already loaded (libtorch opens nothing else
-//! of its own, but a lazily loaded library would come from there), and to the CPU description libtorch
-//! reads to size its thread pool. Anything else (`/etc/passwd`, the user's home) fails with "Permission
+//! of its own, but a lazily loaded library would come from there), to the CPU description libtorch
+//! reads to size its thread pool, and to /dev/urandom, which seeds its random generator (dropout). Anything else (`/etc/passwd`, the user's home) fails with "Permission
 //! denied". Older kernels get what they support (the crate's best-effort mode); a kernel without
 //! Landlock gets nothing, which [`Status::describe`] says.
 
@@ -47,6 +47,9 @@ pub fn restrict(model: &Path) -> Result<Status, String> {
             "/etc/ld.so.cache",
             "/sys/devices/system/cpu",
             "/proc/cpuinfo",
+            // libtorch seeds its default random generator from it on first use: a training step's
+            // dropout needs one. Reading random bytes discloses nothing.
+            "/dev/urandom",
         ]
         .map(PathBuf::from),
     );

@@ -104,6 +104,54 @@ pub fn load_file(path: &Path, opts: &LoadOptions) -> Result<ModelSummary, Source
     Ok(summary)
 }
 
+/// Training steps of a TorchScript file at `batches`, measured in the sandbox
+/// ([`jit_graph::training`]), for `plan`; `None` when the file is not TorchScript or no input size was
+/// given (the plan then says what it needs).
+pub fn measure_training_file(
+    path: &Path,
+    opts: &LoadOptions,
+    batches: &[i64],
+) -> Option<Result<crate::plan::TrainingRuns, SourceError>> {
+    if opts.input_sizes.is_empty() || opts.seq_len.is_some() {
+        return None;
+    }
+    // The step is measured in float32 and the plan scales it to its precision; a file run in another
+    // floating type (half weights or inputs) keeps the forward-pass plan, which counts activations at
+    // the plan's precision whatever dtype the run used.
+    let float32 = |d: DType| !d.is_floating_point() || d == DType::Float32;
+    if (0..opts.input_sizes.len()).any(|i| opts.dtype_of(i).is_some_and(|d| !float32(d))) {
+        return None;
+    }
+    match read_file_with(path, opts) {
+        Ok(summary)
+            if summary.source == SourceKind::TorchScript
+                && summary
+                    .root
+                    .walk()
+                    .iter()
+                    .flat_map(|(_, n)| n.parameters.iter())
+                    .all(|p| float32(p.dtype)) => {}
+        Ok(_) => return None,
+        Err(e) => return Some(Err(e)),
+    }
+    let exe = match crate::sandbox::child_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            return Some(Err(SourceError::Sandbox {
+                model: text::path(path),
+                problem: format!("cannot find the tchinfo-torch binary: {e}"),
+            }));
+        }
+    };
+    let sandbox = jit_graph::Sandbox {
+        exe,
+        limits: opts.limits(),
+    };
+    Some(jit_graph::training::measure_training_sandboxed(
+        path, opts, batches, &sandbox,
+    ))
+}
+
 /// Opens a model file for reading, after making sure it is a regular file: a directory, a FIFO (whose
 /// open would wait for a writer), a socket or a device is named as such without being opened (opening
 /// a device can act on it). A missing file whose name is close to a built-in's gets a suggestion.

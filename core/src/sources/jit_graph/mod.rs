@@ -18,6 +18,7 @@
 //! the run itself records no autograd graph.
 
 pub mod protocol;
+pub mod training;
 
 pub use protocol::Fill;
 
@@ -560,6 +561,8 @@ fn assemble(
             Line::Ran { path, op, count } => note_uncounted(&op, &path, count),
             Line::Dynamic { path, op } => value_dependent.push((path, op)),
             Line::Filled { input, fill } => fills.push((input, fill)),
+            // Only a training request (see [`training`]) is answered with these.
+            Line::Step { .. } | Line::StepError { .. } | Line::NoGrad { .. } => {}
             Line::Error {
                 kind,
                 message,

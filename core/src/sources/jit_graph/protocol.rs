@@ -153,6 +153,25 @@ pub(crate) enum Line {
         message: String,
         running: Option<String>,
     },
+    /// A training step measured at `batch` (see `train` in [`request`]'s caller): bytes held for
+    /// backward after the forward, the peak during backward, the gradients' bytes, and the shape of the
+    /// output the loss was taken from.
+    Step {
+        batch: u64,
+        held: u64,
+        peak: u64,
+        gradients: u64,
+        output: Vec<u64>,
+    },
+    /// The training step at `batch` failed (forward or backward raised).
+    StepError {
+        batch: u64,
+        message: String,
+    },
+    /// At `batch`, no floating output required grad: nothing trainable reaches the output.
+    NoGrad {
+        batch: u64,
+    },
 }
 
 /// Parses the shim's answer; `Err` names the first line that does not follow the format.
@@ -225,8 +244,34 @@ fn parse_line(line: &str) -> Option<Line> {
             message: message.clone(),
             running: running.first().cloned(),
         },
+        ("step", [batch, held, peak, gradients, output]) => Line::Step {
+            batch: batch.parse().ok()?,
+            held: held.parse().ok()?,
+            peak: peak.parse().ok()?,
+            gradients: gradients.parse().ok()?,
+            output: dims_of(output.split_once(':')?.1)?,
+        },
+        ("step_error", [batch, message]) => Line::StepError {
+            batch: batch.parse().ok()?,
+            message: message.clone(),
+        },
+        ("no_grad", [batch]) => Line::NoGrad {
+            batch: batch.parse().ok()?,
+        },
         _ => return None,
     })
+}
+
+/// The request for training steps at `batches` on `inputs` (each input's first dimension replaced by
+/// the batch): the inputs, then one `train` line.
+pub(crate) fn training_request(inputs: &[InputSpec], batches: &[u64]) -> String {
+    let watch = Watch {
+        counted: &[],
+        tallied: &[],
+        value_dependent: &[],
+    };
+    let list: Vec<String> = batches.iter().map(u64::to_string).collect();
+    format!("{}train\t{}\n", request(inputs, &watch), list.join(","))
 }
 
 /// `Float:1,3,224,224` → a tensor value; `Some(None)` for a dtype tchinfo has no name for.
