@@ -69,6 +69,8 @@ pub struct TransformerActivations {
     pub outside_layers: u64,
     /// Logits and the float32 log-probabilities of the loss (0 without a language-model head).
     pub logits_and_loss: u64,
+    /// LoRA adapters' own intermediates (0 without adapters; see [`super::finetune`]).
+    pub adapters: u64,
     /// The formula in words, for the plan's line about it.
     pub formula: String,
 }
@@ -76,7 +78,7 @@ pub struct TransformerActivations {
 impl TransformerActivations {
     /// Everything held for backward after the forward.
     pub fn held(&self) -> u64 {
-        self.layers_kept + self.outside_layers + self.logits_and_loss
+        self.layers_kept + self.outside_layers + self.logits_and_loss + self.adapters
     }
 }
 
@@ -215,6 +217,7 @@ pub fn activations(arch: &Architecture, options: &FormulaOptions) -> Transformer
         recompute_transient,
         outside_layers,
         logits_and_loss,
+        adapters: 0,
         formula,
     }
 }
