@@ -296,7 +296,7 @@ fn plan_transformer(
         notes.push(format!("architecture from {}", f.found.from));
         if !f.found.heads_known {
             notes.push(
-                "head count assumed (shapes do not hold it; fused attention does not depend on it)"
+                "head count assumed (shapes do not hold it; under fused attention it sets only a 4-byte log-sum-exp per head and token)"
                     .into(),
             );
         }

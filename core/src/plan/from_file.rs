@@ -8,8 +8,8 @@
 //! config given by hand. Every size the formula needs is written out (never left to a default).
 //!
 //! What names and shapes cannot tell: the number of attention heads (`q_proj` is heads × head_dim
-//! wide). Only eager attention's `s²` term depends on it; the inference picks a head width that
-//! divides the projections and says so, and [`FileArchitecture::heads_known`] is false.
+//! wide). Eager attention's `s²` term depends on it (and, under fused attention, a 4-byte log-sum-exp
+//! per head); the inference picks a head width that divides the projections and says so, and [`FileArchitecture::heads_known`] is false.
 
 use crate::architectures::Architecture;
 use crate::sources::gguf::{self, Gguf};

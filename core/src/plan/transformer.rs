@@ -10,13 +10,18 @@
 //!   dropout mask and output])`;
 //! - MLP `s·b·(w·h [input] + w·i [activation input] + w·i [second projection input] + m·h)`; a gated
 //!   MLP (SwiGLU) keeps `w·h + 4·w·i`, once per expert each token is routed to;
-//! - two norms, `2·w·h·s·b`.
+//! - two norms, `2·w·h·s·b`; transformers' RMSNorm (Llama family) keeps a float32 copy of its input
+//!   and the normalized tensor, `2·(4 + w)·h·s·b`; Llama-family attention through sdpa also keeps the
+//!   merged heads' output (`w·q`, a copy for the output projection) and a float32 log-sum-exp per head.
+//!
+//! These Llama-family terms come from the saved tensors of real runs (models/measure_training.py on
+//! the tiny samples; BENCHMARKS.md), where the bare formula was 12–17% short.
 //!
 //! Full recomputation keeps each layer's input (`w·h·s·b`) and, during backward, one layer's activations
 //! at a time; selective recomputation drops the `s²` terms. Tensor parallelism with sequence
 //! parallelism divides everything per layer by its size. Outside the layers: the embeddings' dropout
-//! mask, the final norm's input, and for a language-model head the logits (`w`) and the float32
-//! log-probabilities the cross-entropy keeps (4 bytes per vocabulary entry per token).
+//! mask, the final norm's input, and for a language-model head the float32 log-probabilities the
+//! cross-entropy keeps (4 bytes per vocabulary entry per token; the logits are not saved).
 
 use crate::architectures::{Architecture, Tokens};
 
@@ -47,8 +52,7 @@ pub struct FormulaOptions {
     pub tokens: Tokens,
     /// Bytes per activation element: 2 for 16-bit training, 4 for float32.
     pub activation_bytes: u64,
-    /// Bytes per dropout-mask element: 1 as CUDA keeps them (a bool mask); PyTorch on CPU keeps a
-    /// mask of the activations' dtype.
+    /// Bytes per dropout-mask element: 1, as PyTorch keeps them (a bool mask, on CUDA and CPU).
     pub mask_bytes: u64,
     pub attention: AttentionKind,
     pub checkpointing: Checkpointing,
@@ -160,12 +164,32 @@ pub fn activations(arch: &Architecture, options: &FormulaOptions) -> Transformer
     };
     let (active, experts) = d.routed;
     let mlp = if d.gated {
-        active * (w * d.hidden + 4 * w * d.ffn) + if experts > 1 { 4 * experts } else { 0 }
+        // A mixture of experts also keeps the router's float32 probabilities, and each routed
+        // token's expert output and routing weight, for the weighted sum.
+        active * (w * d.hidden + 4 * w * d.ffn)
+            + if experts > 1 {
+                4 * experts + active * (w * d.hidden + 4)
+            } else {
+                0
+            }
     } else {
         w * d.hidden + 2 * w * d.ffn + mask(d.hidden)
     };
-    let norms = 2 * w * d.hidden;
-    let linear_part = sb.saturating_mul(attention_linear + mlp + norms);
+    // A LayerNorm keeps its input. transformers' RMSNorm (the gated, Llama-family models) computes in
+    // float32 and keeps that input copy (4 bytes) and the normalized tensor before the weight (w).
+    let norms = if d.gated {
+        2 * (4 * d.hidden + w * d.hidden)
+    } else {
+        2 * w * d.hidden
+    };
+    // Llama-family attention through sdpa: the heads' output is kept by the kernel and, merged back
+    // (a copy), by the output projection; fused kernels keep a float32 log-sum-exp per head.
+    let attention_extra = match (d.gated, options.attention) {
+        (true, AttentionKind::Fused) => w * d.q_width + 4 * d.heads,
+        (true, AttentionKind::Eager) => w * d.q_width,
+        (false, _) => 0,
+    };
+    let linear_part = sb.saturating_mul(attention_linear + attention_extra + mlp + norms);
     let square_part = d
         .heads
         .saturating_mul(s)
@@ -179,9 +203,18 @@ pub fn activations(arch: &Architecture, options: &FormulaOptions) -> Transformer
         Checkpointing::Selective => (linear_part.div_ceil(tp).saturating_mul(d.layers), 0),
         Checkpointing::Full => (layer_input.saturating_mul(d.layers), per_layer),
     };
-    let outside_layers = sb.saturating_mul(mask(d.hidden) + w * d.hidden);
+    // The final norm (as the layers' norms: RMSNorm keeps its float32 input and normalized tensor,
+    // and the head keeps its output).
+    let final_norm = if d.gated {
+        4 * d.hidden + 2 * w * d.hidden
+    } else {
+        w * d.hidden
+    };
+    let outside_layers = sb.saturating_mul(mask(d.hidden) + final_norm);
+    // The loss upcasts the logits to float32 and keeps the log-probabilities (4 bytes per vocabulary
+    // entry per token); the logits themselves are not saved for backward.
     let logits_and_loss = if d.lm_head {
-        sb.saturating_mul(d.vocab).saturating_mul(w + 4)
+        sb.saturating_mul(d.vocab).saturating_mul(4)
     } else {
         0
     };
@@ -283,10 +316,19 @@ mod tests {
             },
         );
         let (sb, h, kv, i) = (4096u64, 4096u64, 1024u64, 14336u64);
+        // QKV input, Q and the heads' output, K and V, the merged output and the log-sum-exp of 32
+        // heads, the gated MLP, two RMSNorms (float32 input + normalized).
         assert_eq!(
             act.per_layer,
-            sb * (2 * h + 2 * 2 * h + 2 * 2 * kv + 2 * h + 4 * 2 * i + 4 * h)
+            sb * (2 * h
+                + 2 * 2 * h
+                + 2 * 2 * kv
+                + 2 * h
+                + 4 * 32
+                + 2 * h
+                + 4 * 2 * i
+                + 2 * (4 * h + 2 * h))
         );
-        assert_eq!(act.logits_and_loss, sb * 128_256 * 6);
+        assert_eq!(act.logits_and_loss, sb * 128_256 * 4);
     }
 }
