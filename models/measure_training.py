@@ -104,6 +104,23 @@ def build(name, batch, seq_len):
             out = m(input_ids=ids)
             return out.logits if hasattr(out, "logits") else out.last_hidden_state
         return model, forward
+    if name.startswith("hf:"):
+        # A Hugging Face folder's config, random weights in float32, sdpa attention (CPU's default):
+        # a causal LM computes its loss inside the forward (labels = the ids), so the logits and the
+        # float32 log-probabilities the loss keeps are in the saved bytes, as the formula counts them.
+        import transformers
+        cfg = transformers.AutoConfig.from_pretrained(name[3:])
+        cfg.dtype = torch.float32
+        causal = cfg.model_type != "bert"
+        cls = transformers.AutoModelForCausalLM if causal else transformers.AutoModel
+        model = cls.from_config(cfg, dtype=torch.float32)
+        ids = torch.zeros(batch, seq_len, dtype=torch.long)
+
+        def forward(m):
+            if causal:
+                return m(input_ids=ids, labels=ids).loss
+            return m(input_ids=ids).last_hidden_state
+        return model, forward
     import torchvision
     model = getattr(torchvision.models, name)()
     size = 299 if name == "inception_v3" else 224
@@ -144,6 +161,8 @@ def main():
     opt = torch.optim.Adam(params, lr=1e-4)
 
     def loss_of(out):
+        if out.dim() == 0:
+            return out
         if args.cross_entropy:
             logits = out.reshape(-1, out.shape[-1]).float()
             return torch.nn.functional.cross_entropy(
@@ -184,7 +203,8 @@ def main():
     print(json.dumps({
         "model": args.model,
         "batch": args.batch,
-        "seq_len": args.seq_len if args.model in ("gpt2", "gpt2-nodropout", "bert-base-uncased") else None,
+        "seq_len": args.seq_len if args.model in ("gpt2", "gpt2-nodropout", "bert-base-uncased")
+        or args.model.startswith("hf:") else None,
         "params": n,
         "saved_bytes": saved,
         "peak_bytes": peak,

@@ -81,9 +81,11 @@ pub struct PlanArgs {
     #[arg(long, default_value = "adam")]
     pub optimizer: crate::memory::Optimizer,
     /// Precision: fp32; bf16-mixed or fp16-mixed (16-bit weights, gradients and activations, float32
-    /// master weights and optimizer state); bf16 or fp16 (everything in 16 bits).
-    #[arg(long, default_value = "fp32")]
-    pub precision: crate::memory::Precision,
+    /// master weights and optimizer state); bf16 or fp16 (everything in 16 bits). Default: fp32, or for
+    /// a transformer's weights file the precision its dtype implies (bfloat16 → bf16-mixed; quantized
+    /// GGUF → bf16-mixed, its weights counted as stored).
+    #[arg(long)]
+    pub precision: Option<crate::memory::Precision>,
     /// GPUs in all; the batch size is per GPU. With --zero, data parallelism shards the training state.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     pub gpus: u64,
@@ -103,6 +105,20 @@ pub struct PlanArgs {
     /// eager (softmax and dropout kept, as PyTorch's math kernel and CPUs do).
     #[arg(long, default_value = "fused", value_parser = parse_attention)]
     pub attention: crate::plan::AttentionKind,
+    /// Fine-tune only the parameters whose full name (model.layers.0.mlp.up_proj.weight) matches this
+    /// regular expression; the rest are frozen (weights kept, no gradients, no optimizer state).
+    #[arg(long, value_name = "REGEX", value_parser = parse_regex)]
+    pub train: Option<regex::Regex>,
+    /// Freeze the parameters whose full name matches this regular expression (after --train).
+    #[arg(long, value_name = "REGEX", value_parser = parse_regex)]
+    pub freeze: Option<regex::Regex>,
+    /// LoRA: adapters of this rank on the attention projections (q, k, v, o), trained; the base frozen.
+    #[arg(long, value_name = "R", value_parser = clap::value_parser!(u64).range(1..=65536))]
+    pub lora_rank: Option<u64>,
+    /// The modules LoRA adapts: a regular expression over module paths (default: attention's q, k, v
+    /// and output projections under Llama, GPT-2, BERT and llama.cpp names).
+    #[arg(long, value_name = "REGEX", value_parser = parse_regex, requires = "lora_rank")]
+    pub lora_targets: Option<regex::Regex>,
     /// Memory budget, e.g. 24GiB or 16GB: report the largest batch that fits.
     #[arg(long, value_parser = crate::units::parse_bytes)]
     pub budget: Option<u64>,
@@ -256,6 +272,31 @@ fn parse_linear_dtype(s: &str) -> Result<DType, String> {
         ) => Ok(d),
         Ok(other) => Err(format!("dtype {other} is not offered here {LINEAR_DTYPES}")),
         Err(_) => Err(format!("unknown dtype '{s}' {LINEAR_DTYPES}")),
+    }
+}
+
+fn parse_regex(s: &str) -> Result<regex::Regex, String> {
+    regex::RegexBuilder::new(s)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| format!("not a regular expression: {e}"))
+}
+
+impl PlanArgs {
+    /// The precision asked for, else float32.
+    pub fn precision_or_fp32(&self) -> crate::memory::Precision {
+        self.precision
+            .unwrap_or(crate::memory::Precision::Full(crate::dtype::DType::Float32))
+    }
+
+    /// What --train, --freeze and --lora-rank ask for.
+    pub fn finetune(&self) -> crate::plan::finetune::Finetune {
+        crate::plan::finetune::Finetune {
+            train: self.train.clone(),
+            freeze: self.freeze.clone(),
+            lora_rank: self.lora_rank,
+            lora_targets: self.lora_targets.clone(),
+        }
     }
 }
 

@@ -144,7 +144,7 @@ fn render_step(plan: &crate::plan::StepPlan, format: Format) -> String {
 fn step_options(args: &PlanArgs, batch: u64) -> crate::plan::StepPlanOptions {
     crate::plan::StepPlanOptions {
         optimizer: args.optimizer,
-        precision: args.precision,
+        precision: args.precision_or_fp32(),
         parallelism: crate::plan::Parallelism {
             gpus: args.gpus,
             zero: args.zero,
@@ -160,7 +160,7 @@ fn step_options(args: &PlanArgs, batch: u64) -> crate::plan::StepPlanOptions {
 fn state_options(args: &PlanArgs) -> crate::plan::StateOptions {
     crate::plan::StateOptions {
         optimizer: args.optimizer,
-        precision: args.precision,
+        precision: args.precision_or_fp32(),
         parallelism: crate::plan::Parallelism {
             gpus: args.gpus,
             zero: args.zero,
@@ -170,10 +170,66 @@ fn state_options(args: &PlanArgs) -> crate::plan::StateOptions {
     }
 }
 
-/// A transformer from its architecture: no weights, no run (see [`crate::plan::transformer`]).
+/// A transformer's weights read header-only, with the architecture found for them.
+struct TransformerFile {
+    summary: ModelSummary,
+    found: crate::plan::from_file::FileArchitecture,
+}
+
+/// The precision a weights file's dtype implies when none is asked for: float32 → fp32, 16-bit →
+/// 16-bit mixed precision, anything else (quantized) → bf16 mixed precision with the weights as stored.
+fn implied_precision(summary: &ModelSummary) -> crate::memory::Precision {
+    use crate::dtype::DType;
+    use crate::memory::Precision;
+    let mut by_dtype: std::collections::BTreeMap<DType, u64> = Default::default();
+    for (_, n) in summary.root.walk() {
+        for p in n.parameters.iter().filter(|p| !p.is_tied()) {
+            *by_dtype.entry(p.dtype).or_default() += p.numel();
+        }
+    }
+    match by_dtype.into_iter().max_by_key(|(_, n)| *n).map(|(d, _)| d) {
+        Some(DType::Float32) | None => Precision::Full(DType::Float32),
+        Some(DType::Float64) => Precision::Full(DType::Float64),
+        Some(DType::Float16) => Precision::Mixed(DType::Float16),
+        Some(_) => Precision::Mixed(DType::BFloat16),
+    }
+}
+
+/// A transformer's weights file (a Hugging Face folder, safetensors, a state dict, GGUF) whose
+/// architecture can be found: `Ok(None)` when `model` is not weights, or is but names no transformer
+/// and no --seq-len asks for one.
+fn transformer_file(args: &PlanArgs) -> Result<Option<TransformerFile>, Failure> {
+    let path = Path::new(&args.model);
+    if !args.source.input_sizes.is_empty() || !(path.is_dir() || path.is_file()) {
+        return Ok(None);
+    }
+    let Ok(summary) = crate::sources::read_file(path) else {
+        // Not a file tchinfo reads as weights: the usual path reports why.
+        return Ok(None);
+    };
+    if !crate::plan::from_file::is_weights(&summary) {
+        return Ok(None);
+    }
+    let name = shown(&args.model);
+    match crate::plan::from_file::architecture(path, &summary) {
+        Ok(Some(found)) => Ok(Some(TransformerFile { summary, found })),
+        Ok(None) if args.source.seq_len.is_some() => Err(Failure::Run(anyhow!(
+            "{name}: its tensor names are not a Llama, Mistral, Qwen2, Mixtral, GPT-2 or BERT layout, \
+             so the transformer's architecture is unknown; put its config.json beside it (or give the \
+             config.json as the model)"
+        ))),
+        Ok(None) => Ok(None),
+        Err(e) => Err(Failure::Run(anyhow!("{name}: {e}"))),
+    }
+}
+
+/// A transformer from its architecture: no weights, no run (see [`crate::plan::transformer`]). With
+/// a weights file, its parameters (count, names, and dtype when no --precision is given) are the
+/// file's.
 fn plan_transformer(
     args: &PlanArgs,
     arch: &crate::architectures::Architecture,
+    file: Option<&TransformerFile>,
 ) -> Result<String, Failure> {
     use crate::architectures::Tokens;
     use crate::plan::transformer::{FormulaOptions, activations};
@@ -185,14 +241,89 @@ fn plan_transformer(
         .map_or_else(|| arch.default_seq_len(), |s| s as u64);
     arch.check_tokens(Tokens { batch, seq })
         .map_err(|e| Failure::Run(anyhow!("{name}: {e}")))?;
-    let tree = arch.module_tree();
-    let tensors = crate::plan::state::param_tensors(&tree);
-    let params = tree.subtree_params();
-    let trainable = tree.subtree_trainable_params();
-    let state = crate::plan::state::state_of(&tensors, &state_options(args));
-    let options = step_options(args, batch);
+    if let Some(f) = file
+        && !f.found.heads_known
+        && args.attention == crate::plan::AttentionKind::Eager
+    {
+        return Err(Failure::Run(anyhow!(
+            "{name}: eager attention's s² term needs the head count, which tensor shapes do not hold; \
+             put the model's config.json beside it"
+        )));
+    }
+    let built;
+    let tree = match file {
+        Some(f) => &f.summary.root,
+        None => {
+            built = arch.module_tree();
+            &built
+        }
+    };
+    let finetune = args.finetune();
+    let selected = finetune
+        .select(tree)
+        .map_err(|e| Failure::Usage(anyhow!("{name}: {e}")))?;
+    let mut options = step_options(args, batch);
+    let stored_as_file = file.is_some() && args.precision.is_none();
+    if let (Some(f), true) = (file, stored_as_file) {
+        options.precision = implied_precision(&f.summary);
+    }
+    let state_options = crate::plan::StateOptions {
+        precision: options.precision,
+        ..state_options(args)
+    };
+    let mut state = crate::plan::state::state_of(&selected.tensors, &state_options);
+    if let (Some(f), true) = (file, stored_as_file) {
+        // The file's own bytes (quantized blocks included), adapters in the training precision.
+        let stored: u64 = f
+            .summary
+            .root
+            .walk()
+            .iter()
+            .flat_map(|(_, n)| n.parameters.iter().filter(|p| !p.is_tied()))
+            .map(|p| p.bytes())
+            .sum();
+        let adapters: u64 = selected.adapters.iter().map(|a| a.params()).sum();
+        let width = match options.precision {
+            crate::memory::Precision::Full(d) | crate::memory::Precision::Mixed(d) => d.bytes(),
+        };
+        state.per_gpu.weights = adapters
+            .checked_mul(width)
+            .and_then(|a| a.checked_add(stored))
+            .map(|bytes| crate::plan::state::split_weights(bytes, &state_options.parallelism));
+    }
+    let mut notes = Vec::new();
+    if let Some(f) = file {
+        notes.push(format!("architecture from {}", f.found.from));
+        if !f.found.heads_known {
+            notes.push(
+                "head count assumed (shapes do not hold it; under fused attention it sets only a 4-byte log-sum-exp per head and token)"
+                    .into(),
+            );
+        }
+        if stored_as_file {
+            notes.push(format!(
+                "weights as stored in the file, trained in {} (give --precision to change)",
+                options.precision.name()
+            ));
+        }
+    }
+    if !finetune.is_active() && selected.trainable() < selected.params() {
+        notes.push(
+            "only the parameters the file marks trainable are trained (a GGUF file's quantized \
+             tensors are frozen): give --lora-rank for an adapter fine-tune"
+                .into(),
+        );
+    }
+    if let Some(d) = finetune.describe(&selected) {
+        notes.push(d);
+        notes.push(
+            "activations as in full training, an upper bound: frozen linear layers need not keep their \
+             inputs, but every layer still keeps what backward through it needs"
+                .into(),
+        );
+    }
     let formula = |batch| {
-        activations(
+        let mut a = activations(
             arch,
             &FormulaOptions {
                 tokens: Tokens { batch, seq },
@@ -202,12 +333,22 @@ fn plan_transformer(
                 checkpointing: args.checkpointing,
                 tensor_parallel: args.tensor_parallel,
             },
-        )
+        );
+        if args.checkpointing != crate::plan::Checkpointing::Full {
+            a.adapters = selected
+                .adapter_activations(seq.saturating_mul(batch), options.activation_bytes())
+                .div_ceil(args.tensor_parallel);
+        }
+        for n in &notes {
+            a.formula.push_str("; ");
+            a.formula.push_str(n);
+        }
+        a
     };
     let plan = crate::plan::StepPlan::new(
         &format!("{name} ({seq} tokens per sequence)"),
-        params,
-        trainable,
+        selected.params(),
+        selected.trainable(),
         state,
         crate::plan::Activations::Formula(formula(batch)),
         Some((formula(1), formula(2))),
@@ -239,9 +380,14 @@ fn plan_measured(
         let mut structure = opts.clone();
         structure.forward = false;
         let summary = load_model_with(loader, &args.model, &structure)?;
-        let tensors = crate::plan::state::param_tensors(&summary.root);
-        let totals = summary.totals();
-        let state = crate::plan::state::state_of(&tensors, &state_options(args));
+        // Fine-tuning changes which parameters get gradients and optimizer state; the activations
+        // stay as measured with everything trained (frozen layers still keep what backward through
+        // them needs; frozen convolutions and linears need not keep their inputs: an upper bound).
+        let selected = args
+            .finetune()
+            .select(&summary.root)
+            .map_err(|e| Failure::Usage(anyhow!("{}: {e}", shown(&args.model))))?;
+        let state = crate::plan::state::state_of(&selected.tensors, &state_options(args));
         let batch = opts
             .batch_size
             .or_else(|| {
@@ -260,8 +406,8 @@ fn plan_measured(
         })?;
         let plan = crate::plan::StepPlan::new(
             &summary.name,
-            totals.params,
-            totals.trainable,
+            selected.params(),
+            selected.trainable(),
             state,
             crate::plan::Activations::Measured(measured),
             None,
@@ -301,7 +447,13 @@ fn plan(loader: &dyn Loader, args: PlanArgs) -> Result<(), Failure> {
     if !args.inference
         && let Some(arch) = architecture_of(&args.model)?
     {
-        let text = plan_transformer(&args, &arch)?;
+        let text = plan_transformer(&args, &arch, None)?;
+        return write(&text, &args.output, std::slice::from_ref(&args.model));
+    }
+    if !args.inference
+        && let Some(file) = transformer_file(&args)?
+    {
+        let text = plan_transformer(&args, &file.found.arch.clone(), Some(&file))?;
         return write(&text, &args.output, std::slice::from_ref(&args.model));
     }
     if args.tensor_parallel > 1 || args.checkpointing != crate::plan::Checkpointing::None {
@@ -320,6 +472,12 @@ fn plan(loader: &dyn Loader, args: PlanArgs) -> Result<(), Failure> {
     if args.gpus > 1 || args.zero > 0 {
         return Err(Failure::Usage(anyhow!(
             "--gpus and --zero are for measured and transformer training plans"
+        )));
+    }
+    if args.finetune().is_active() {
+        return Err(Failure::Usage(anyhow!(
+            "--train, --freeze and --lora-rank are for training plans (built-in models, transformer \
+             configs and weights files)"
         )));
     }
     let load = |o: &crate::sources::LoadOptions| {
@@ -356,7 +514,7 @@ fn plan(loader: &dyn Loader, args: PlanArgs) -> Result<(), Failure> {
     let second = load(&opts)?;
     let options = crate::plan::PlanOptions {
         optimizer: args.optimizer,
-        precision: args.precision,
+        precision: args.precision_or_fp32(),
         budget: args.budget,
         inference: args.inference,
     };

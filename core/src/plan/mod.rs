@@ -17,6 +17,8 @@
 //! The promise: every figure is bytes with its unit, what is not known is said to be unknown (never 0),
 //! and the plan says which path (measured or formula) it took and what it leaves out.
 
+pub mod finetune;
+pub mod from_file;
 pub mod inference;
 pub mod measured;
 pub mod state;

@@ -98,6 +98,21 @@ fn sum(mut values: impl Iterator<Item = Option<u64>>) -> Option<u64> {
     values.try_fold(0u64, |a, v| a.checked_add(v?))
 }
 
+/// Tensor parallelism splits everything; ZeRO splits over the data-parallel GPUs from its stage on.
+fn split_by(bytes: u64, p: &Parallelism, from_stage: u8) -> u64 {
+    let b = bytes.div_ceil(p.tensor_parallel.max(1));
+    if p.zero >= from_stage && from_stage > 0 {
+        b.div_ceil(p.data_parallel())
+    } else {
+        b
+    }
+}
+
+/// Weights of `bytes` in all, per GPU (split by tensor parallelism, and by ZeRO stage 3).
+pub fn split_weights(bytes: u64, p: &Parallelism) -> u64 {
+    split_by(bytes, p, 3)
+}
+
 /// The state of `tensors` trained as `options` say.
 pub fn state_of(tensors: &[ParamTensor], options: &StateOptions) -> TrainingState {
     let fp32 = 4u64;
@@ -116,18 +131,8 @@ pub fn state_of(tensors: &[ParamTensor], options: &StateOptions) -> TrainingStat
         .iter()
         .map(|t| options.optimizer.state_bytes(&t.shape, state_bytes)));
     let p = options.parallelism;
-    let (tp, dp) = (p.tensor_parallel.max(1), p.data_parallel());
-    // Tensor parallelism splits everything; ZeRO splits over the data-parallel GPUs by stage.
-    let split = |bytes: Option<u64>, from_stage: u8| {
-        bytes.map(|b| {
-            let b = b.div_ceil(tp);
-            if p.zero >= from_stage && from_stage > 0 {
-                b.div_ceil(dp)
-            } else {
-                b
-            }
-        })
-    };
+    let tp = p.tensor_parallel.max(1);
+    let split = |bytes: Option<u64>, from_stage: u8| bytes.map(|b| split_by(b, &p, from_stage));
     let per_gpu = TrainingMemory {
         weights: split(params.and_then(|n| n.checked_mul(stored)), 3),
         gradients: split(trainable.and_then(|n| n.checked_mul(stored)), 2),

@@ -489,11 +489,16 @@ mod step_report {
             }
             Activations::Formula(f) => format!(
                 "Activations from the architecture, not measured: {}. {} layers × {} each; logits and \
-                 loss {}.",
+                 loss {}{}.",
                 f.formula,
                 f.layers,
                 binary(f.per_layer),
-                binary(f.logits_and_loss)
+                binary(f.logits_and_loss),
+                if f.adapters > 0 {
+                    format!("; LoRA adapters' intermediates {}", binary(f.adapters))
+                } else {
+                    String::new()
+                }
             ),
         }
     }
@@ -715,6 +720,7 @@ mod step_report {
                 "recompute_transient_bytes": f.recompute_transient,
                 "outside_layers_bytes": f.outside_layers,
                 "logits_and_loss_bytes": f.logits_and_loss,
+                "adapters_bytes": f.adapters,
             }),
         };
         let s = p.state.per_gpu;
