@@ -111,7 +111,7 @@ pub fn notice(model: &str, limits: &Limits) -> String {
         }
     };
     format!(
-        "tchinfo: running the TorchScript code in {model} (its forward pass, for --input-size) in a \
+        "tchinfo: running the TorchScript code in {model} (its forward pass for --input-size; for plan, forward and backward) in a \
          sandboxed child process: no file writes, no network, no new processes, {reads}; at most {} \
          (--timeout) and {} (--max-memory)",
         seconds_text(limits.timeout),
