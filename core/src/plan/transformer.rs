@@ -110,7 +110,9 @@ struct Dims {
     activation_extra: u64,
     /// A BERT-style encoder (`BertModel`): its LayerNorms' float32 mean and reciprocal deviation, the
     /// int64 ids its embeddings look up, and the pooler (the last hidden state and the tanh output).
-    encoder: bool,
+    /// `Some(max_position_embeddings)`: the length of its position and token-type id buffers, which
+    /// the embeddings keep whole (the ids used are slices of them).
+    encoder: Option<u64>,
 }
 
 fn dims(arch: &Architecture) -> Dims {
@@ -134,7 +136,7 @@ fn dims(arch: &Architecture) -> Dims {
             } else {
                 0
             },
-            encoder: false,
+            encoder: None,
         },
         Architecture::Bert(c) => Dims {
             layers: c.num_hidden_layers,
@@ -150,7 +152,7 @@ fn dims(arch: &Architecture) -> Dims {
             lm_head: false,
             vocab: c.vocab_size,
             activation_extra: 0,
-            encoder: true,
+            encoder: Some(c.max_position_embeddings),
         },
         Architecture::Llama(c) => {
             let head_dim = c.head_dim();
@@ -167,7 +169,7 @@ fn dims(arch: &Architecture) -> Dims {
                 lm_head: true,
                 vocab: c.vocab_size,
                 activation_extra: 0,
-                encoder: false,
+                encoder: None,
             }
         }
     }
@@ -204,7 +206,7 @@ pub fn activations(arch: &Architecture, options: &FormulaOptions) -> Transformer
     let norms = if d.gated {
         2 * (4 * d.hidden + w * d.hidden)
     } else {
-        2 * w * d.hidden + if d.encoder { 2 * 8 } else { 0 }
+        2 * w * d.hidden + if d.encoder.is_some() { 2 * 8 } else { 0 }
     };
     // Llama-family attention through sdpa: the heads' output is kept by the kernel and, merged back
     // (a copy), by the output projection; fused kernels keep a float32 log-sum-exp per head.
@@ -236,15 +238,15 @@ pub fn activations(arch: &Architecture, options: &FormulaOptions) -> Transformer
     };
     // BertModel: the embeddings' LayerNorm statistics and the int64 input ids per token, the pooler's
     // input (a view of the last hidden state, whose whole storage it keeps) per token and its tanh
-    // output per sequence; the position and token-type id buffers (one row each) do not grow with b.
-    let (encoder_per_token, encoder_fixed) = if d.encoder {
-        (
+    // output per sequence; the position and token-type id buffers (one row of int64 each, as long as
+    // the longest input) do not grow with b.
+    let (encoder_per_token, encoder_fixed) = match d.encoder {
+        Some(positions) => (
             8 + 8 + w * d.hidden,
             b.saturating_mul(w * d.hidden)
-                .saturating_add(s.saturating_mul(16)),
-        )
-    } else {
-        (0, 0)
+                .saturating_add(positions.saturating_mul(16)),
+        ),
+        None => (0, 0),
     };
     let outside_layers = sb
         .saturating_mul(mask(d.hidden) + final_norm + encoder_per_token)
