@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """`tchinfo plan` against real PyTorch training steps: for each model and batch, runs
 models/measure_training.py (saved-tensor bytes and the measured peak of a steady-state Adam step, CPU)
-and `tchinfo plan --format json`, and prints the Markdown error table that goes in BENCHMARKS.md.
+and `tchinfo plan --format json`, and prints the Markdown error table that goes in BENCHMARKS.md, beside
+what torchinfo's "Estimated Total Size" answers for the same model and input (bench/torchinfo_estimate.py).
 
     python3 bench/plan_accuracy.py [--python /work/venv/bin/python] [--only resnet50]
 """
@@ -48,19 +49,22 @@ def main():
             if model in LANGUAGE:
                 cmd += ["--seq-len", "128", "--attention", "eager"]
             planned = run_json(cmd)
+            est = run_json([args.python, "bench/torchinfo_estimate.py", model, "--batch", str(b)])
+            torchinfo_total = est["total_bytes"]
             held, peak = planned["activations_bytes"], planned["total_bytes"]
             err = lambda p, m: f"{(p - m) * 100 / m:+.1f}%"
             row = (model + (" ×128 tokens" if model in LANGUAGE else ""), b,
                    planned["activations"]["source"],
                    measured["saved_bytes"] / MIB, held / MIB, err(held, measured["saved_bytes"]),
-                   measured["peak_bytes"] / MIB, peak / MIB, err(peak, measured["peak_bytes"]))
+                   measured["peak_bytes"] / MIB, peak / MIB, err(peak, measured["peak_bytes"]),
+                   torchinfo_total / MIB, err(torchinfo_total, measured["peak_bytes"]))
             rows.append(row)
             print(json.dumps({"model": model, "batch": b, "measured": measured, "planned_held": held,
-                              "planned_peak": peak}), file=sys.stderr, flush=True)
+                              "planned_peak": peak, "torchinfo": est}), file=sys.stderr, flush=True)
     print("| model | batch | plan's path | saved for backward (PyTorch) | held (tchinfo) | error | "
           "step peak (PyTorch, anonymous RSS) | peak (tchinfo) | error | peak growth per sample "
-          "(PyTorch / tchinfo) |")
-    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+          "(PyTorch / tchinfo) | torchinfo's Estimated Total Size | error |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     first = {}
     for r in rows:
         growth = ""
@@ -71,7 +75,7 @@ def main():
         else:
             first[r[0]] = (r[1], r[6], r[7])
         print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.1f} MiB | {r[4]:.1f} MiB | {r[5]} | {r[6]:.1f} MiB | "
-              f"{r[7]:.1f} MiB | {r[8]} | {growth} |")
+              f"{r[7]:.1f} MiB | {r[8]} | {growth} | {r[9]:.1f} MiB | {r[10]} |")
 
 
 if __name__ == "__main__":
