@@ -1025,6 +1025,45 @@ Loaded load_without_weights(const std::string& path) {
 }
 
 
+// A file's forward, ready to run, for a plain measurement and for training steps alike: the module,
+// whether it was traced, its graph and the schema line every answer starts with; or, in `failure`,
+// the whole answer to give instead (the file cannot be loaded, has no TorchScript forward, or takes
+// other inputs than the request gives). The caller's warning handler is in place before this runs.
+struct Forward {
+  torch::jit::Module module;
+  bool traced = false;
+  GraphFunction* fn = nullptr;
+  std::string schema_line;
+  std::string failure;
+};
+
+Forward open_forward(const std::string& path, const Request& req) {
+  Forward f;
+  try {
+    auto loaded = load_without_weights(path);
+    f.module = loaded.module;
+    f.traced = loaded.traced;
+  } catch (const std::exception& e) {
+    f.failure = fail("load", message_of(e));
+    return f;
+  }
+  auto forward = f.module.find_method("forward");
+  if (!forward) {
+    f.failure = fail("load", "the module has no forward method");
+    return f;
+  }
+  f.fn = torch::jit::tryToGraphFunction(forward->function());
+  if (!f.fn) {
+    f.failure = fail("load", "forward is not a TorchScript graph");
+    return f;
+  }
+  f.schema_line = "schema\t" + escape(signature(f.fn->getSchema())) + "\n";
+  const std::string problem = check_inputs(f.fn->getSchema(), req.inputs.size());
+  if (!problem.empty()) f.failure = f.schema_line + fail("input", problem);
+  return f;
+}
+
+
 // ---- training steps ----
 
 // The first floating-point tensor of a forward's result, depth first through tuples, lists and dicts.
@@ -1064,23 +1103,13 @@ std::optional<at::Tensor> first_floating(const c10::IValue& v) {
 std::string train_steps(const std::string& path, const Request& req) {
   CollectWarnings warnings;
   c10::WarningUtils::WarningHandlerGuard collecting(&warnings);
-  torch::jit::Module module;
-  bool traced = false;
-  try {
-    auto loaded = load_without_weights(path);
-    module = loaded.module;
-    traced = loaded.traced;
-  } catch (const std::exception& e) {
-    return fail("load", message_of(e));
-  }
-  auto forward = module.find_method("forward");
-  if (!forward) return fail("load", "the module has no forward method");
-  GraphFunction* fn = torch::jit::tryToGraphFunction(forward->function());
-  if (!fn) return fail("load", "forward is not a TorchScript graph");
+  Forward opened = open_forward(path, req);
+  if (!opened.failure.empty()) return opened.failure;
+  torch::jit::Module module = opened.module;
+  const bool traced = opened.traced;
+  GraphFunction* fn = opened.fn;
   const auto& schema = fn->getSchema();
-  std::string out = "schema\t" + escape(signature(schema)) + "\n";
-  const std::string problem = check_inputs(schema, req.inputs.size());
-  if (!problem.empty()) return out + fail("input", problem);
+  std::string out = opened.schema_line;
   std::vector<Fill> fills;
   {
     Inliner inliner(traced);
@@ -1153,23 +1182,13 @@ std::string measure(const std::string& path, const std::string& request_text) {
   if (!req.train_batches.empty()) return train_steps(path, req);
   CollectWarnings warnings;  // declared first: the guard must put the old handler back before it goes
   c10::WarningUtils::WarningHandlerGuard collecting(&warnings);
-  torch::jit::Module module;
-  bool traced = false;
-  try {
-    auto loaded = load_without_weights(path);
-    module = loaded.module;
-    traced = loaded.traced;
-  } catch (const std::exception& e) {
-    return fail("load", message_of(e));
-  }
-  auto forward = module.find_method("forward");
-  if (!forward) return fail("load", "the module has no forward method");
-  GraphFunction* fn = torch::jit::tryToGraphFunction(forward->function());
-  if (!fn) return fail("load", "forward is not a TorchScript graph");
+  Forward opened = open_forward(path, req);
+  if (!opened.failure.empty()) return opened.failure;
+  torch::jit::Module module = opened.module;
+  const bool traced = opened.traced;
+  GraphFunction* fn = opened.fn;
   const auto& schema = fn->getSchema();
-  std::string out = "schema\t" + escape(signature(schema)) + "\n";
-  const std::string problem = check_inputs(schema, req.inputs.size());
-  if (!problem.empty()) return out + fail("input", problem);
+  std::string out = opened.schema_line;
 
   module.eval();
   Inliner inliner(traced);
