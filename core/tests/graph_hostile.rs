@@ -3,72 +3,32 @@
 //! that only turns a hang into a failure (each answers in well under a second), under a memory cap. The
 //! files are built here, in memory, so the repository keeps no megabytes of them.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Cursor, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
-use std::time::Duration;
 use tchinfo_core::reports::{csv, json, summary, table::TableOptions};
 use tchinfo_core::sources::graph::symbols::SizeRequest;
 use tchinfo_core::sources::{onnx, pt2};
 use tchinfo_core::summary::ModelSummary;
 use zip::write::FileOptions;
 
-const CAP: usize = 2 << 30;
-const DEADLINE: Duration = Duration::from_secs(60);
+mod common;
 
-struct CappedAllocator;
-
-static HELD: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for CappedAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if HELD.fetch_add(layout.size(), Ordering::Relaxed) + layout.size() > CAP {
-            HELD.fetch_sub(layout.size(), Ordering::Relaxed);
-            return std::ptr::null_mut();
-        }
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        HELD.fetch_sub(layout.size(), Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: CappedAllocator = CappedAllocator;
-
-/// Runs `read` on its own thread: a summary (then rendered) or one error line naming `label`.
+/// Runs `read` under the common bounds: a summary (then rendered) or one error line naming `label`.
 fn bounded(
     name: &str,
     label: &'static str,
     read: impl FnOnce() -> Result<ModelSummary, String> + Send + 'static,
 ) {
-    let (tx, rx) = mpsc::channel();
-    let worker = std::thread::spawn(move || {
-        let outcome = match read() {
-            Ok(s) => {
-                let _ = summary::render(&s, &TableOptions::default());
-                let _ = csv::render(&s);
-                let _ = json::to_string(&json::summary_json(&s));
-                Ok(())
-            }
-            Err(e) if e.starts_with(&format!("{label}: ")) && e.lines().count() == 1 => Ok(()),
-            Err(e) => Err(format!("not one line naming the file: {e:?}")),
-        };
-        let _ = tx.send(outcome);
-    });
-    match rx.recv_timeout(DEADLINE) {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => panic!("{name}: {e}"),
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{name}: no answer within {DEADLINE:?}"),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            let _ = worker.join();
-            panic!("{name}: the reader panicked")
+    common::bounded(name, move || match read() {
+        Ok(s) => {
+            let _ = summary::render(&s, &TableOptions::default());
+            let _ = csv::render(&s);
+            let _ = json::to_string(&json::summary_json(&s));
+            Ok(())
         }
-    }
+        Err(e) if e.starts_with(&format!("{label}: ")) && e.lines().count() == 1 => Ok(()),
+        Err(e) => Err(format!("not one line naming the file: {e:?}")),
+    })
 }
 
 fn read_onnx(bytes: Vec<u8>) -> Result<ModelSummary, String> {
