@@ -358,20 +358,27 @@ fn plan_transformer(
     Ok(render_step(&plan, args.output.format))
 }
 
-/// Measured training steps at batches 1 and 2 (and 3 when they were quick, to check the line).
+/// A batch-2 step holding at most this much for backward is small enough that a third point is cheap.
+const THIRD_POINT_MAX_HELD: u64 = 64 << 20;
+
+/// Measured training steps at batches 1 and 2 (and 3 when they are small, to check the line).
 fn plan_measured(
     loader: &dyn Loader,
     args: &PlanArgs,
     opts: &crate::sources::LoadOptions,
 ) -> Option<Result<String, Failure>> {
-    let started = std::time::Instant::now();
     let mut runs = match loader.measure_training(&args.model, opts, &[1, 2])? {
         Ok(runs) => runs,
         Err(e) => return Some(Err(Failure::Run(e.into()))),
     };
-    // A third point costs as much as the first two together; it is taken when that is cheap.
+    // A third point costs as much as the first two together; it is taken when the steps are small.
+    // Judged by the bytes measured, not by how long the steps took, so one model's plan is the same
+    // on every run, however loaded the machine.
     if runs.fixed_batch.is_none()
-        && started.elapsed() < std::time::Duration::from_millis(400)
+        && runs
+            .runs
+            .iter()
+            .all(|r| r.held_for_backward <= THIRD_POINT_MAX_HELD)
         && let Some(Ok(third)) = loader.measure_training(&args.model, opts, &[3])
     {
         runs.runs.extend(third.runs);
