@@ -45,7 +45,9 @@ def main():
             continue
         for b in batches:
             measured = run_json([args.python, "models/measure_training.py", model, "--batch", str(b)])
-            cmd = [args.tchinfo, "plan", model, "--batch-size", str(b), "--format", "json"]
+            # The ground truth is a CPU process: the plan for a CPU (its runtime, float dropout masks).
+            cmd = [args.tchinfo, "plan", model, "--batch-size", str(b), "--device", "cpu",
+                   "--format", "json"]
             if model in LANGUAGE:
                 cmd += ["--seq-len", "128", "--attention", "eager"]
             planned = run_json(cmd)

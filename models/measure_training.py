@@ -14,7 +14,8 @@ For a model at a batch it prints one JSON line:
 - state_bytes: weights + gradients + Adam's state, 16 B per parameter.
 
 The loss is the mean of the output (as tchinfo's measuring run), or with --cross-entropy a real
-cross-entropy against zero labels. A TorchScript file (a path ending in .pt) is loaded with
+cross-entropy against zero labels; GPT-2 (and a causal LM's hf: folder) computes its language-model
+loss inside the forward, labels = the ids. A TorchScript file (a path ending in .pt) is loaded with
 torch.jit.load and run with the graph executor's optimisations off (each operator records its own
 autograd node, as eager PyTorch and tchinfo's sandboxed step do); its inputs come from --input-size
 (the batch replaced by --batch) and --dtype, integer inputs filled with token ids 1..ROWS-1 (--ids-rows,
@@ -101,8 +102,11 @@ def build(name, batch, seq_len):
         ids = torch.zeros(batch, seq_len, dtype=torch.long)
 
         def forward(m):
-            out = m(input_ids=ids)
-            return out.logits if hasattr(out, "logits") else out.last_hidden_state
+            # GPT-2 trains as a language model: the loss inside the forward (labels = the ids), so the
+            # float32 log-probabilities the cross-entropy keeps are counted, as in real training.
+            if name.startswith("gpt2"):
+                return m(input_ids=ids, labels=ids).loss
+            return m(input_ids=ids).last_hidden_state
         return model, forward
     if name.startswith("hf:"):
         # A Hugging Face folder's config, random weights in float32, sdpa attention (CPU's default):

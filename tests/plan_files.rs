@@ -236,3 +236,64 @@ fn the_llama_family_formula_is_within_10_percent_of_a_real_run() {
         );
     }
 }
+
+/// Bytes PyTorch saved for backward in the tiny GPT-2 and BERT runs (dropout 0.1, sdpa's math kernel,
+/// float32 masks on a CPU), by the same command as [`SAVED_BY_PYTORCH`].
+const SAVED_WITH_DROPOUT_ON_A_CPU: &[(&str, u64, u64)] = &[
+    ("models/hf/tiny_gpt2", 2, 1_859_076),
+    ("models/hf/tiny_gpt2", 8, 7_434_756),
+    ("models/hf/tiny_bert", 2, 1_301_760),
+    ("models/hf/tiny_bert", 8, 5_203_968),
+];
+
+/// A plan for a CPU keeps dropout masks as wide as the activations (the CPU's multiply path) and adds
+/// the runtime: then the dropout models' formula is within the 5% of a real CPU run, and the
+/// runtime is in every phase of the step.
+#[test]
+fn a_cpu_plan_matches_a_cpu_run_of_the_dropout_models() {
+    for &(folder, batch, saved) in SAVED_WITH_DROPOUT_ON_A_CPU {
+        let config = format!("{folder}/config.json");
+        let batch = batch.to_string();
+        let args = |device| {
+            plan(&[
+                &config,
+                "--seq-len",
+                "64",
+                "--batch-size",
+                &batch,
+                "--precision",
+                "fp32",
+                "--attention",
+                "eager",
+                "--device",
+                device,
+            ])
+        };
+        let (cpu, gpu) = (args("cpu"), args("gpu"));
+        let held = activations(&cpu);
+        let error = (held as f64 - saved as f64).abs() / saved as f64;
+        assert!(
+            error < 0.05,
+            "{folder} at batch {batch}: formula {held}, PyTorch saved {saved}"
+        );
+        // The GPU's 1-byte masks keep less.
+        assert!(activations(&gpu) < held, "{folder}");
+        assert_eq!(cpu["device"], "cpu");
+        assert_eq!(cpu["runtime_bytes"], 78_815_232);
+        assert_eq!(gpu["runtime_bytes"], 0);
+        for phase in cpu["phases"].as_array().unwrap() {
+            assert!(phase["bytes"].as_u64().unwrap() > 78_815_232, "{phase}");
+        }
+    }
+    let out = tchinfo(&[
+        "plan",
+        "models/hf/tiny_gpt2/config.json",
+        "--device",
+        "cpu",
+        "--gpus",
+        "2",
+    ]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("--device cpu plans one CPU process"), "{err}");
+}

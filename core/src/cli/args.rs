@@ -105,6 +105,11 @@ pub struct PlanArgs {
     /// eager (softmax and dropout kept, as PyTorch's math kernel and CPUs do).
     #[arg(long, default_value = "fused", value_parser = parse_attention)]
     pub attention: crate::plan::AttentionKind,
+    /// The device the training runs on: gpu (dropout keeps 1-byte masks; the CUDA context and
+    /// workspaces are named as not included) or cpu (dropout keeps element-wide masks, and the ~75 MiB
+    /// PyTorch's CPU runtime takes at a training step is added, so the peak compares with the process's).
+    #[arg(long, default_value = "gpu")]
+    pub device: crate::plan::Device,
     /// Fine-tune only the parameters whose full name (model.layers.0.mlp.up_proj.weight) matches this
     /// regular expression; the rest are frozen (weights kept, no gradients, no optimizer state).
     #[arg(long, value_name = "REGEX", value_parser = parse_regex)]

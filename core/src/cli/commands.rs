@@ -154,6 +154,7 @@ fn step_options(args: &PlanArgs, batch: u64) -> crate::plan::StepPlanOptions {
         batch,
         checkpointing: args.checkpointing,
         attention: args.attention,
+        device: args.device,
     }
 }
 
@@ -328,12 +329,19 @@ fn plan_transformer(
             &FormulaOptions {
                 tokens: Tokens { batch, seq },
                 activation_bytes: options.activation_bytes(),
-                mask_bytes: 1,
+                mask_bytes: args.device.mask_bytes(options.activation_bytes()),
                 attention: args.attention,
                 checkpointing: args.checkpointing,
                 tensor_parallel: args.tensor_parallel,
             },
         );
+        let head_trains = selected
+            .tensors
+            .iter()
+            .any(|t| t.trainable && t.shape.iter().product::<u64>() == a.head_params);
+        if !head_trains {
+            a.head_params = 0;
+        }
         if args.checkpointing != crate::plan::Checkpointing::Full {
             a.adapters = selected
                 .adapter_activations(seq.saturating_mul(batch), options.activation_bytes())
@@ -451,6 +459,13 @@ fn plan(loader: &dyn Loader, args: PlanArgs) -> Result<(), Failure> {
     parallelism
         .check()
         .map_err(|e| Failure::Usage(anyhow!(e)))?;
+    if args.device == crate::plan::Device::Cpu
+        && (args.gpus > 1 || args.zero > 0 || args.tensor_parallel > 1)
+    {
+        return Err(Failure::Usage(anyhow!(
+            "--device cpu plans one CPU process: --gpus, --zero and --tensor-parallel are for GPUs"
+        )));
+    }
     if !args.inference
         && let Some(arch) = architecture_of(&args.model)?
     {

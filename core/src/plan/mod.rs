@@ -10,6 +10,7 @@
 //!   the published per-layer formula (Korthikanti et al. 2022), for models too large to run here;
 //! - [`state`]: weights, gradients, optimizer state and master weights per GPU, under data parallelism
 //!   with ZeRO stages and tensor parallelism;
+//! - [`device`]: what the device changes (dropout masks' width, the CPU runtime's own memory);
 //! - [`step`]: the peak of a steady-state step, the max over its phases (forward, backward, optimizer
 //!   step with its temporaries), and the largest batch that fits;
 //! - [`inference`]: inference plans (weights + the largest live activations), from two forward passes.
@@ -17,6 +18,7 @@
 //! The promise: every figure is bytes with its unit, what is not known is said to be unknown (never 0),
 //! and the plan says which path (measured or formula) it took and what it leaves out.
 
+pub mod device;
 pub mod finetune;
 pub mod from_file;
 pub mod inference;
@@ -25,6 +27,7 @@ pub mod state;
 pub mod step;
 pub mod transformer;
 
+pub use device::Device;
 pub use inference::{Fit, Linear, Measured, Plan, PlanError, PlanOptions};
 pub use measured::{MeasuredActivations, TrainingRun, TrainingRuns};
 pub use state::{Parallelism, StateOptions, TrainingState};

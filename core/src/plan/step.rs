@@ -5,13 +5,19 @@
 //! peak is the max over the phases, never one sum:
 //! - forward: state + the activations held for backward;
 //! - backward: state + what the backward holds at its highest (activations not yet freed, gradients
-//!   made so far, its temporaries) — measured, or for a formula plan activations + gradients (+ one
-//!   layer recomputed under full checkpointing), an upper bound;
+//!   made so far, its temporaries) — measured; or, for a formula plan, taken at its two ends, since
+//!   autograd frees each layer's activations as it makes that layer's gradients: its start (every
+//!   activation still held, the head's gradient and the logits' float32 gradient made) and its end
+//!   (every gradient made, the first layer's activations not yet freed), each with one layer
+//!   recomputed under full checkpointing;
 //! - optimizer step: state + gradients + the update's temporaries.
+//!
+//! On a CPU every phase also holds the runtime's own memory ([`super::device`]).
 //!
 //! Each phase is a straight line in the batch, so the largest batch that fits is the smallest of the
 //! largest batches each phase allows.
 
+use super::device::Device;
 use super::inference::{Fit, Linear};
 use super::measured::MeasuredActivations;
 use super::state::{Parallelism, TrainingState};
@@ -28,6 +34,7 @@ pub struct StepPlanOptions {
     pub batch: u64,
     pub checkpointing: Checkpointing,
     pub attention: AttentionKind,
+    pub device: Device,
 }
 
 impl StepPlanOptions {
@@ -76,6 +83,12 @@ pub struct StepPlan {
     pub fit: Option<Fit>,
 }
 
+/// The backward phase as a line in the batch: measured at its highest, or a formula's two ends.
+enum Backward {
+    Measured(Linear),
+    Ends { start: Linear, end: Linear },
+}
+
 fn at(line: Linear, batch: u64) -> Option<u64> {
     u64::try_from(line.at(batch)).ok()
 }
@@ -118,7 +131,8 @@ impl StepPlan {
         let resident = s
             .weights?
             .checked_add(s.optimizer_state?)?
-            .checked_add(s.master_weights?)?;
+            .checked_add(s.master_weights?)?
+            .checked_add(options.device.runtime_bytes())?;
         let gradients = s.gradients?;
         let temporaries = state.optimizer_temporaries?;
         let width = options.activation_bytes() as i128;
@@ -131,41 +145,68 @@ impl StepPlan {
                     per_sample: m.backward_peak.per_sample,
                 };
                 let backward = plus(scaled(beyond_gradients, width, 4), gradients);
-                (held, backward)
+                (held, Backward::Measured(backward))
             }
             (Activations::Formula(_), Some((one, two))) => {
-                let held = Linear {
-                    fixed: 2 * one.held() as i128 - two.held() as i128,
-                    per_sample: two.held() as i128 - one.held() as i128,
+                let line = |f: &dyn Fn(&TransformerActivations) -> u64| Linear {
+                    fixed: 2 * f(one) as i128 - f(two) as i128,
+                    per_sample: f(two) as i128 - f(one) as i128,
                 };
-                let backward = plus(held, gradients.checked_add(one.recompute_transient)?);
-                let transient_growth =
-                    two.recompute_transient as i128 - one.recompute_transient as i128;
-                let backward = Linear {
-                    fixed: backward.fixed - transient_growth,
-                    per_sample: backward.per_sample + transient_growth,
-                };
-                (held, backward)
+                let held = line(&|a| a.held());
+                // The head's gradient (a share of the gradients, as sharded) is made before any
+                // layer's activations are freed.
+                let head_gradients = u64::try_from(
+                    u128::from(gradients) * u128::from(one.head_params.min(trainable))
+                        / u128::from(trainable.max(1)),
+                )
+                .ok()?;
+                let start = line(&|a| {
+                    a.held()
+                        .saturating_add(a.logits_and_loss)
+                        .saturating_add(a.recompute_transient)
+                });
+                let end = line(&|a| {
+                    (a.layers_kept / a.layers.max(1)).saturating_add(a.recompute_transient)
+                });
+                (
+                    held,
+                    Backward::Ends {
+                        start: plus(start, head_gradients),
+                        end: plus(end, gradients),
+                    },
+                )
             }
             (Activations::Formula(_), None) => return None,
         };
-        let phases = vec![
-            (
-                "forward",
-                "state + activations held for backward",
-                plus(held, resident),
-            ),
-            (
+        let mut phases = vec![(
+            "forward",
+            "state + activations held for backward",
+            plus(held, resident),
+        )];
+        match backward {
+            Backward::Measured(line) => phases.push((
                 "backward",
                 "state + the backward's highest: activations not yet freed, gradients, temporaries",
-                plus(backward, resident),
-            ),
-            (
-                "optimizer step",
-                "state + gradients + the update's temporaries",
-                flat(resident.checked_add(gradients)?.checked_add(temporaries)?),
-            ),
-        ];
+                plus(line, resident),
+            )),
+            Backward::Ends { start, end } => {
+                phases.push((
+                    "backward, its start",
+                    "state + every activation + the head's gradient + the logits' float32 gradient",
+                    plus(start, resident),
+                ));
+                phases.push((
+                    "backward, its end",
+                    "state + every gradient + the first layer's activations",
+                    plus(end, resident),
+                ));
+            }
+        }
+        phases.push((
+            "optimizer step",
+            "state + gradients + the update's temporaries",
+            flat(resident.checked_add(gradients)?.checked_add(temporaries)?),
+        ));
         let phases: Vec<Phase> = phases
             .into_iter()
             .map(|(name, holds, line)| Phase {
@@ -289,6 +330,7 @@ mod tests {
             batch,
             checkpointing: Checkpointing::None,
             attention: AttentionKind::Fused,
+            device: Device::Gpu,
         }
     }
 
@@ -354,6 +396,80 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(p.fit, Some(Fit::NotEvenOne { .. })));
+    }
+
+    fn formula_at(batch: u64) -> TransformerActivations {
+        TransformerActivations {
+            layers: 2,
+            per_layer: 400 * batch,
+            layers_kept: 800 * batch,
+            recompute_transient: 0,
+            outside_layers: 100 * batch,
+            logits_and_loss: 100 * batch,
+            adapters: 0,
+            head_params: 50,
+            formula: "test".into(),
+        }
+    }
+
+    #[test]
+    fn a_formula_backward_is_taken_at_its_two_ends() {
+        let p = StepPlan::new(
+            "m",
+            100,
+            100,
+            state(160),
+            Activations::Formula(formula_at(4)),
+            Some((formula_at(1), formula_at(2))),
+            options(4, None),
+        )
+        .unwrap();
+        let phase = |name: &str| p.phases.iter().find(|x| x.name == name).unwrap().bytes;
+        // Resident 1,200. Start: held 1,000·4 + the logits' gradient 100·4 + the head's gradient
+        // (50 of 100 trainable parameters: half of 400 bytes). End: 400 gradient bytes + one layer.
+        assert_eq!(phase("forward"), Some(1_200 + 4_000));
+        assert_eq!(phase("backward, its start"), Some(1_200 + 4_400 + 200));
+        assert_eq!(phase("backward, its end"), Some(1_200 + 400 + 1_600));
+        assert_eq!(p.peak, Some(5_800));
+        // A frozen head (head_params 0) makes no gradient before the layers'.
+        let frozen = |b| TransformerActivations {
+            head_params: 0,
+            ..formula_at(b)
+        };
+        let p = StepPlan::new(
+            "m",
+            100,
+            100,
+            state(160),
+            Activations::Formula(frozen(4)),
+            Some((frozen(1), frozen(2))),
+            options(4, None),
+        )
+        .unwrap();
+        assert_eq!(p.peak, Some(5_600));
+    }
+
+    #[test]
+    fn a_cpu_plan_holds_the_runtime_in_every_phase() {
+        let gpu = StepPlan::new(
+            "m",
+            100,
+            100,
+            state(160),
+            measured(),
+            None,
+            options(4, None),
+        )
+        .unwrap();
+        let mut o = options(4, None);
+        o.device = Device::Cpu;
+        let cpu = StepPlan::new("m", 100, 100, state(160), measured(), None, o).unwrap();
+        for (g, c) in gpu.phases.iter().zip(&cpu.phases) {
+            assert_eq!(
+                c.bytes.unwrap() - g.bytes.unwrap(),
+                Device::Cpu.runtime_bytes()
+            );
+        }
     }
 
     #[test]

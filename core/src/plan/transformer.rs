@@ -81,6 +81,9 @@ pub struct TransformerActivations {
     pub logits_and_loss: u64,
     /// LoRA adapters' own intermediates (0 without adapters; see [`super::finetune`]).
     pub adapters: u64,
+    /// Parameters of the language-model head (vocabulary × hidden; 0 without one, or when it is
+    /// frozen): their gradient is the first the backward makes, before any activation is freed.
+    pub head_params: u64,
     /// The formula in words, for the plan's line about it.
     pub formula: String,
 }
@@ -291,6 +294,11 @@ pub fn activations(arch: &Architecture, options: &FormulaOptions) -> Transformer
         outside_layers,
         logits_and_loss,
         adapters: 0,
+        head_params: if d.lm_head {
+            d.vocab.saturating_mul(d.hidden)
+        } else {
+            0
+        },
         formula,
     }
 }

@@ -386,7 +386,9 @@ mod step_report {
     pub(super) fn heading(p: &StepPlan) -> String {
         let o = &p.options;
         let par = o.parallelism;
-        let gpus = if par.gpus == 1 {
+        let gpus = if o.device == crate::plan::Device::Cpu && par.gpus == 1 {
+            "on a CPU".to_string()
+        } else if par.gpus == 1 {
             "1 GPU".to_string()
         } else {
             let mut parts = vec![format!("{} GPUs", par.gpus)];
@@ -406,6 +408,14 @@ mod step_report {
             o.precision.name(),
             o.batch
         )
+    }
+
+    /// Whose memory the parts are: one GPU's, or the CPU process's.
+    fn per_device(p: &StepPlan) -> &'static str {
+        match p.options.device {
+            crate::plan::Device::Gpu => "Per GPU",
+            crate::plan::Device::Cpu => "In the CPU process",
+        }
     }
 
     /// (label, bytes) of what one GPU holds, in print order.
@@ -440,6 +450,15 @@ mod step_report {
                 "float32 master weights".to_string(),
                 "master_weights_bytes",
                 s.master_weights,
+            ));
+        }
+        let runtime = p.options.device.runtime_bytes();
+        if runtime > 0 {
+            rows.push((
+                "PyTorch's CPU runtime at a training step (measured: oneDNN, autograd, malloc arenas)"
+                    .to_string(),
+                "runtime_bytes",
+                Some(runtime),
             ));
         }
         rows.push((
@@ -565,19 +584,26 @@ mod step_report {
     }
 
     pub(super) fn assumptions(p: &StepPlan) -> Vec<String> {
-        let mut out = vec![
-            "Not included: the CUDA context (about 0.3–1.5 GB per GPU), cuDNN/cuBLAS workspaces, the \
-             caching allocator's reserve and fragmentation, the data loader; on a CPU, the ~75 MiB a \
-             PyTorch process's runtime takes at its first training step whatever the model (oneDNN, \
-             the autograd engine, malloc arenas: `models/measure_training.py --baseline`)."
+        let mut out = vec![match p.options.device {
+            crate::plan::Device::Gpu => "Not included: the CUDA context (about 0.3–1.5 GB per GPU), \
+                cuDNN/cuBLAS workspaces, the caching allocator's reserve and fragmentation, the data \
+                loader. (`--device cpu` plans a CPU run: its runtime added, masks element-wide.)"
                 .to_string(),
+            crate::plan::Device::Cpu => "Included: the ~75 MiB a PyTorch CPU process's runtime takes \
+                at its first training step whatever the model (oneDNN, the autograd engine, malloc \
+                arenas: `models/measure_training.py --baseline`, 2 threads; more threads take more). \
+                Not included: the data loader, and fragmentation beyond that."
+                .to_string(),
+        }];
+        out.extend([
+
             "Steady state: weights, optimizer state and master weights resident all along; gradients \
              made by the backward and freed by zero_grad(set_to_none=True)."
                 .to_string(),
             "Optimizer step: PyTorch's per-tensor update, whose temporaries are two of the largest \
              trainable tensor (foreach and fused implementations on GPUs keep other amounts)."
                 .to_string(),
-        ];
+        ]);
         match &p.activations {
             Activations::Measured(_) => {
                 out.push(
@@ -594,12 +620,16 @@ mod step_report {
                     );
                 }
             }
-            Activations::Formula(_) => out.push(
-                "Backward in a formula plan: activations + gradients together, an upper bound (autograd \
-                 frees a layer's activations as its gradients are made); dropout masks at 1 byte as CUDA \
-                 keeps them."
-                    .to_string(),
-            ),
+            Activations::Formula(_) => out.push(format!(
+                "Backward in a formula plan: autograd frees each layer's activations as it makes that \
+                 layer's gradients, so the backward is taken at its two ends (every activation with the \
+                 head's gradient and the logits' float32 gradient; every gradient with the first layer's \
+                 activations); dropout masks at {}.",
+                match p.options.device {
+                    crate::plan::Device::Gpu => "1 byte, as CUDA keeps them",
+                    crate::plan::Device::Cpu => "the activation's width, as CPU dropout keeps them",
+                }
+            )),
         }
         out
     }
@@ -607,7 +637,7 @@ mod step_report {
     const UNITS: &str = "KiB/MiB/GiB = 2^10/2^20/2^30 bytes; KB/MB/GB = 10^3/10^6/10^9.";
 
     pub fn text(p: &StepPlan) -> String {
-        let mut s = heading(p) + "\n\nPer GPU:\n";
+        let mut s = heading(p) + &format!("\n\n{}:\n", per_device(p));
         let mut table: Vec<Vec<String>> = parts(p)
             .into_iter()
             .map(|(label, _, bytes)| match bytes {
@@ -673,7 +703,7 @@ mod step_report {
         ]);
         s += &pipe_table(
             &[
-                "Per GPU".to_string(),
+                per_device(p).to_string(),
                 "Binary (2^10)".to_string(),
                 "Decimal (10^3)".to_string(),
             ],
@@ -730,6 +760,7 @@ mod step_report {
             "tchinfo_version": env!("CARGO_PKG_VERSION"),
             "model": p.model,
             "mode": "training",
+            "device": o.device.name(),
             "optimizer": o.optimizer.name(),
             "precision": o.precision.name(),
             "batch_size": o.batch,
@@ -743,6 +774,7 @@ mod step_report {
             "optimizer_state_bytes": s.optimizer_state,
             "master_weights_bytes": s.master_weights,
             "optimizer_temporaries_bytes": p.state.optimizer_temporaries,
+            "runtime_bytes": o.device.runtime_bytes(),
             "activations_bytes": p.held_at_batch(),
             "activations_per_sample_bytes": p.held.per_sample,
             "activations_fixed_bytes": p.held.fixed,
@@ -772,6 +804,7 @@ mod step_report {
         let mut fields: Vec<(String, Option<String>)> = vec![
             ("model".into(), Some(p.model.clone())),
             ("mode".into(), Some("training".into())),
+            ("device".into(), Some(o.device.name().into())),
             ("optimizer".into(), Some(o.optimizer.name().into())),
             ("precision".into(), Some(o.precision.name())),
             ("batch_size".into(), Some(o.batch.to_string())),
