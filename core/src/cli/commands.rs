@@ -479,6 +479,12 @@ fn plan(loader: &dyn Loader, args: PlanArgs) -> Result<(), Failure> {
         return write(&text, &args.output, std::slice::from_ref(&args.model));
     }
     if args.tensor_parallel > 1 || args.checkpointing != crate::plan::Checkpointing::None {
+        if !Path::new(&args.model).exists() {
+            // A name that is nothing at all is reported as such, not as an option misused.
+            let mut structure = load_options(&args.source)?;
+            structure.forward = false;
+            load_model_with(loader, &args.model, &structure)?;
+        }
         return Err(Failure::Usage(anyhow!(
             "--tensor-parallel and --checkpointing are for transformer plans (a built-in language model \
              or a config.json)"
