@@ -3,7 +3,11 @@
 
 For a model at a batch it prints one JSON line:
 - saved_bytes: bytes autograd saves for backward during the model's forward (training mode), through
-  torch.autograd.graph.saved_tensors_hooks, deduplicated by storage and leaving the parameters out;
+  torch.autograd.graph.saved_tensors_hooks, deduplicated by storage and leaving the parameters and
+  buffers out (model state resident before and after the step, as the weights are: BatchNorm's running
+  statistics, a transformer's position_ids, a TorchScript file's tensor constants — not memory the step
+  adds); every output's saved tensors count, those of outputs the loss does not use too (BERT's pooler),
+  as a training loop keeps the forward's result until the step ends;
 - peak_bytes: the resident-set high-water mark of a steady-state Adam step (forward, backward,
   optimizer step, zero_grad(set_to_none=True)), in anonymous memory (the file-backed part — libtorch's
   code pages, faulted in by the first step's kernels — taken out), above the anonymous memory before the
@@ -62,6 +66,23 @@ def first_floating(out):
         if t is not None:
             return t
     return None
+
+
+def code_constants(model):
+    """Storages of the tensor constants in a TorchScript file's code (GPT-2's gelu_new keeps 0.5,
+    0.044715 and sqrt(2/pi) so): loaded with the file and shared by every call, state like its buffers."""
+    ptrs = set()
+
+    def walk(block):
+        for node in block.nodes():
+            if node.kind() == "prim::Constant" and node.hasAttribute("value") and node.kindOf("value") == "t":
+                ptrs.add(node.t("value").untyped_storage().data_ptr())
+            for inner in node.blocks():
+                walk(inner)
+    for module in model.modules():
+        for name in module._c._method_names():
+            walk(module._c._get_method(name).graph)
+    return ptrs
 
 
 def build_torchscript(path, batch, sizes, dtypes, ids_rows):
@@ -161,7 +182,11 @@ def main():
         model, forward = build(args.model, args.batch, args.seq_len)
     model.train()
     params = list(model.parameters())
-    param_storages = {p.untyped_storage().data_ptr() for p in params}
+    # Parameters, buffers and a file's code constants are the model's state, there before the step: not
+    # what the step holds for backward (tchinfo's counting allocator sees only what the step allocates).
+    state_storages = {t.untyped_storage().data_ptr() for t in list(model.parameters()) + list(model.buffers())}
+    if isinstance(model, torch.jit.ScriptModule):
+        state_storages |= code_constants(model)
     opt = torch.optim.Adam(params, lr=1e-4)
 
     def loss_of(out):
@@ -173,13 +198,13 @@ def main():
                 logits, torch.zeros(logits.shape[0], dtype=torch.long))
         return out.float().mean()
 
-    # Saved tensors of the model's forward, deduplicated by storage, parameters left out.
+    # Saved tensors of the model's forward, deduplicated by storage, parameters and buffers left out.
     seen = {}
 
     def pack(t):
         st = t.untyped_storage()
         ptr = st.data_ptr()
-        if ptr not in param_storages and ptr not in seen:
+        if ptr not in state_storages and ptr not in seen:
             seen[ptr] = st.nbytes()
         return t
 

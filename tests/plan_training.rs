@@ -1,6 +1,7 @@
 //! Training plans against what PyTorch really does: the activations tchinfo measures for backward are
 //! held to PyTorch's saved-tensor bytes, measured by `models/measure_training.py` (torch 2.13.0, CPU,
-//! training mode, saved_tensors_hooks deduplicated by storage, parameters left out) and committed here
+//! training mode, saved_tensors_hooks deduplicated by storage, parameters left out — and buffers too
+//! in the TorchScript rows, measured since the script leaves them out) and committed here
 //! as numbers, so the tests need no Python. The full table, with the steps' measured peaks, is in
 //! BENCHMARKS.md (`bench/plan_accuracy.py`).
 
@@ -134,30 +135,37 @@ fn options_for_another_kind_of_plan_are_refused_in_one_line() {
 
 /// TorchScript files, measured in the sandbox: (file, --input-size, --dtype, batch, bytes PyTorch saved
 /// for backward), from `models/measure_training.py FILE --batch B --input-size SIZE [--dtype i64
-/// --ids-rows 100]` (the file loaded with torch.jit.load, the graph executor's optimisations off).
+/// --ids-rows 100]` (the file loaded with torch.jit.load, the graph executor's optimisations off;
+/// parameters, buffers and the code's tensor constants left out, as the step does not allocate them).
 const SAVED_BY_PYTORCH_TORCHSCRIPT: &[(&str, &str, &str, u64, u64)] = &[
     (
         "models/resnet_tiny_scripted.pt",
         "1,3,32,32",
         "f32",
         8,
-        2_328_192,
+        2_327_616,
     ),
     (
         "models/resnet_tiny_traced.pt",
         "1,3,32,32",
         "f32",
         8,
-        2_327_616,
+        2_327_040,
     ),
     ("models/vgg_tiny.pt", "1,3,32,32", "f32", 8, 800_768),
-    ("models/bert_tiny.pt", "1,8", "i64", 8, 218_688),
+    // BERT returns its pooler's output too: the loss does not use it, yet autograd keeps what the pooler
+    // saved (a view of the whole last hidden state, its tanh output) while the forward's result lives.
+    ("models/bert_tiny.pt", "1,8", "i64", 2, 54_592),
+    ("models/bert_tiny.pt", "1,8", "i64", 4, 109_120),
+    ("models/bert_tiny.pt", "1,8", "i64", 8, 218_176),
     // A trace with its batch baked in: measured at its batch alone.
-    ("models/gpt2_tiny.pt", "1,8", "i64", 1, 60_504),
+    ("models/gpt2_tiny.pt", "1,8", "i64", 1, 60_480),
 ];
 
+/// The bar is 5%; every file agrees to the byte today, so the test holds them to 1%: BERT's pooler
+/// branch, when it went uncounted, was 4% of its bytes, inside the bar yet a real miss.
 #[test]
-fn a_torchscript_files_held_for_backward_is_within_5_percent_of_pytorchs() {
+fn a_torchscript_files_held_for_backward_is_within_1_percent_of_pytorchs() {
     for &(file, size, dtype, batch, saved) in SAVED_BY_PYTORCH_TORCHSCRIPT {
         let doc = plan(&[
             file,
@@ -177,7 +185,7 @@ fn a_torchscript_files_held_for_backward_is_within_5_percent_of_pytorchs() {
         let held = doc["activations_bytes"].as_u64().unwrap();
         let error = (held as f64 - saved as f64).abs() / saved as f64;
         assert!(
-            error < 0.05,
+            error < 0.01,
             "{file} at batch {batch}: held {held}, PyTorch saved {saved}"
         );
     }

@@ -57,6 +57,7 @@
 #include <c10/util/Exception.h>
 #include <caffe2/serialize/file_adapter.h>
 #include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/autograd/function.h>
 #include <torch/csrc/jit/api/function_impl.h>
 #include <torch/csrc/jit/api/module.h>
 #include <torch/csrc/jit/ir/constants.h>
@@ -1089,15 +1090,33 @@ std::optional<at::Tensor> first_floating(const c10::IValue& v) {
   return std::nullopt;
 }
 
+// The autograd node of every tensor in a forward's result, depth first through tuples, lists and dicts.
+// Holding the nodes, not the tensors, keeps all the forward saved for backward — in the branches the loss
+// does not reach too (BERT's pooler, a second head), as a training loop that keeps the forward's result
+// until its step ends does — while an output no node saved is freed.
+void collect_grad_fns(const c10::IValue& v, std::vector<c10::intrusive_ptr<torch::autograd::Node>>& nodes) {
+  if (v.isTensor()) {
+    const at::Tensor& t = v.toTensor();
+    if (t.defined() && t.grad_fn()) nodes.push_back(t.grad_fn());
+  } else if (v.isTuple()) {
+    for (const auto& e : v.toTupleRef().elements()) collect_grad_fns(e, nodes);
+  } else if (v.isList()) {
+    for (const auto& e : v.toListRef()) collect_grad_fns(e, nodes);
+  } else if (v.isGenericDict()) {
+    for (const auto& e : v.toGenericDict()) collect_grad_fns(e.value(), nodes);
+  }
+}
+
 // One training step per requested batch, each input's first dimension set to that batch: the module in
 // training mode (dropout dropping, BatchNorm on batch statistics), forward with autograd recording, the
 // mean of the first floating output as the loss, backward, under the counting allocator. Lines:
 //   step <batch> <held> <peak> <gradients> <first floating output's tensor>
 //   step_error <batch> <message> [<module path>]      forward or backward failed at that batch
 //   no_grad <batch>                                  the output does not depend on a trainable value
-// held: bytes allocated since the step began and still alive after the forward (the inputs included;
-// the output and the loss left out); peak: the highest during backward; gradients: the bytes of the
-// parameters' gradients it left.
+// held: bytes allocated since the step began and still alive after the forward, with the autograd graph
+// of every output kept until the step ends (the inputs included; the loss, and outputs no node saved, left
+// out) — what PyTorch's saved-tensor hooks see, outputs the loss does not use included; peak: the highest
+// during backward; gradients: the bytes of the parameters' gradients it left.
 // The graph executor's optimisations are off, so every operator records its own autograd node as in
 // eager PyTorch (no differentiable subgraphs fused after profiling runs), the same at every batch.
 std::string train_steps(const std::string& path, const Request& req) {
@@ -1141,10 +1160,12 @@ std::string train_steps(const std::string& path, const Request& req) {
     for (size_t i = inputs.size() + 1; i < args.size(); ++i) inputs.push_back(*args[i].default_value());
     std::optional<at::Tensor> first;
     std::string shape;
+    std::vector<c10::intrusive_ptr<torch::autograd::Node>> graph;  // the result's nodes, until the step ends
     try {
       c10::IValue result = module.forward(inputs);
       first = first_floating(result);
       if (first) shape = tensor_text(*first);
+      collect_grad_fns(result, graph);
     } catch (const std::exception& e) {
       out += "step_error\t" + b + "\t" + escape(message_of(e)) + "\n";
       continue;
@@ -1169,6 +1190,7 @@ std::string train_steps(const std::string& path, const Request& req) {
     for (const auto& p : params) {
       if (p.grad().defined()) gradients += static_cast<int64_t>(p.grad().nbytes());
     }
+    graph.clear();
     out += "step\t" + b + "\t" + std::to_string(std::max<int64_t>(held, 0)) + "\t" +
            std::to_string(std::max<int64_t>(peak, 0)) + "\t" + std::to_string(std::max<int64_t>(gradients, 0)) +
            "\t" + shape + "\n";

@@ -15,7 +15,9 @@ use super::inference::Linear;
 pub struct TrainingRun {
     pub batch: u64,
     /// Bytes autograd holds for backward once the forward is done: the tensors allocated during the
-    /// forward (the input included) that are still alive, the model's outputs and the loss left out.
+    /// forward (the input included) that are still alive, the loss and the outputs no autograd node
+    /// saved left out. What the forward saved for an output the loss does not use (BERT's pooler) is
+    /// in: a training loop holds it while the forward's result lives.
     pub held_for_backward: u64,
     /// The highest the bytes allocated since the start of the step reached during backward: what is
     /// still held, the gradients it allocates and its own temporaries.
