@@ -608,8 +608,9 @@ mod step_report {
             Activations::Measured(_) => {
                 out.push(
                     "Activations measured on CPU in float32: a plan in 16 bits halves them (autocast \
-                     keeps some in float32), and CPU kernels may keep other tensors than cuDNN's; the \
-                     loss is the output's mean (a cross-entropy adds batch × classes float32)."
+                     keeps some in float32), and CPU kernels may keep other tensors than cuDNN's (CPU \
+                     dropout keeps float masks where CUDA keeps 1-byte ones); the loss is the output's \
+                     mean (a cross-entropy adds batch × classes float32)."
                         .to_string(),
                 );
                 if p.options.parallelism.gpus > 1 {
