@@ -386,9 +386,16 @@ mod step_report {
     pub(super) fn heading(p: &StepPlan) -> String {
         let o = &p.options;
         let par = o.parallelism;
-        let gpus = if o.device == crate::plan::Device::Cpu && par.gpus == 1 {
-            "on a CPU".to_string()
-        } else if par.gpus == 1 {
+        if o.device == crate::plan::Device::Cpu {
+            return format!(
+                "Training plan for {}: {}, {}, batch {}, on a CPU",
+                super::super::name(&p.model, super::super::MAX_CELL),
+                o.optimizer,
+                o.precision.name(),
+                o.batch
+            );
+        }
+        let gpus = if par.gpus == 1 {
             "1 GPU".to_string()
         } else {
             let mut parts = vec![format!("{} GPUs", par.gpus)];
@@ -526,9 +533,13 @@ mod step_report {
         let mut out = vec![measured_line(p)];
         if let (Some(phase), Some(peak)) = (p.peak_phase(), p.peak) {
             out.push(format!(
-                "The peak is the {} phase: {} per GPU.",
+                "The peak is the {} phase: {} {}.",
                 phase.name,
-                both(peak)
+                both(peak),
+                match p.options.device {
+                    crate::plan::Device::Gpu => "per GPU",
+                    crate::plan::Device::Cpu => "in the process",
+                }
             ));
         }
         let fixed_batch = match &p.activations {
@@ -551,7 +562,11 @@ mod step_report {
             let budget = both(budget);
             out.push(match fit {
                 Fit::Largest { batch, total } => format!(
-                    "Budget {budget}: the largest batch per GPU that fits is {batch} (its peak {}).",
+                    "Budget {budget}: the largest batch{} that fits is {batch} (its peak {}).",
+                    match p.options.device {
+                        crate::plan::Device::Gpu => " per GPU",
+                        crate::plan::Device::Cpu => "",
+                    },
                     binary(*total)
                 ),
                 Fit::NotEvenOne { needed_at_one } => format!(
