@@ -297,3 +297,29 @@ fn a_cpu_plan_matches_a_cpu_run_of_the_dropout_models() {
     let err = stderr(&out);
     assert!(err.contains("--device cpu plans one CPU process"), "{err}");
 }
+
+/// On a CPU, PyTorch's sdpa takes its math kernel when attention drops out: a CPU plan of a model with
+/// dropout defaults to eager attention, one without (Llama) stays fused, and a GPU plan is fused.
+#[test]
+fn a_cpu_plan_takes_the_attention_kernel_a_cpu_takes() {
+    let held = |config: &str, extra: &[&str]| {
+        let mut args = vec![config];
+        args.extend_from_slice(&TOKENS);
+        args.extend_from_slice(extra);
+        activations(&plan(&args))
+    };
+    let gpt2 = "models/hf/tiny_gpt2/config.json";
+    assert_eq!(
+        held(gpt2, &["--device", "cpu"]),
+        held(gpt2, &["--device", "cpu", "--attention", "eager"])
+    );
+    assert_eq!(held(gpt2, &[]), held(gpt2, &["--attention", "fused"]));
+    assert!(
+        held(gpt2, &["--device", "cpu", "--attention", "fused"]) < held(gpt2, &["--device", "cpu"])
+    );
+    let llama = "models/hf/tiny_llama/config.json";
+    assert_eq!(
+        held(llama, &["--device", "cpu"]),
+        held(llama, &["--device", "cpu", "--attention", "fused"])
+    );
+}

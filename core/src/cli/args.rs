@@ -102,9 +102,10 @@ pub struct PlanArgs {
     #[arg(long, default_value = "none", value_parser = parse_checkpointing)]
     pub checkpointing: crate::plan::Checkpointing,
     /// Attention for transformer plans: fused (flash / memory-efficient kernels: no s×s tensor kept) or
-    /// eager (softmax and dropout kept, as PyTorch's math kernel and CPUs do).
-    #[arg(long, default_value = "fused", value_parser = parse_attention)]
-    pub attention: crate::plan::AttentionKind,
+    /// eager (softmax and dropout kept, as PyTorch's math kernel does). Default: fused, except on
+    /// --device cpu for a model with attention dropout, where PyTorch's sdpa takes its math kernel.
+    #[arg(long, value_parser = parse_attention)]
+    pub attention: Option<crate::plan::AttentionKind>,
     /// The device the training runs on: gpu (dropout keeps 1-byte masks; the CUDA context and
     /// workspaces are named as not included) or cpu (dropout keeps element-wide masks, and the ~75 MiB
     /// PyTorch's CPU runtime takes at a training step is added, so the peak compares with the process's).

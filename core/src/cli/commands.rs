@@ -153,7 +153,7 @@ fn step_options(args: &PlanArgs, batch: u64) -> crate::plan::StepPlanOptions {
         budget: args.budget,
         batch,
         checkpointing: args.checkpointing,
-        attention: args.attention,
+        attention: args.attention.unwrap_or_default(),
         device: args.device,
     }
 }
@@ -242,10 +242,18 @@ fn plan_transformer(
         .map_or_else(|| arch.default_seq_len(), |s| s as u64);
     arch.check_tokens(Tokens { batch, seq })
         .map_err(|e| Failure::Run(anyhow!("{name}: {e}")))?;
-    if let Some(f) = file
-        && !f.found.heads_known
-        && args.attention == crate::plan::AttentionKind::Eager
-    {
+    let heads_known = file.is_none_or(|f| f.found.heads_known);
+    let attention = args.attention.unwrap_or(
+        if args.device == crate::plan::Device::Cpu
+            && heads_known
+            && crate::plan::transformer::has_dropout(arch)
+        {
+            crate::plan::AttentionKind::Eager
+        } else {
+            crate::plan::AttentionKind::Fused
+        },
+    );
+    if !heads_known && attention == crate::plan::AttentionKind::Eager {
         return Err(Failure::Run(anyhow!(
             "{name}: eager attention's s² term needs the head count, which tensor shapes do not hold; \
              put the model's config.json beside it"
@@ -264,6 +272,7 @@ fn plan_transformer(
         .select(tree)
         .map_err(|e| Failure::Usage(anyhow!("{name}: {e}")))?;
     let mut options = step_options(args, batch);
+    options.attention = attention;
     let stored_as_file = file.is_some() && args.precision.is_none();
     if let (Some(f), true) = (file, stored_as_file) {
         options.precision = implied_precision(&f.summary);
@@ -330,7 +339,7 @@ fn plan_transformer(
                 tokens: Tokens { batch, seq },
                 activation_bytes: options.activation_bytes(),
                 mask_bytes: args.device.mask_bytes(options.activation_bytes()),
-                attention: args.attention,
+                attention,
                 checkpointing: args.checkpointing,
                 tensor_parallel: args.tensor_parallel,
             },

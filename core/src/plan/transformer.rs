@@ -179,6 +179,11 @@ fn dims(arch: &Architecture) -> Dims {
 }
 
 /// The activations `arch` keeps for backward on `options.tokens`.
+/// Whether the architecture drops out (then PyTorch's CPU sdpa takes its math kernel, eager attention).
+pub fn has_dropout(arch: &Architecture) -> bool {
+    dims(arch).dropout
+}
+
 pub fn activations(arch: &Architecture, options: &FormulaOptions) -> TransformerActivations {
     let d = dims(arch);
     let (s, b) = (options.tokens.seq, options.tokens.batch);
