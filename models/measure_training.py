@@ -11,10 +11,13 @@ For a model at a batch it prints one JSON line:
 - peak_bytes: the resident-set high-water mark of a steady-state Adam step (forward, backward,
   optimizer step, zero_grad(set_to_none=True)), in anonymous memory (the file-backed part — libtorch's
   code pages, faulted in by the first step's kernels — taken out), above the anonymous memory before the
-  model was built; the first step is run unmeasured so the optimizer state exists, then the mark is
-  reset (/proc/self/clear_refs) and a second step measured. Run under MALLOC_MMAP_THRESHOLD_=65536 (the
-  script re-executes itself with it) so freed blocks go back to the kernel and the mark is the step's
-  own. peak_rss_bytes is the same mark with the code pages left in;
+  model was built. The library that builds the model is imported, and one Adam step of a one-parameter
+  model is run, before that baseline is read: a process's one-time costs of its first training step (the
+  Python modules torch.optim imports on first use, ~75 MiB with torch 2.13; --cold keeps them in) are the
+  program's, not the model's. The model's first step is run unmeasured so the optimizer state exists,
+  then the mark is reset (/proc/self/clear_refs) and a second step measured. Run under
+  MALLOC_MMAP_THRESHOLD_=65536 (the script re-executes itself with it) so freed blocks go back to the
+  kernel and the mark is the step's own. peak_rss_bytes is the same mark with the code pages left in;
 - state_bytes: weights + gradients + Adam's state, 16 B per parameter.
 
 The loss is the mean of the output (as tchinfo's measuring run), or with --cross-entropy a real
@@ -24,8 +27,8 @@ torch.jit.load and run with the graph executor's optimisations off (each operato
 autograd node, as eager PyTorch and tchinfo's sandboxed step do); its inputs come from --input-size
 (the batch replaced by --batch) and --dtype, integer inputs filled with token ids 1..ROWS-1 (--ids-rows,
 the vocabulary; tchinfo finds it from the Embedding that reads them), and the loss is the mean of its
-first floating output. --baseline measures an empty step instead: a 1-parameter model, to see what
-PyTorch's CPU runtime itself takes at a first training step whatever the model. Usage:
+first floating output. --baseline measures an empty step instead (a 1-parameter model): with --cold,
+what a process's first training step costs whatever the model. Usage:
     python models/measure_training.py resnet50 --batch 8
     python models/measure_training.py gpt2 --batch 2 --seq-len 128
     python models/measure_training.py models/resnet_tiny_scripted.pt --batch 2 --input-size 1,3,32,32
@@ -54,6 +57,17 @@ def rss_bytes(field):
 def reset_high_water_mark():
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
+
+
+def warm_up():
+    """One Adam step of a one-parameter model, before the baseline is read: what any training step
+    costs a process once — the Python modules torch.optim and autograd import on first use (torch._dynamo
+    among them, tens of MiB), the autograd engine's thread — is the program's, not the model's."""
+    m = torch.nn.Linear(1, 1, bias=False)
+    opt = torch.optim.Adam(m.parameters(), lr=1e-4)
+    m(torch.ones(1, 1)).sum().backward()
+    opt.step()
+    opt.zero_grad(set_to_none=True)
 
 
 def first_floating(out):
@@ -167,10 +181,20 @@ def main():
                     help="a TorchScript file's input, N,C,H,W (repeat for several inputs)")
     ap.add_argument("--dtype", action="append", default=[], help="f32 (default), i64 or i32, per input")
     ap.add_argument("--ids-rows", type=int, default=2, help="integer inputs: ids 1..ROWS-1")
+    ap.add_argument("--cold", action="store_true",
+                    help="no warm-up step before the baseline: the first step's one-time costs counted")
     ap.add_argument("--baseline", action="store_true",
                     help="an empty step (one parameter, batch × 1 input): PyTorch's CPU runtime alone")
     args = ap.parse_args()
     torch.manual_seed(0)
+    # The library that builds the model is imported before the baseline is read: its Python modules'
+    # anonymous memory (tens of MiB for transformers) is the program's, not the training step's.
+    if args.model in ("gpt2", "gpt2-nodropout", "bert-base-uncased") or args.model.startswith("hf:"):
+        import transformers  # noqa: F401
+    elif not args.baseline and not args.model.endswith(".pt"):
+        import torchvision  # noqa: F401
+    if not args.cold:
+        warm_up()
     base = rss_bytes("VmRSS")
     base_anon = rss_bytes("RssAnon")
     if args.baseline:

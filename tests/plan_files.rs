@@ -246,9 +246,8 @@ const SAVED_WITH_DROPOUT_ON_A_CPU: &[(&str, u64, u64)] = &[
     ("models/hf/tiny_bert", 8, 5_203_456),
 ];
 
-/// A plan for a CPU keeps dropout masks as wide as the activations (the CPU's multiply path) and adds
-/// the runtime: then the dropout models' formula is within the 5% of a real CPU run, and the
-/// runtime is in every phase of the step.
+/// A plan for a CPU keeps dropout masks as wide as the activations (the CPU's multiply path): then the
+/// dropout models' formula is within the 5% of a real CPU run.
 #[test]
 fn a_cpu_plan_matches_a_cpu_run_of_the_dropout_models() {
     for &(folder, batch, saved) in SAVED_WITH_DROPOUT_ON_A_CPU {
@@ -279,11 +278,7 @@ fn a_cpu_plan_matches_a_cpu_run_of_the_dropout_models() {
         // The GPU's 1-byte masks keep less.
         assert!(activations(&gpu) < held, "{folder}");
         assert_eq!(cpu["device"], "cpu");
-        assert_eq!(cpu["runtime_bytes"], 78_815_232);
-        assert_eq!(gpu["runtime_bytes"], 0);
-        for phase in cpu["phases"].as_array().unwrap() {
-            assert!(phase["bytes"].as_u64().unwrap() > 78_815_232, "{phase}");
-        }
+        assert_eq!(gpu["device"], "gpu");
     }
     let out = tchinfo(&[
         "plan",

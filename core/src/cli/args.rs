@@ -106,9 +106,9 @@ pub struct PlanArgs {
     /// --device cpu for a model with attention dropout, where PyTorch's sdpa takes its math kernel.
     #[arg(long, value_parser = parse_attention)]
     pub attention: Option<crate::plan::AttentionKind>,
-    /// The device the training runs on: gpu (dropout keeps 1-byte masks; the CUDA context and
-    /// workspaces are named as not included) or cpu (dropout keeps element-wide masks, and the ~75 MiB
-    /// PyTorch's CPU runtime takes at a training step is added, so the peak compares with the process's).
+    /// The device the training runs on: gpu (dropout keeps 1-byte masks, fused attention; the CUDA
+    /// context and workspaces are named as not included) or cpu (dropout keeps masks as wide as the
+    /// activations, and attention that drops out takes sdpa's math kernel, as PyTorch does on a CPU).
     #[arg(long, default_value = "gpu")]
     pub device: crate::plan::Device,
     /// Fine-tune only the parameters whose full name (model.layers.0.mlp.up_proj.weight) matches this

@@ -10,7 +10,7 @@
 //!   the published per-layer formula (Korthikanti et al. 2022), for models too large to run here;
 //! - [`state`]: weights, gradients, optimizer state and master weights per GPU, under data parallelism
 //!   with ZeRO stages and tensor parallelism;
-//! - [`device`]: what the device changes (dropout masks' width, the CPU runtime's own memory);
+//! - [`device`]: what the device changes (dropout masks' width, the attention kernel);
 //! - [`step`]: the peak of a steady-state step, the max over its phases (forward, backward, optimizer
 //!   step with its temporaries), and the largest batch that fits;
 //! - [`inference`]: inference plans (weights + the largest live activations), from two forward passes.

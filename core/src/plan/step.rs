@@ -12,8 +12,6 @@
 //!   recomputed under full checkpointing;
 //! - optimizer step: state + gradients + the update's temporaries.
 //!
-//! On a CPU every phase also holds the runtime's own memory ([`super::device`]).
-//!
 //! Each phase is a straight line in the batch, so the largest batch that fits is the smallest of the
 //! largest batches each phase allows.
 
@@ -131,8 +129,7 @@ impl StepPlan {
         let resident = s
             .weights?
             .checked_add(s.optimizer_state?)?
-            .checked_add(s.master_weights?)?
-            .checked_add(options.device.runtime_bytes())?;
+            .checked_add(s.master_weights?)?;
         let gradients = s.gradients?;
         let temporaries = state.optimizer_temporaries?;
         let width = options.activation_bytes() as i128;
@@ -447,29 +444,6 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.peak, Some(5_600));
-    }
-
-    #[test]
-    fn a_cpu_plan_holds_the_runtime_in_every_phase() {
-        let gpu = StepPlan::new(
-            "m",
-            100,
-            100,
-            state(160),
-            measured(),
-            None,
-            options(4, None),
-        )
-        .unwrap();
-        let mut o = options(4, None);
-        o.device = Device::Cpu;
-        let cpu = StepPlan::new("m", 100, 100, state(160), measured(), None, o).unwrap();
-        for (g, c) in gpu.phases.iter().zip(&cpu.phases) {
-            assert_eq!(
-                c.bytes.unwrap() - g.bytes.unwrap(),
-                Device::Cpu.runtime_bytes()
-            );
-        }
     }
 
     #[test]

@@ -459,15 +459,6 @@ mod step_report {
                 s.master_weights,
             ));
         }
-        let runtime = p.options.device.runtime_bytes();
-        if runtime > 0 {
-            rows.push((
-                "PyTorch's CPU runtime at a training step (measured: oneDNN, autograd, malloc arenas)"
-                    .to_string(),
-                "runtime_bytes",
-                Some(runtime),
-            ));
-        }
         rows.push((
             format!(
                 "activations held for backward, batch {} ({} B per element)",
@@ -602,12 +593,12 @@ mod step_report {
         let mut out = vec![match p.options.device {
             crate::plan::Device::Gpu => "Not included: the CUDA context (about 0.3–1.5 GB per GPU), \
                 cuDNN/cuBLAS workspaces, the caching allocator's reserve and fragmentation, the data \
-                loader. (`--device cpu` plans a CPU run: its runtime added, masks element-wide.)"
+                loader. (`--device cpu` plans a CPU run: element-wide dropout masks, sdpa's CPU kernels.)"
                 .to_string(),
-            crate::plan::Device::Cpu => "Included: the ~75 MiB a PyTorch CPU process's runtime takes \
-                at its first training step whatever the model (oneDNN, the autograd engine, malloc \
-                arenas: `models/measure_training.py --baseline`, 2 threads; more threads take more). \
-                Not included: the data loader, and fragmentation beyond that."
+            crate::plan::Device::Cpu => "Not included: a process's one-time costs of its first training \
+                step (the Python modules torch.optim imports on first use, about 75 MiB with torch 2.13; \
+                the autograd engine's threads), oneDNN's own primitives and scratch (a few MiB), malloc's \
+                fragmentation, the data loader."
                 .to_string(),
         }];
         out.extend([
@@ -790,7 +781,6 @@ mod step_report {
             "optimizer_state_bytes": s.optimizer_state,
             "master_weights_bytes": s.master_weights,
             "optimizer_temporaries_bytes": p.state.optimizer_temporaries,
-            "runtime_bytes": o.device.runtime_bytes(),
             "activations_bytes": p.held_at_batch(),
             "activations_per_sample_bytes": p.held.per_sample,
             "activations_fixed_bytes": p.held.fixed,

@@ -10,12 +10,11 @@ const PLAN_PARTS = [
   ["gradients", "gradients_bytes"],
   ["optimizer state", "optimizer_state_bytes"],
   ["float32 master weights", "master_weights_bytes"],
-  ["CPU runtime", "runtime_bytes"],
   ["activations", "activations_bytes"],
 ];
 const PLAN_COLOURS = {
   weights: "#4e79a7", gradients: "#f28e2b", "optimizer state": "#e15759",
-  "float32 master weights": "#b07aa1", "CPU runtime": "#9c9c9c", activations: "#59a14f",
+  "float32 master weights": "#b07aa1", activations: "#59a14f",
 };
 
 /** A number field of the plan, or null when it is missing, null (overflow) or not a number. */
