@@ -86,6 +86,15 @@ impl Architecture {
             })
     }
 
+    /// Transformer layers (blocks).
+    pub fn layers(&self) -> u64 {
+        match self {
+            Architecture::Gpt2(c) => c.n_layer,
+            Architecture::Bert(c) => c.num_hidden_layers,
+            Architecture::Llama(c) => c.num_hidden_layers,
+        }
+    }
+
     /// Parameters, a tied head counted once (as `parameters()` counts it).
     pub fn parameter_count(&self) -> u64 {
         self.module_tree().subtree_params()

@@ -232,7 +232,8 @@ fn plan_transformer(
     file: Option<&TransformerFile>,
 ) -> Result<String, Failure> {
     use crate::architectures::Tokens;
-    use crate::plan::transformer::{FormulaOptions, activations};
+    use crate::plan::trainable::Training;
+    use crate::plan::transformer::{FormulaOptions, activations_trained};
     let name = shown(&args.model);
     let batch = args.source.batch_size.unwrap_or(1) as u64;
     let seq = args
@@ -317,13 +318,20 @@ fn plan_transformer(
     if let Some(d) = finetune.describe(&selected) {
         notes.push(d);
         notes.push(
-            "activations as in full training, an upper bound: frozen linear layers need not keep their \
-             inputs, but every layer still keeps what backward through it needs"
+            "activations as the fine-tune keeps them: nothing below the first trained part, frozen \
+             projections keep no input, adapters their input and rank-wide intermediate"
                 .into(),
         );
     }
+    // Full training unless a fine-tune is asked (a file's frozen tensors alone do not change what the
+    // formula counts: the note above says they are frozen).
+    let training = if finetune.is_active() {
+        Training::of(&selected, arch.layers())
+    } else {
+        Training::full(arch.layers())
+    };
     let formula = |batch| {
-        let mut a = activations(
+        let mut a = activations_trained(
             arch,
             &FormulaOptions {
                 tokens: Tokens { batch, seq },
@@ -333,12 +341,8 @@ fn plan_transformer(
                 checkpointing: args.checkpointing,
                 tensor_parallel: args.tensor_parallel,
             },
+            &training,
         );
-        if args.checkpointing != crate::plan::Checkpointing::Full {
-            a.adapters = selected
-                .adapter_activations(seq.saturating_mul(batch), options.activation_bytes())
-                .div_ceil(args.tensor_parallel);
-        }
         for n in &notes {
             a.formula.push_str("; ");
             a.formula.push_str(n);

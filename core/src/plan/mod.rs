@@ -8,6 +8,8 @@
 //!   peak during backward are then straight lines in the batch size;
 //! - [`transformer`]: activations of a transformer from its architecture alone (no weights, no run), by
 //!   the published per-layer formula (Korthikanti et al. 2022), for models too large to run here;
+//! - [`trainable`]: which parts of a transformer a fine-tune trains (frozen parts, LoRA adapters), so
+//!   the formula keeps only what their backward needs;
 //! - [`state`]: weights, gradients, optimizer state and master weights per GPU, under data parallelism
 //!   with ZeRO stages and tensor parallelism;
 //! - [`step`]: the peak of a steady-state step, the max over its phases (forward, backward, optimizer
@@ -23,6 +25,7 @@ pub mod inference;
 pub mod measured;
 pub mod state;
 pub mod step;
+pub mod trainable;
 pub mod transformer;
 
 pub use inference::{Fit, Linear, Measured, Plan, PlanError, PlanOptions};
