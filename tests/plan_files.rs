@@ -53,15 +53,28 @@ fn a_hugging_face_folder_plans_from_its_config_with_the_files_weights() {
     let sharded = plan(&with_tokens(&["models/hf/tiny_llama_sharded"]));
     assert_eq!(sharded["precision"], "float32");
     assert_eq!(sharded["params"], 20_640);
-    for m in [
-        "models/hf/tiny_gpt2",
-        "models/hf/tiny_bert",
-        "models/hf/tiny_bert_bin",
-    ] {
+    for m in ["models/hf/tiny_gpt2", "models/hf/tiny_bert"] {
         let d = plan(&with_tokens(&[m]));
         let c = plan(&with_tokens(&[&format!("{m}/config.json")]));
         assert_eq!(activations(&d), activations(&c), "{m}");
+        // The config's own class (BertForMaskedLM: the MLM head, no pooler) has the file's
+        // parameters.
+        assert_eq!(d["params"], c["params"], "{m}");
     }
+    let bert = plan(&with_tokens(&["models/hf/tiny_bert/config.json"]));
+    assert_eq!(bert["params"], 22_496);
+    assert!(
+        bert["activations"]["logits_and_loss_bytes"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    // The pytorch_model.bin shards' config names no class (a bare BertModel, as AutoModel builds
+    // it, on its own); beside the weights, the MLM head they hold is the model planned.
+    let bin = plan(&with_tokens(&["models/hf/tiny_bert_bin"]));
+    assert_eq!(activations(&bin), activations(&bert));
+    let bare = plan(&with_tokens(&["models/hf/tiny_bert_bin/config.json"]));
+    assert_eq!(bare["params"], 22_368);
 }
 
 /// GGUF: the architecture from its metadata, the weights at their quantized size (Q8_0: 34 bytes

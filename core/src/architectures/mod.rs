@@ -21,7 +21,8 @@ pub mod presets;
 mod tree;
 
 pub use config::{
-    Activation, Architecture, BertConfig, ConfigError, Gpt2Config, LlamaConfig, LlamaFamily,
+    Activation, Architecture, BertConfig, BertHead, ConfigError, Gpt2Config, LlamaConfig,
+    LlamaFamily,
 };
 
 use crate::dtype::DType;

@@ -37,7 +37,7 @@
 //! cross-entropy keeps (4 bytes per vocabulary entry per token; the logits are not saved).
 
 use super::trainable::{LayerTraining, Part, Training};
-use crate::architectures::{Architecture, Tokens};
+use crate::architectures::{Architecture, BertHead, Tokens};
 
 /// Which activations are recomputed in backward instead of kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -121,6 +121,8 @@ struct Dims {
     /// `Some(max_position_embeddings)`: the length of its position and token-type id buffers, which
     /// the embeddings keep whole (the ids used are slices of them).
     encoder: Option<u64>,
+    /// The head on a BERT-style encoder, as the config's `architectures` names it.
+    encoder_head: BertHead,
 }
 
 fn dims(arch: &Architecture) -> Dims {
@@ -145,6 +147,7 @@ fn dims(arch: &Architecture) -> Dims {
                 0
             },
             encoder: None,
+            encoder_head: BertHead::Pooler,
         },
         Architecture::Bert(c) => Dims {
             layers: c.num_hidden_layers,
@@ -155,12 +158,14 @@ fn dims(arch: &Architecture) -> Dims {
             ffn: c.intermediate_size,
             gated: false,
             routed: (1, 1),
-            // hidden and attention-probabilities dropout 0.1; BertModel has no language-model head.
+            // hidden and attention-probabilities dropout 0.1; a masked LM's decoder is a language
+            // model's head (logits over the vocabulary, the loss's log-probabilities).
             dropout: true,
-            lm_head: false,
+            lm_head: c.head == BertHead::MaskedLm,
             vocab: c.vocab_size,
             activation_extra: 0,
             encoder: Some(c.max_position_embeddings),
+            encoder_head: c.head,
         },
         Architecture::Llama(c) => {
             let head_dim = c.head_dim();
@@ -178,6 +183,7 @@ fn dims(arch: &Architecture) -> Dims {
                 vocab: c.vocab_size,
                 activation_extra: 0,
                 encoder: None,
+                encoder_head: BertHead::Pooler,
             }
         }
     }
@@ -337,26 +343,41 @@ pub fn activations_trained(
     // The final norm (as the layers' norms: RMSNorm keeps its float32 input and normalized tensor),
     // and the head keeps its input. BERT has no final norm: its embeddings' LayerNorm stands there.
     let head_input = when(training.head, w * d.hidden);
-    let final_norm = match (d.gated, d.lm_head) {
+    let final_norm = match (d.gated, d.encoder.is_some()) {
         (true, _) => {
             when(grad, 4 * d.hidden) + when(training.final_norm, w * d.hidden) + head_input
         }
-        (false, true) => when(grad || training.final_norm, w * d.hidden) + head_input,
-        (false, false) => when(training.embeddings, w * d.hidden),
+        (false, false) => when(grad || training.final_norm, w * d.hidden) + head_input,
+        (false, true) => when(training.embeddings, w * d.hidden),
     };
     let logits_grad = grad || training.final_norm || training.head;
-    // BertModel: the embeddings' LayerNorm statistics and the int64 input ids per token, the pooler's
-    // input (a view of the last hidden state, whose whole storage it keeps) per token and its tanh
-    // output per sequence; the position and token-type id buffers (one row of int64 each, as long as
-    // the longest input) do not grow with b.
+    // A BERT-style encoder: the embeddings' LayerNorm statistics and the int64 input ids per token;
+    // the position and token-type id buffers (one row of int64 each, as long as the longest input)
+    // do not grow with b. Then the head its config names:
+    // - the pooler (BertModel): its input, a view of the last hidden state whose whole storage it
+    //   keeps, per token, and its tanh output per sequence;
+    // - a classifier on it (BertForSequenceClassification): also, per sequence, its dropout mask and
+    //   input, the loss's float32 log-probabilities and the int64 label;
+    // - the MLM head (BertForMaskedLM): no pooler; per token the transform's dense input (the last
+    //   hidden state), its activation's input, its LayerNorm's input and statistics and the
+    //   decoder's input (the log-probabilities are the language-model loss below).
+    let recorded = grad || training.head;
     let (encoder_per_token, encoder_fixed) = match d.encoder {
-        Some(positions) => (
-            when(training.embeddings, 8)
-                + when(training.word_embeddings, 8)
-                + when(training.head, w * d.hidden),
-            when(training.head || grad, b.saturating_mul(w * d.hidden))
-                .saturating_add(when(training.embeddings, positions.saturating_mul(16))),
-        ),
+        Some(positions) => {
+            let (per_token, per_sequence) = match d.encoder_head {
+                BertHead::Pooler => (head_input, when(recorded, w * d.hidden)),
+                BertHead::SequenceClassification { labels } => (
+                    head_input,
+                    when(recorded, 2 * w * d.hidden + mask(d.hidden) + 4 * labels + 8),
+                ),
+                BertHead::MaskedLm => (2 * head_input + when(recorded, 2 * w * d.hidden + 8), 0),
+            };
+            (
+                when(training.embeddings, 8) + when(training.word_embeddings, 8) + per_token,
+                b.saturating_mul(per_sequence)
+                    .saturating_add(when(training.embeddings, positions.saturating_mul(16))),
+            )
+        }
         None => (0, 0),
     };
     let embedding_mask = when(training.embeddings, mask(d.hidden));
@@ -621,16 +642,77 @@ mod tests {
         assert_eq!(act.logits_and_loss, full.logits_and_loss);
     }
 
-    /// The tiny BERT sample (`BertModel` with its pooler, as models/measure_training.py builds it
-    /// from models/hf/tiny_bert) against PyTorch's saved bytes of a real training forward (--seq-len
-    /// 64, float32 on CPU, sdpa taking the math kernel with dropout): 1,301,760 bytes at batch 2,
-    /// 5,203,968 at batch 8. Before the encoder's terms (LayerNorm statistics, ids, pooler) the
-    /// formula gave 1,277,952 and 5,111,808 with 4-byte masks (-1.8%), 1,019,904 and 4,079,616 with
-    /// the CLI's 1-byte masks (-21.7%): most of that gap is CPU's float32 dropout masks.
+    /// The tiny BERT sample's config under each head `architectures` can name, against PyTorch's
+    /// saved bytes of a real training forward (models/measure_training.py hf:models/hf/tiny_bert
+    /// --seq-len 64 [--class C], float32 on CPU, sdpa taking the math kernel with dropout).
+    fn tiny_bert_as(class: &str) -> String {
+        include_str!("../../../models/hf/tiny_bert/config.json")
+            .replace("\"BertForMaskedLM\"", &format!("\"{class}\""))
+    }
+
+    /// `BertModel` with its pooler (--class BertModel): 1,301,760 bytes at batch 2, 5,203,968 at
+    /// batch 8. Before the encoder's terms (LayerNorm statistics, ids, pooler) the formula gave
+    /// 1,277,952 and 5,111,808 with 4-byte masks (-1.8%), 1,019,904 and 4,079,616 with the CLI's
+    /// 1-byte masks (-21.7%): most of that gap is CPU's float32 dropout masks.
     #[test]
     fn tiny_bert_is_within_10_percent_of_a_real_cpu_run() {
-        let config = include_str!("../../../models/hf/tiny_bert/config.json");
-        assert_within_10_percent_in_float32(config, &[(2, 1_301_760), (8, 5_203_968)]);
+        assert_within_10_percent_in_float32(
+            &tiny_bert_as("BertModel"),
+            &[(2, 1_301_760), (8, 5_203_968)],
+        );
+    }
+
+    /// The sample's own class, `BertForMaskedLM`: no pooler, the MLM head (transform dense, GELU,
+    /// LayerNorm, decoder tied to the word embeddings) and the loss's log-probabilities over the
+    /// vocabulary: 1,384,452 bytes at batch 2, 5,534,724 at batch 8 (with the pooler's terms in place
+    /// of the head's, the formula was 1,301,760 at batch 2, -6%).
+    #[test]
+    fn tiny_bert_masked_lm_models_its_head_not_a_pooler() {
+        assert_within_10_percent_in_float32(
+            &tiny_bert_as("BertForMaskedLM"),
+            &[(2, 1_384_452), (8, 5_534_724)],
+        );
+        let arch = Architecture::from_json(&tiny_bert_as("BertForMaskedLM")).unwrap();
+        let o = FormulaOptions {
+            activation_bytes: 4,
+            mask_bytes: 4,
+            ..options(2, 64)
+        };
+        let act = activations(&arch, &o);
+        let pooled = activations(
+            &Architecture::from_json(&tiny_bert_as("BertModel")).unwrap(),
+            &o,
+        );
+        // 128 tokens: the head's four hidden-wide inputs and a LayerNorm's statistics in place of
+        // the pooler's input, and 4 bytes per vocabulary entry; no per-sequence tanh output.
+        assert_eq!(act.logits_and_loss, 128 * 64 * 4);
+        assert_eq!(
+            act.outside_layers + 2 * 4 * 32,
+            pooled.outside_layers + 128 * (3 * 4 * 32 + 8)
+        );
+        assert_eq!(act.held(), 1_384_448);
+    }
+
+    /// `BertForSequenceClassification` (2 labels): the pooler, then per sequence the dropout mask
+    /// and classifier input, the log-probabilities and the label: 1,302,308 bytes at batch 2,
+    /// 5,206,148 at batch 8.
+    #[test]
+    fn tiny_bert_sequence_classification_adds_its_classifier() {
+        assert_within_10_percent_in_float32(
+            &tiny_bert_as("BertForSequenceClassification"),
+            &[(2, 1_302_308), (8, 5_206_148)],
+        );
+        let arch = Architecture::from_json(&tiny_bert_as("BertForSequenceClassification")).unwrap();
+        let act = activations(
+            &arch,
+            &FormulaOptions {
+                activation_bytes: 4,
+                mask_bytes: 4,
+                ..options(2, 64)
+            },
+        );
+        // Per sequence: the classifier input and float32 dropout mask, 2 log-probabilities, a label.
+        assert_eq!(act.held(), 1_301_760 + 2 * (2 * 4 * 32 + 4 * 2 + 8));
     }
 
     #[test]
