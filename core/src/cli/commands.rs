@@ -273,6 +273,11 @@ fn plan_transformer(
         ..state_options(args)
     };
     let mut state = crate::plan::state::state_of(&selected.tensors, &state_options);
+    state.gathered = crate::plan::state::zero3_gathered(
+        tree,
+        options.activation_bytes(),
+        &state_options.parallelism,
+    );
     if let (Some(f), true) = (file, stored_as_file) {
         // The file's own bytes (quantized blocks included), adapters in the training precision.
         let stored: u64 = f
@@ -398,7 +403,12 @@ fn plan_measured(
             .finetune()
             .select(&summary.root)
             .map_err(|e| Failure::Usage(anyhow!("{}: {e}", shown(&args.model))))?;
-        let state = crate::plan::state::state_of(&selected.tensors, &state_options(args));
+        let mut state = crate::plan::state::state_of(&selected.tensors, &state_options(args));
+        state.gathered = crate::plan::state::zero3_gathered(
+            &summary.root,
+            step_options(args, 1).activation_bytes(),
+            &state_options(args).parallelism,
+        );
         let batch = opts
             .batch_size
             .or_else(|| {

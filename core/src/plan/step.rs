@@ -3,7 +3,8 @@
 //! In a steady state the weights, the optimizer state (and master weights) are resident all along;
 //! gradients are made by the backward and freed when the next step zeroes them (`set_to_none`). The
 //! peak is the max over the phases, never one sum:
-//! - forward: state + the activations held for backward;
+//! - forward: state + the activations held for backward (+ under ZeRO-3 the largest layer's weights,
+//!   gathered whole while it runs, in this phase and the next);
 //! - backward: state + what the backward holds at its highest (activations not yet freed, gradients
 //!   made so far, its temporaries) — measured, or for a formula plan activations + gradients (+ one
 //!   layer recomputed under full checkpointing), an upper bound;
@@ -149,16 +150,18 @@ impl StepPlan {
             }
             (Activations::Formula(_), None) => return None,
         };
+        // ZeRO-3: the layer being run is gathered whole, forward and backward.
+        let gathered = state.gathered.map_or(0, |g| g.bytes);
         let phases = vec![
             (
                 "forward",
                 "state + activations held for backward",
-                plus(held, resident),
+                plus(held, resident.checked_add(gathered)?),
             ),
             (
                 "backward",
                 "state + the backward's highest: activations not yet freed, gradients, temporaries",
-                plus(backward, resident),
+                plus(backward, resident.checked_add(gathered)?),
             ),
             (
                 "optimizer step",
@@ -277,6 +280,7 @@ mod tests {
                 master_weights: Some(0),
             },
             optimizer_temporaries: Some(temporaries),
+            gathered: None,
         }
     }
 
@@ -354,6 +358,19 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(p.fit, Some(Fit::NotEvenOne { .. })));
+    }
+
+    /// ZeRO-3's gathered layer sits on the forward and backward phases, not on the optimizer step.
+    #[test]
+    fn zero3_gathered_weights_add_to_forward_and_backward() {
+        let mut s = state(160);
+        s.gathered = Some(crate::plan::state::Gathered {
+            bytes: 300,
+            what: "one transformer block",
+        });
+        let p = StepPlan::new("m", 100, 100, s, measured(), None, options(4, None)).unwrap();
+        let bytes: Vec<Option<u64>> = p.phases.iter().map(|x| x.bytes).collect();
+        assert_eq!(bytes, [Some(5_500), Some(6_300), Some(1_760)]);
     }
 
     #[test]
