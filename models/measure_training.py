@@ -18,7 +18,7 @@ For a model at a batch it prints one JSON line:
   then the mark is reset (/proc/self/clear_refs) and a second step measured. Run under
   MALLOC_MMAP_THRESHOLD_=65536 (the script re-executes itself with it) so freed blocks go back to the
   kernel and the mark is the step's own. peak_rss_bytes is the same mark with the code pages left in;
-- state_bytes: weights + gradients + Adam's state, 16 B per parameter.
+- state_bytes: weights (4 B per parameter) + gradients and Adam's state (12 B per trained parameter).
 
 The loss is the mean of the output (as tchinfo's measuring run), or with --cross-entropy a real
 cross-entropy against zero labels; GPT-2 (and a causal LM's hf: folder) computes its language-model
@@ -27,12 +27,22 @@ torch.jit.load and run with the graph executor's optimisations off (each operato
 autograd node, as eager PyTorch and tchinfo's sandboxed step do); its inputs come from --input-size
 (the batch replaced by --batch) and --dtype, integer inputs filled with token ids 1..ROWS-1 (--ids-rows,
 the vocabulary; tchinfo finds it from the Embedding that reads them), and the loss is the mean of its
-first floating output. --baseline measures an empty step instead (a 1-parameter model): with --cold,
-what a process's first training step costs whatever the model. Usage:
+first floating output. Fine-tuning as `tchinfo plan` plans it: --lora-rank R wraps every Linear (or
+GPT-2 Conv1D) whose module path matches --lora-targets (tchinfo's default: attention's q, k, v and output
+projections) in a LoRA layer written here as peft writes its own (a frozen base plus trained A, R × in,
+and B, out × R; dropout 0, B zero-initialised; peft itself is not needed), the rest of the model frozen;
+--train REGEX trains only the parameters whose full name matches (with LoRA: as well as the adapters),
+--freeze REGEX freezes those that match (after --train). Frozen parameters get no gradient and no Adam
+state, so autograd saves only what the backward of the trained ones needs. A Hugging Face folder builds
+the class its config's `architectures` names (BertForMaskedLM computes its loss against labels = the
+ids; --class overrides, e.g. BertModel). --baseline measures an empty step instead (a 1-parameter
+model): with --cold, what a process's first training step costs whatever the model. Usage:
     python models/measure_training.py resnet50 --batch 8
     python models/measure_training.py gpt2 --batch 2 --seq-len 128
     python models/measure_training.py models/resnet_tiny_scripted.pt --batch 2 --input-size 1,3,32,32
     python models/measure_training.py models/bert_tiny.pt --batch 2 --input-size 1,8 --dtype i64 --ids-rows 100
+    python models/measure_training.py hf:models/hf/tiny_llama --batch 2 --seq-len 64 --lora-rank 8
+    python models/measure_training.py hf:models/hf/tiny_gpt2 --batch 2 --seq-len 64 --freeze '^transformer\.(wte|wpe|h\.0)\.'
 """
 import argparse
 import json
@@ -119,7 +129,60 @@ def build_torchscript(path, batch, sizes, dtypes, ids_rows):
     return model, forward
 
 
-def build(name, batch, seq_len):
+def has_loss(cls):
+    return any(k in cls.__name__ for k in ("ForCausalLM", "LMHeadModel", "ForMaskedLM", "ForSequenceClassification"))
+
+
+class LoraLayer(torch.nn.Module):
+    """peft's LoRA layer, written out: the frozen base (a Linear, or GPT-2's Conv1D, which keeps its
+    weight as in × out) plus B·A·x·scaling, A rank × in, B out × rank (zero at first, as peft starts it),
+    no dropout (peft's default lora_dropout=0)."""
+
+    def __init__(self, base, rank, alpha=8):
+        super().__init__()
+        self.base = base
+        conv1d = type(base).__name__ == "Conv1D"
+        rows, cols = base.weight.shape
+        in_features, out_features = (rows, cols) if conv1d else (cols, rows)
+        self.lora_A = torch.nn.Linear(in_features, rank, bias=False)
+        self.lora_B = torch.nn.Linear(rank, out_features, bias=False)
+        torch.nn.init.zeros_(self.lora_B.weight)
+        self.scaling = alpha / rank
+
+    def forward(self, x):
+        return self.base(x) + self.lora_B(self.lora_A(x)) * self.scaling
+
+
+# tchinfo's default LoRA targets (core/src/plan/finetune.rs): attention's q, k, v and output projections.
+DEFAULT_LORA_TARGETS = (r"(^|\.)(q_proj|k_proj|v_proj|o_proj|query|key|value|attention\.output\.dense|c_attn"
+                        r"|attn\.c_proj|attn_q|attn_k|attn_v|attn_output)$")
+
+
+def finetune(model, lora_rank, lora_targets, train, freeze):
+    """Freezes and adapts `model` as `tchinfo plan --lora-rank/--train/--freeze` plans it."""
+    import re
+    if lora_rank or train:
+        for p in model.parameters():
+            p.requires_grad_(False)
+    if train:
+        for n, p in model.named_parameters():
+            if re.search(train, n):
+                p.requires_grad_(True)
+    if freeze:
+        for n, p in model.named_parameters():
+            if re.search(freeze, n):
+                p.requires_grad_(False)
+    if lora_rank:
+        targets = re.compile(lora_targets or DEFAULT_LORA_TARGETS)
+        chosen = [(n, m) for n, m in model.named_modules()
+                  if targets.search(n) and getattr(m, "weight", None) is not None and m.weight.dim() == 2]
+        for n, m in chosen:
+            parent = model.get_submodule(n.rsplit(".", 1)[0]) if "." in n else model
+            setattr(parent, n.rsplit(".", 1)[-1], LoraLayer(m, lora_rank))
+    return model
+
+
+def build(name, batch, seq_len, class_name=None):
     """The model and its input: torchvision by name, or transformers' GPT-2 / BERT from their configs."""
     if name == "baseline":
         model = torch.nn.Linear(1, 1, bias=False)
@@ -144,21 +207,25 @@ def build(name, batch, seq_len):
             return m(input_ids=ids).last_hidden_state
         return model, forward
     if name.startswith("hf:"):
-        # A Hugging Face folder's config, random weights in float32, sdpa attention (CPU's default):
-        # a causal LM computes its loss inside the forward (labels = the ids), so the logits and the
-        # float32 log-probabilities the loss keeps are in the saved bytes, as the formula counts them.
+        # A Hugging Face folder's config, random weights in float32, sdpa attention (CPU's default),
+        # as the class the config names (or --class): a model with a loss (a causal or masked LM,
+        # a classifier) computes it inside the forward (labels = the ids, or class 0), so the logits
+        # and the float32 log-probabilities the loss keeps are in the saved bytes, as the formula
+        # counts them; a bare encoder (BertModel) gives its last hidden state.
         import transformers
         cfg = transformers.AutoConfig.from_pretrained(name[3:])
         cfg.dtype = torch.float32
-        causal = cfg.model_type != "bert"
-        cls = transformers.AutoModelForCausalLM if causal else transformers.AutoModel
-        model = cls.from_config(cfg, dtype=torch.float32)
+        named = class_name or (cfg.architectures or [None])[0]
+        if named is None:
+            named = "BertModel" if cfg.model_type == "bert" else None
+        cls = getattr(transformers, named) if named else transformers.AutoModelForCausalLM
+        model = cls._from_config(cfg, dtype=torch.float32)
         ids = torch.zeros(batch, seq_len, dtype=torch.long)
+        labels = torch.zeros(batch, dtype=torch.long) if "SequenceClassification" in cls.__name__ else ids
 
         def forward(m):
-            if causal:
-                return m(input_ids=ids, labels=ids).loss
-            return m(input_ids=ids).last_hidden_state
+            out = m(input_ids=ids, labels=labels) if has_loss(cls) else m(input_ids=ids)
+            return out.loss if has_loss(cls) else out.last_hidden_state
         return model, forward
     import torchvision
     model = getattr(torchvision.models, name)()
@@ -183,8 +250,13 @@ def main():
     ap.add_argument("--ids-rows", type=int, default=2, help="integer inputs: ids 1..ROWS-1")
     ap.add_argument("--cold", action="store_true",
                     help="no warm-up step before the baseline: the first step's one-time costs counted")
+    ap.add_argument("--lora-rank", type=int, default=0, help="LoRA adapters of this rank (the base frozen)")
+    ap.add_argument("--lora-targets", help="module paths LoRA adapts (tchinfo's default: attention's q, k, v, o)")
+    ap.add_argument("--train", help="train only the parameters whose full name matches")
+    ap.add_argument("--freeze", help="freeze the parameters whose full name matches")
+    ap.add_argument("--class", dest="class_name", help="a Hugging Face folder: the transformers class to build")
     ap.add_argument("--baseline", action="store_true",
-                    help="an empty step (one parameter, batch × 1 input): PyTorch's CPU runtime alone")
+                    help="an empty step (one parameter, batch × 1 input); with --cold, a first step's one-time costs")
     args = ap.parse_args()
     torch.manual_seed(0)
     # The library that builds the model is imported before the baseline is read: its Python modules'
@@ -203,7 +275,8 @@ def main():
         sizes = [[int(d) for d in s.split(",")] for s in args.input_size]
         model, forward = build_torchscript(args.model, args.batch, sizes, args.dtype or ["f32"], args.ids_rows)
     else:
-        model, forward = build(args.model, args.batch, args.seq_len)
+        model, forward = build(args.model, args.batch, args.seq_len, args.class_name)
+    finetune(model, args.lora_rank, args.lora_targets, args.train, args.freeze)
     model.train()
     params = list(model.parameters())
     # Parameters, buffers and a file's code constants are the model's state, there before the step: not
@@ -211,7 +284,8 @@ def main():
     state_storages = {t.untyped_storage().data_ptr() for t in list(model.parameters()) + list(model.buffers())}
     if isinstance(model, torch.jit.ScriptModule):
         state_storages |= code_constants(model)
-    opt = torch.optim.Adam(params, lr=1e-4)
+    trained = [p for p in params if p.requires_grad]
+    opt = torch.optim.Adam(trained, lr=1e-4)
 
     def loss_of(out):
         if out.dim() == 0:
@@ -259,10 +333,11 @@ def main():
         "seq_len": args.seq_len if args.model in ("gpt2", "gpt2-nodropout", "bert-base-uncased")
         or args.model.startswith("hf:") else None,
         "params": n,
+        "trainable_params": sum(p.numel() for p in trained),
         "saved_bytes": saved,
         "peak_bytes": peak,
         "peak_rss_bytes": peak_rss,
-        "state_bytes": 16 * n,
+        "state_bytes": 4 * n + 12 * sum(p.numel() for p in trained),
         "torch": torch.__version__,
     }))
 

@@ -53,15 +53,28 @@ fn a_hugging_face_folder_plans_from_its_config_with_the_files_weights() {
     let sharded = plan(&with_tokens(&["models/hf/tiny_llama_sharded"]));
     assert_eq!(sharded["precision"], "float32");
     assert_eq!(sharded["params"], 20_640);
-    for m in [
-        "models/hf/tiny_gpt2",
-        "models/hf/tiny_bert",
-        "models/hf/tiny_bert_bin",
-    ] {
+    for m in ["models/hf/tiny_gpt2", "models/hf/tiny_bert"] {
         let d = plan(&with_tokens(&[m]));
         let c = plan(&with_tokens(&[&format!("{m}/config.json")]));
         assert_eq!(activations(&d), activations(&c), "{m}");
+        // The config's own class (BertForMaskedLM: the MLM head, no pooler) has the file's
+        // parameters.
+        assert_eq!(d["params"], c["params"], "{m}");
     }
+    let bert = plan(&with_tokens(&["models/hf/tiny_bert/config.json"]));
+    assert_eq!(bert["params"], 22_496);
+    assert!(
+        bert["activations"]["logits_and_loss_bytes"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    // The pytorch_model.bin shards' config names no class (a bare BertModel, as AutoModel builds
+    // it, on its own); beside the weights, the MLM head they hold is the model planned.
+    let bin = plan(&with_tokens(&["models/hf/tiny_bert_bin"]));
+    assert_eq!(activations(&bin), activations(&bert));
+    let bare = plan(&with_tokens(&["models/hf/tiny_bert_bin/config.json"]));
+    assert_eq!(bare["params"], 22_368);
 }
 
 /// GGUF: the architecture from its metadata, the weights at their quantized size (Q8_0: 34 bytes
@@ -79,14 +92,24 @@ fn a_gguf_file_plans_from_its_metadata() {
             .unwrap()
             .contains("architecture from the GGUF metadata")
     );
-    // The tied tiny Llama of the sharded folder, same architecture: the same activations at bf16,
-    // plus rank-4 adapters' intermediates (4 per layer × 2 layers × 4 × 128 tokens × 2 bytes).
+    // The tied tiny Llama of the sharded folder, same architecture under the same LoRA: llama.cpp's
+    // names (blk.N.attn_q …) and transformers' (model.layers.N.self_attn.q_proj …) give the same
+    // trained parts, so the same activations at bf16; the rank-4 adapters' intermediates are 4 per
+    // layer × 2 layers × 4 × 128 tokens × 2 bytes.
     let same = plan(&with_tokens(&[
         "models/hf/tiny_llama_sharded/config.json",
         "--precision",
         "bf16-mixed",
+        "--lora-rank",
+        "4",
     ]));
-    assert_eq!(activations(&gguf), activations(&same) + 8 * 4 * 128 * 2);
+    let full = plan(&with_tokens(&[
+        "models/hf/tiny_llama_sharded/config.json",
+        "--precision",
+        "bf16-mixed",
+    ]));
+    assert_eq!(activations(&gguf), activations(&same));
+    assert!(activations(&gguf) < activations(&full));
     assert_eq!(gguf["activations"]["adapters_bytes"], 8 * 4 * 128 * 2);
     // Adapters per layer: q 4·(32+32), k and v 4·(32+16), o 4·(32+32) = 896, two layers.
     assert_eq!(gguf["trainable_params"], 2 * 896);
@@ -238,12 +261,13 @@ fn the_llama_family_formula_is_within_10_percent_of_a_real_run() {
 }
 
 /// Bytes PyTorch saved for backward in the tiny GPT-2 and BERT runs (dropout 0.1, sdpa's math kernel,
-/// float32 masks on a CPU), by the same command as [`SAVED_BY_PYTORCH`].
+/// float32 masks on a CPU; the BERT sample is a BertForMaskedLM, trained on its MLM loss), by the same
+/// command as [`SAVED_BY_PYTORCH`].
 const SAVED_WITH_DROPOUT_ON_A_CPU: &[(&str, u64, u64)] = &[
     ("models/hf/tiny_gpt2", 2, 1_859_076),
     ("models/hf/tiny_gpt2", 8, 7_434_756),
-    ("models/hf/tiny_bert", 2, 1_301_248),
-    ("models/hf/tiny_bert", 8, 5_203_456),
+    ("models/hf/tiny_bert", 2, 1_383_940),
+    ("models/hf/tiny_bert", 8, 5_534_212),
 ];
 
 /// A plan for a CPU keeps dropout masks as wide as the activations (the CPU's multiply path): then the

@@ -92,6 +92,18 @@ fn a_70b_class_config_is_planned_without_weights_and_zero_shards_it() {
     ]);
     let per_gpu = state(&sharded);
     assert!(per_gpu.abs_diff(16 * n / 8) < 64, "{per_gpu}");
+    // Each GPU gathers the largest layer whole in 16 bits while it runs: the 128,256 × 4,096
+    // embedding (larger than a 218M-parameter block), on the forward and backward phases.
+    assert_eq!(sharded["zero3_gathered_bytes"], 2 * 128_256 * 4096);
+    assert_eq!(sharded["zero3_gathered"], "the embedding");
+    assert_eq!(single["zero3_gathered_bytes"], Json::Null);
+    let forward = &sharded["phases"][0];
+    assert_eq!(
+        forward["bytes"].as_u64().unwrap(),
+        per_gpu - sharded["gradients_bytes"].as_u64().unwrap()
+            + sharded["activations_bytes"].as_u64().unwrap()
+            + 2 * 128_256 * 4096
+    );
     // Full recomputation keeps far less than keeping everything.
     let full = plan(&[
         "Llama-3.1-8B",

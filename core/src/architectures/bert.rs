@@ -1,12 +1,15 @@
 //! BERT as `transformers.BertModel` builds it (what `AutoModel` gives for `bert-base-uncased`): word,
-//! position and token-type embeddings, post-norm encoder layers, and the pooler over the first token.
+//! position and token-type embeddings, post-norm encoder layers, and the pooler over the first token;
+//! or, when the config's `architectures` names it, the task model around it (`bert.` before every
+//! path): `BertForMaskedLM` (no pooler; the MLM head `cls.predictions`, its decoder tied to the word
+//! embeddings) or `BertForSequenceClassification` (the pooler, dropout and `classifier`).
 //!
 //! The embeddings keep two int64 buffers (not in the state dict, but in `buffers()`): the position ids
 //! and the token type ids used when none are given. In a forward pass (eval, sdpa attention)
 //! `attention.self.dropout` is never called: sdpa takes the dropout rate as an argument instead.
 
 use super::Tokens;
-use super::config::BertConfig;
+use super::config::{BertConfig, BertHead};
 use super::tree::{Cx, DROPOUT, MODULE_LIST, TANH, attention_mult_adds, buffer, join, module};
 use crate::dtype::DType;
 use crate::summary::ModuleNode;
@@ -21,6 +24,18 @@ pub const SELF_OUTPUT: &str = "transformers.models.bert.modeling_bert.BertSelfOu
 pub const INTERMEDIATE: &str = "transformers.models.bert.modeling_bert.BertIntermediate";
 pub const OUTPUT: &str = "transformers.models.bert.modeling_bert.BertOutput";
 pub const POOLER: &str = "transformers.models.bert.modeling_bert.BertPooler";
+pub const MASKED_LM: &str = "transformers.models.bert.modeling_bert.BertForMaskedLM";
+pub const MLM_HEAD: &str = "transformers.models.bert.modeling_bert.BertOnlyMLMHead";
+pub const PREDICTIONS: &str = "transformers.models.bert.modeling_bert.BertLMPredictionHead";
+pub const TRANSFORM: &str = "transformers.models.bert.modeling_bert.BertPredictionHeadTransform";
+pub const SEQUENCE_CLASSIFICATION: &str =
+    "transformers.models.bert.modeling_bert.BertForSequenceClassification";
+
+/// A masked LM's decoder weight is the word embeddings'.
+pub const TIED_DECODER: (&str, &str) = (
+    "cls.predictions.decoder.weight",
+    "bert.embeddings.word_embeddings.weight",
+);
 
 pub(super) fn tree(c: &BertConfig, t: Option<Tokens>) -> ModuleNode {
     let cx = Cx { t, dtype: c.dtype };
@@ -69,27 +84,116 @@ pub(super) fn tree(c: &BertConfig, t: Option<Tokens>) -> ModuleNode {
         hidden.clone(),
         None,
     );
-    // The pooler reads the first token of each sequence.
-    let first = cx.shape(|t| vec![t.batch]);
-    let pooled = cx.shape(|t| vec![t.batch, h]);
-    let pooler = cx.called(
-        module(
-            "pooler",
-            POOLER,
-            vec![
-                cx.linear("pooler.dense", h, h, true, first.as_deref()),
-                cx.leaf("pooler.activation", TANH, pooled.clone()),
-            ],
-        ),
-        pooled,
-        None,
-    );
     let embeddings = cx.called(embeddings, hidden.clone(), None);
-    cx.called(
-        module("", MODEL, vec![embeddings, encoder, pooler]),
-        hidden,
-        None,
-    )
+    let pooler = || {
+        // The pooler reads the first token of each sequence.
+        let first = cx.shape(|t| vec![t.batch]);
+        let pooled = cx.shape(|t| vec![t.batch, h]);
+        cx.called(
+            module(
+                "pooler",
+                POOLER,
+                vec![
+                    cx.linear("pooler.dense", h, h, true, first.as_deref()),
+                    cx.leaf("pooler.activation", TANH, pooled.clone()),
+                ],
+            ),
+            pooled,
+            None,
+        )
+    };
+    let bare = |with_pooler: bool| {
+        let mut children = vec![embeddings.clone(), encoder.clone()];
+        if with_pooler {
+            children.push(pooler());
+        }
+        cx.called(module("", MODEL, children), hidden.clone(), None)
+    };
+    match c.head {
+        BertHead::Pooler => bare(true),
+        BertHead::MaskedLm => {
+            let v = c.vocab_size;
+            let lead = cx.shape(|t| vec![t.batch, t.seq]);
+            let lead = lead.as_deref();
+            let transform = cx.called(
+                module(
+                    "cls.predictions.transform",
+                    TRANSFORM,
+                    vec![
+                        cx.linear("cls.predictions.transform.dense", h, h, true, lead),
+                        cx.leaf(
+                            "cls.predictions.transform.transform_act_fn",
+                            c.hidden_act.class(),
+                            hidden.clone(),
+                        ),
+                        cx.layer_norm("cls.predictions.transform.LayerNorm", h, hidden.clone()),
+                    ],
+                ),
+                hidden.clone(),
+                None,
+            );
+            // The decoder's weight is the word embeddings', its bias the head's own `bias`.
+            let mut decoder = cx.linear("cls.predictions.decoder", h, v, true, lead);
+            decoder.parameters[0].tied_to = Some(TIED_DECODER.1.to_string());
+            decoder.parameters[1].tied_to = Some("cls.predictions.bias".to_string());
+            let logits = cx.shape(|t| vec![t.batch, t.seq, v]);
+            let predictions = cx.called(
+                cx.param(
+                    module("cls.predictions", PREDICTIONS, vec![transform, decoder]),
+                    "bias",
+                    &[v],
+                ),
+                logits.clone(),
+                None,
+            );
+            let cls = cx.called(
+                module("cls", MLM_HEAD, vec![predictions]),
+                logits.clone(),
+                None,
+            );
+            cx.called(
+                module("", MASKED_LM, vec![under("bert", bare(false)), cls]),
+                logits,
+                None,
+            )
+        }
+        BertHead::SequenceClassification { labels } => {
+            let pooled = cx.shape(|t| vec![t.batch, h]);
+            let first = cx.shape(|t| vec![t.batch]);
+            let scores = cx.shape(|t| vec![t.batch, labels]);
+            cx.called(
+                module(
+                    "",
+                    SEQUENCE_CLASSIFICATION,
+                    vec![
+                        under("bert", bare(true)),
+                        cx.leaf("dropout", DROPOUT, pooled),
+                        cx.linear("classifier", h, labels, true, first.as_deref()),
+                    ],
+                ),
+                scores,
+                None,
+            )
+        }
+    }
+}
+
+/// `tree`, a model's root, as the child `name` of a task model: every path under `name.`.
+fn under(name: &str, mut tree: ModuleNode) -> ModuleNode {
+    fn prefix(n: &mut ModuleNode, name: &str) {
+        n.path = join(name, &n.path);
+        for p in n.parameters.iter_mut() {
+            if let Some(t) = &mut p.tied_to {
+                *t = join(name, &*t);
+            }
+        }
+        for c in n.children.iter_mut() {
+            prefix(c, name);
+        }
+    }
+    prefix(&mut tree, name);
+    tree.name = name.to_string();
+    tree
 }
 
 fn layer(c: &BertConfig, cx: Cx, path: &str) -> ModuleNode {

@@ -138,6 +138,21 @@ pub struct BertConfig {
     pub layer_norm_eps: f64,
     /// The parameters' dtype (`torch_dtype`, or v5's `dtype`): `from_config` builds in it.
     pub dtype: DType,
+    /// The head the config's `architectures` names.
+    pub head: BertHead,
+}
+
+/// What sits on BERT's encoder, as `architectures` names the class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BertHead {
+    /// `BertModel` (and any class tchinfo does not build, or no `architectures`): the pooler, a
+    /// tanh Linear over the first token.
+    Pooler,
+    /// `BertForMaskedLM`: no pooler; a dense + activation + LayerNorm transform and a decoder to the
+    /// vocabulary, its weight tied to the word embeddings, and the loss.
+    MaskedLm,
+    /// `BertForSequenceClassification`: the pooler, dropout and a Linear to the labels, and the loss.
+    SequenceClassification { labels: u64 },
 }
 
 impl BertConfig {
@@ -327,6 +342,13 @@ impl Architecture {
                 ("intermediate_size", c.intermediate_size),
                 ("max_position_embeddings", c.max_position_embeddings),
                 ("type_vocab_size", c.type_vocab_size),
+                (
+                    "num_labels",
+                    match c.head {
+                        BertHead::SequenceClassification { labels } => labels,
+                        _ => 1,
+                    },
+                ),
             ],
             Architecture::Llama(c) => vec![
                 ("vocab_size", c.vocab_size),
@@ -520,6 +542,28 @@ fn bert(k: &Keys) -> Result<BertConfig, ConfigError> {
         type_vocab_size: k.size("type_vocab_size", 2)?,
         layer_norm_eps: k.float("layer_norm_eps", 1e-12)?,
         dtype: k.dtype()?,
+        head: bert_head(k)?,
+    })
+}
+
+/// The head of the first class `architectures` names; the label count of a classifier from
+/// `id2label` (as transformers' `num_labels`), else `num_labels`, else 2.
+fn bert_head(k: &Keys) -> Result<BertHead, ConfigError> {
+    let named = k
+        .get("architectures")
+        .and_then(|v| v.as_array())
+        .and_then(|a| a.first())
+        .and_then(|v| v.as_str());
+    Ok(match named {
+        Some("BertForMaskedLM") => BertHead::MaskedLm,
+        Some("BertForSequenceClassification") => {
+            let labels = match k.get("id2label").and_then(|v| v.as_object()) {
+                Some(m) if !m.is_empty() => m.len() as u64,
+                _ => k.size("num_labels", 2)?,
+            };
+            BertHead::SequenceClassification { labels }
+        }
+        _ => BertHead::Pooler,
     })
 }
 

@@ -21,7 +21,8 @@ pub mod presets;
 mod tree;
 
 pub use config::{
-    Activation, Architecture, BertConfig, ConfigError, Gpt2Config, LlamaConfig, LlamaFamily,
+    Activation, Architecture, BertConfig, BertHead, ConfigError, Gpt2Config, LlamaConfig,
+    LlamaFamily,
 };
 
 use crate::dtype::DType;
@@ -84,6 +85,15 @@ impl Architecture {
             .map_or(presets::DEFAULT_SEQ_LEN, |max| {
                 max.min(presets::DEFAULT_SEQ_LEN)
             })
+    }
+
+    /// Transformer layers (blocks).
+    pub fn layers(&self) -> u64 {
+        match self {
+            Architecture::Gpt2(c) => c.n_layer,
+            Architecture::Bert(c) => c.num_hidden_layers,
+            Architecture::Llama(c) => c.num_hidden_layers,
+        }
     }
 
     /// Parameters, a tied head counted once (as `parameters()` counts it).

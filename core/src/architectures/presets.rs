@@ -19,9 +19,15 @@ pub struct Preset {
 }
 
 impl Preset {
+    /// The preset as `AutoModel` builds it: a BERT preset is the bare `BertModel` with its pooler,
+    /// whatever task class its Hub config names.
     pub fn architecture(&self) -> Architecture {
-        Architecture::from_json(self.config_json)
-            .unwrap_or_else(|e| panic!("preset {}: {e}", self.name))
+        let mut arch = Architecture::from_json(self.config_json)
+            .unwrap_or_else(|e| panic!("preset {}: {e}", self.name));
+        if let Architecture::Bert(c) = &mut arch {
+            c.head = super::BertHead::Pooler;
+        }
+        arch
     }
 }
 

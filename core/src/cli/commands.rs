@@ -233,7 +233,8 @@ fn plan_transformer(
     file: Option<&TransformerFile>,
 ) -> Result<String, Failure> {
     use crate::architectures::Tokens;
-    use crate::plan::transformer::{FormulaOptions, activations};
+    use crate::plan::trainable::Training;
+    use crate::plan::transformer::{FormulaOptions, activations_trained};
     let name = shown(&args.model);
     let batch = args.source.batch_size.unwrap_or(1) as u64;
     let seq = args
@@ -282,6 +283,11 @@ fn plan_transformer(
         ..state_options(args)
     };
     let mut state = crate::plan::state::state_of(&selected.tensors, &state_options);
+    state.gathered = crate::plan::state::zero3_gathered(
+        tree,
+        options.activation_bytes(),
+        &state_options.parallelism,
+    );
     if let (Some(f), true) = (file, stored_as_file) {
         // The file's own bytes (quantized blocks included), adapters in the training precision.
         let stored: u64 = f
@@ -327,13 +333,20 @@ fn plan_transformer(
     if let Some(d) = finetune.describe(&selected) {
         notes.push(d);
         notes.push(
-            "activations as in full training, an upper bound: frozen linear layers need not keep their \
-             inputs, but every layer still keeps what backward through it needs"
+            "activations as the fine-tune keeps them: nothing below the first trained part, frozen \
+             projections keep no input, adapters their input and rank-wide intermediate"
                 .into(),
         );
     }
+    // Full training unless a fine-tune is asked (a file's frozen tensors alone do not change what the
+    // formula counts: the note above says they are frozen).
+    let training = if finetune.is_active() {
+        Training::of(&selected, arch.layers())
+    } else {
+        Training::full(arch.layers())
+    };
     let formula = |batch| {
-        let mut a = activations(
+        let mut a = activations_trained(
             arch,
             &FormulaOptions {
                 tokens: Tokens { batch, seq },
@@ -343,6 +356,7 @@ fn plan_transformer(
                 checkpointing: args.checkpointing,
                 tensor_parallel: args.tensor_parallel,
             },
+            &training,
         );
         let head_trains = selected
             .tensors
@@ -350,11 +364,6 @@ fn plan_transformer(
             .any(|t| t.trainable && t.shape.iter().product::<u64>() == a.head_params);
         if !head_trains {
             a.head_params = 0;
-        }
-        if args.checkpointing != crate::plan::Checkpointing::Full {
-            a.adapters = selected
-                .adapter_activations(seq.saturating_mul(batch), options.activation_bytes())
-                .div_ceil(args.tensor_parallel);
         }
         for n in &notes {
             a.formula.push_str("; ");
@@ -411,7 +420,12 @@ fn plan_measured(
             .finetune()
             .select(&summary.root)
             .map_err(|e| Failure::Usage(anyhow!("{}: {e}", shown(&args.model))))?;
-        let state = crate::plan::state::state_of(&selected.tensors, &state_options(args));
+        let mut state = crate::plan::state::state_of(&selected.tensors, &state_options(args));
+        state.gathered = crate::plan::state::zero3_gathered(
+            &summary.root,
+            step_options(args, 1).activation_bytes(),
+            &state_options(args).parallelism,
+        );
         let batch = opts
             .batch_size
             .or_else(|| {

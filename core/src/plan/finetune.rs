@@ -49,6 +49,9 @@ pub struct Selected {
     /// The model's own parameters (trainable as selected), then the adapters' A and B.
     pub tensors: Vec<ParamTensor>,
     pub adapters: Vec<Adapter>,
+    /// Every parameter's full name and whether it is trained (a tied duplicate under its own name,
+    /// with the flag of the tensor it shares), for the activation formula of a fine-tune.
+    pub named: Vec<(String, bool)>,
 }
 
 impl Finetune {
@@ -84,18 +87,24 @@ impl Finetune {
     pub fn select(&self, root: &ModuleNode) -> Result<Selected, String> {
         let mut tensors = Vec::new();
         let mut adapters = Vec::new();
+        let mut named = Vec::new();
+        let mut tied = Vec::new();
         let targets = self
             .lora_targets
             .clone()
             .unwrap_or_else(|| Regex::new(DEFAULT_LORA_TARGETS).expect("a valid expression"));
         let (mut trained_by_flag, mut frozen_by_flag) = (0usize, 0usize);
         for (_, node) in root.walk() {
-            for p in node.parameters.iter().filter(|p| !p.is_tied()) {
+            for p in node.parameters.iter() {
                 let name = if node.path.is_empty() {
                     p.name.clone()
                 } else {
                     format!("{}.{}", node.path, p.name)
                 };
+                if let Some(target) = &p.tied_to {
+                    tied.push((name, target.clone()));
+                    continue;
+                }
                 // LoRA and --train start from everything frozen.
                 let mut trainable =
                     self.lora_rank.is_none() && self.train.is_none() && p.requires_grad;
@@ -131,11 +140,16 @@ impl Finetune {
                         rank,
                     });
                 }
+                named.push((name, trainable));
                 tensors.push(ParamTensor {
                     shape: p.shape.clone(),
                     trainable,
                 });
             }
+        }
+        for (name, target) in tied {
+            let trainable = named.iter().any(|(n, t)| *t && *n == target);
+            named.push((name, trainable));
         }
         if let Some(t) = &self.train
             && trained_by_flag == 0
@@ -162,7 +176,11 @@ impl Finetune {
                 trainable: true,
             });
         }
-        Ok(Selected { tensors, adapters })
+        Ok(Selected {
+            tensors,
+            adapters,
+            named,
+        })
     }
 }
 
@@ -180,17 +198,6 @@ impl Selected {
             .filter(|t| t.trainable)
             .map(|t| crate::summary::numel(&t.shape))
             .sum()
-    }
-
-    /// Bytes the adapters keep for backward on `tokens` tokens at `width` bytes per element: each
-    /// adapter's R-wide intermediate `x·Aᵀ` (its input is the projection's, already counted).
-    pub fn adapter_activations(&self, tokens: u64, width: u64) -> u64 {
-        self.adapters
-            .iter()
-            .map(|a| a.rank)
-            .sum::<u64>()
-            .saturating_mul(tokens)
-            .saturating_mul(width)
     }
 }
 

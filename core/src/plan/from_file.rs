@@ -66,7 +66,16 @@ pub fn architecture(
         }
         let text = std::fs::read_to_string(&config)
             .map_err(|e| format!("config.json beside the weights: {e}"))?;
-        let arch = Architecture::from_json(&text)
+        let mut map: Map<String, Value> = serde_json::from_str(&text)
+            .map_err(|e| format!("config.json beside the weights: {e}"))?;
+        // A BERT config that names no class (transformers 4 left `architectures` out at times) takes
+        // the task head the weights hold.
+        if map.get("model_type").and_then(Value::as_str) == Some("bert")
+            && map.get("architectures").is_none_or(Value::is_null)
+        {
+            bert_head_of(&named_shapes(summary), &mut map);
+        }
+        let arch = Architecture::from_map(&map)
             .map_err(|e| format!("config.json beside the weights: {e}"))?;
         return Ok(Some(FileArchitecture {
             arch,
@@ -354,9 +363,33 @@ pub fn from_names(names: &BTreeMap<String, Vec<u64>>) -> Option<FileArchitecture
         if let Some(types) = find("embeddings.token_type_embeddings.weight") {
             map.insert("type_vocab_size".into(), json!(types[0]));
         }
+        bert_head_of(names, &mut map);
         return config(map, from, false).ok();
     }
     None
+}
+
+/// A BERT checkpoint's task head, from its tensors (the MLM head's transform, or a classifier), as
+/// `architectures` and `num_labels` in `map`; nothing for a bare `BertModel`.
+fn bert_head_of(names: &BTreeMap<String, Vec<u64>>, map: &mut Map<String, Value>) {
+    let find = |suffix: &str| {
+        names
+            .iter()
+            .find(|(n, _)| n.ends_with(suffix))
+            .map(|(_, s)| s)
+    };
+    if find("cls.predictions.transform.dense.weight").is_some() {
+        map.insert("architectures".into(), json!(["BertForMaskedLM"]));
+    } else if let Some(classifier) = find("classifier.weight") {
+        map.insert(
+            "architectures".into(),
+            json!(["BertForSequenceClassification"]),
+        );
+        map.insert(
+            "num_labels".into(),
+            json!(classifier.first().copied().unwrap_or(2)),
+        );
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@
 //!   peak during backward are then straight lines in the batch size;
 //! - [`transformer`]: activations of a transformer from its architecture alone (no weights, no run), by
 //!   the published per-layer formula (Korthikanti et al. 2022), for models too large to run here;
+//! - [`trainable`]: which parts of a transformer a fine-tune trains (frozen parts, LoRA adapters), so
+//!   the formula keeps only what their backward needs;
 //! - [`state`]: weights, gradients, optimizer state and master weights per GPU, under data parallelism
 //!   with ZeRO stages and tensor parallelism;
 //! - [`device`]: what the device changes (dropout masks' width, the attention kernel);
@@ -25,6 +27,7 @@ pub mod inference;
 pub mod measured;
 pub mod state;
 pub mod step;
+pub mod trainable;
 pub mod transformer;
 
 pub use device::Device;

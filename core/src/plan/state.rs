@@ -68,6 +68,63 @@ pub struct TrainingState {
     /// Temporaries of the optimizer step on top of the state (PyTorch's per-tensor update keeps two of
     /// the largest trainable tensor's size at once); `None` on overflow.
     pub optimizer_temporaries: Option<u64>,
+    /// Under ZeRO stage 3: the whole weights one GPU gathers at once for the forward and the backward
+    /// (see [`zero3_gathered`]); `None` otherwise.
+    pub gathered: Option<Gathered>,
+}
+
+/// Weights ZeRO-3 gathers whole on each GPU while a layer runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gathered {
+    pub bytes: u64,
+    /// Which layer: "one transformer block" or "the embedding".
+    pub what: &'static str,
+}
+
+/// Stage 3 shards the weights, so each GPU gathers a layer's full weights (in the stored width,
+/// 16 bits under mixed precision) before running it, forward and backward, and frees them after;
+/// DeepSpeed's estimator counts the largest layer. Here the largest of a transformer block (the
+/// modules `layers.N`, `h.N`, `layer.N`, `blk.N`) and an embedding table; other models, their largest
+/// module's own weights. Split by tensor parallelism only (each rank gathers its slice). `None` below
+/// stage 3.
+pub fn zero3_gathered(
+    root: &ModuleNode,
+    bytes_per_param: u64,
+    p: &Parallelism,
+) -> Option<Gathered> {
+    if p.zero < 3 {
+        return None;
+    }
+    let is_block = |path: &str| {
+        let mut parts = path.rsplit('.');
+        let (last, list) = (parts.next(), parts.next());
+        last.is_some_and(|l| !l.is_empty() && l.bytes().all(|c| c.is_ascii_digit()))
+            && matches!(list, Some("layers" | "h" | "layer" | "blk"))
+    };
+    let is_embedding = |n: &ModuleNode| {
+        n.type_name == "Embedding"
+            || ["embed_tokens", "wte", "word_embeddings", "token_embd"].contains(&n.name.as_str())
+    };
+    let mut block = 0u64;
+    let mut embedding = 0u64;
+    let mut own = 0u64;
+    for (_, n) in root.walk() {
+        if is_block(&n.path) {
+            block = block.max(n.subtree_params());
+        } else if is_embedding(n) {
+            embedding = embedding.max(n.own_params());
+        }
+        own = own.max(n.own_params());
+    }
+    let (params, what) = match (block, embedding) {
+        (0, 0) => (own, "the largest module"),
+        (b, e) if e > b => (e, "the embedding"),
+        (b, _) => (b, "one transformer block"),
+    };
+    let bytes = params
+        .checked_mul(bytes_per_param)?
+        .div_ceil(p.tensor_parallel.max(1));
+    Some(Gathered { bytes, what })
 }
 
 /// One parameter tensor as the plan sees it.
@@ -152,6 +209,7 @@ pub fn state_of(tensors: &[ParamTensor], options: &StateOptions) -> TrainingStat
     TrainingState {
         per_gpu,
         optimizer_temporaries: largest.div_ceil(tp).checked_mul(temporaries_per_element),
+        gathered: None,
     }
 }
 
@@ -223,6 +281,48 @@ mod tests {
         assert_eq!(s1, Some(4 * n + 12 * n / 8));
         assert_eq!(s2, Some(2 * n + 14 * n / 8));
         assert_eq!(s3, Some(16 * n / 8));
+    }
+
+    /// Llama-3.1-8B under ZeRO-3 in bf16: a block is 218,112,000 parameters, the embedding
+    /// 525,336,576 (128,256 × 4,096): the embedding is gathered, 2 bytes each.
+    #[test]
+    fn zero3_gathers_the_largest_block_or_the_embedding() {
+        let tree = crate::architectures::presets::find("Llama-3.1-8B")
+            .unwrap()
+            .architecture()
+            .module_tree();
+        let p = |zero| Parallelism {
+            gpus: 8,
+            zero,
+            tensor_parallel: 1,
+        };
+        assert_eq!(zero3_gathered(&tree, 2, &p(2)), None);
+        assert_eq!(
+            zero3_gathered(&tree, 2, &p(3)),
+            Some(Gathered {
+                bytes: 2 * 128_256 * 4096,
+                what: "the embedding"
+            })
+        );
+        // With a 32,000-word vocabulary the block is larger: q, o 4096², k, v 4096·1024, gate, up,
+        // down 4096·14336, two norms.
+        let block = 2 * 4096 * 4096 + 2 * 4096 * 1024 + 3 * 4096 * 14336 + 2 * 4096;
+        assert_eq!(block, 218_112_000);
+        let small_vocab = crate::architectures::Architecture::from_json(
+            &crate::architectures::presets::find("Llama-3.1-8B")
+                .unwrap()
+                .config_json
+                .replace("128256", "32000"),
+        )
+        .unwrap()
+        .module_tree();
+        assert_eq!(
+            zero3_gathered(&small_vocab, 2, &p(3)),
+            Some(Gathered {
+                bytes: 2 * block,
+                what: "one transformer block"
+            })
+        );
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! In a steady state the weights, the optimizer state (and master weights) are resident all along;
 //! gradients are made by the backward and freed when the next step zeroes them (`set_to_none`). The
 //! peak is the max over the phases, never one sum:
-//! - forward: state + the activations held for backward;
+//! - forward: state + the activations held for backward (+ under ZeRO-3 the largest layer's weights,
+//!   gathered whole while it runs, in this phase and the next);
 //! - backward: state + what the backward holds at its highest (activations not yet freed, gradients
 //!   made so far, its temporaries) — measured; or, for a formula plan, taken at its two ends, since
 //!   autograd frees each layer's activations as it makes that layer's gradients: its start (every
@@ -175,27 +176,30 @@ impl StepPlan {
             }
             (Activations::Formula(_), None) => return None,
         };
+        // ZeRO-3: the layer being run is gathered whole, forward and backward.
+        let gathered = state.gathered.map_or(0, |g| g.bytes);
+        let running = resident.checked_add(gathered)?;
         let mut phases = vec![(
             "forward",
             "state + activations held for backward",
-            plus(held, resident),
+            plus(held, running),
         )];
         match backward {
             Backward::Measured(line) => phases.push((
                 "backward",
                 "state + the backward's highest: activations not yet freed, gradients, temporaries",
-                plus(line, resident),
+                plus(line, running),
             )),
             Backward::Ends { start, end } => {
                 phases.push((
                     "backward, its start",
                     "state + every activation + the head's gradient + the logits' float32 gradient",
-                    plus(start, resident),
+                    plus(start, running),
                 ));
                 phases.push((
                     "backward, its end",
                     "state + every gradient + the first layer's activations",
-                    plus(end, resident),
+                    plus(end, running),
                 ));
             }
         }
@@ -315,6 +319,7 @@ mod tests {
                 master_weights: Some(0),
             },
             optimizer_temporaries: Some(temporaries),
+            gathered: None,
         }
     }
 
@@ -444,6 +449,19 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.peak, Some(5_600));
+    }
+
+    /// ZeRO-3's gathered layer sits on the forward and backward phases, not on the optimizer step.
+    #[test]
+    fn zero3_gathered_weights_add_to_forward_and_backward() {
+        let mut s = state(160);
+        s.gathered = Some(crate::plan::state::Gathered {
+            bytes: 300,
+            what: "one transformer block",
+        });
+        let p = StepPlan::new("m", 100, 100, s, measured(), None, options(4, None)).unwrap();
+        let bytes: Vec<Option<u64>> = p.phases.iter().map(|x| x.bytes).collect();
+        assert_eq!(bytes, [Some(5_500), Some(6_300), Some(1_760)]);
     }
 
     #[test]

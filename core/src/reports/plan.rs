@@ -459,6 +459,16 @@ mod step_report {
                 s.master_weights,
             ));
         }
+        if let Some(g) = p.state.gathered {
+            rows.push((
+                format!(
+                    "ZeRO-3: the largest layer gathered whole ({}), forward and backward",
+                    g.what
+                ),
+                "zero3_gathered_bytes",
+                Some(g.bytes),
+            ));
+        }
         rows.push((
             format!(
                 "activations held for backward, batch {} ({} B per element)",
@@ -781,6 +791,8 @@ mod step_report {
             "optimizer_state_bytes": s.optimizer_state,
             "master_weights_bytes": s.master_weights,
             "optimizer_temporaries_bytes": p.state.optimizer_temporaries,
+            "zero3_gathered_bytes": p.state.gathered.map(|g| g.bytes),
+            "zero3_gathered": p.state.gathered.map(|g| g.what),
             "activations_bytes": p.held_at_batch(),
             "activations_per_sample_bytes": p.held.per_sample,
             "activations_fixed_bytes": p.held.fixed,
