@@ -26,9 +26,10 @@ def model_of(name):
     if os.path.isdir(name):
         import transformers
         cfg = transformers.AutoConfig.from_pretrained(name)
-        auto = transformers.AutoModel if cfg.model_type == "bert" else transformers.AutoModelForCausalLM
+        # The class the config names, as models/measure_training.py builds it.
+        cls = getattr(transformers, (cfg.architectures or ["AutoModelForCausalLM"])[0])
         with init_empty_weights():
-            return auto.from_config(cfg, dtype=torch.float32)
+            return cls._from_config(cfg, dtype=torch.float32)
     return build(name, 1, 8)[0]
 
 

@@ -67,7 +67,7 @@ def table(records):
         if name in first:
             b0, m0, p0 = first[name]
             gm, gp = (peak - m0) / (r["batch"] - b0) / MIB, (planned - p0) / (r["batch"] - b0) / MIB
-            growth = f"{gm:.1f} / {gp:.1f} MiB" + (f" ({(gp - gm) * 100 / gm:+.1f}%)" if gm > 1 else "")
+            growth = f"{gm:.1f} / {gp:.1f} MiB" + (f" ({(gp - gm) * 100 / gm:+.1f}%)" if gm > 1 and gp > 0 else "")
         else:
             first[name] = (r["batch"], peak, planned)
         acc = r.get("accelerate")
