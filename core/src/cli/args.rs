@@ -295,6 +295,15 @@ impl PlanArgs {
             .unwrap_or(crate::memory::Precision::Full(crate::dtype::DType::Float32))
     }
 
+    /// How --gpus, --zero and --tensor-parallel split the work.
+    pub fn parallelism(&self) -> crate::plan::Parallelism {
+        crate::plan::Parallelism {
+            gpus: self.gpus,
+            zero: self.zero,
+            tensor_parallel: self.tensor_parallel,
+        }
+    }
+
     /// What --train, --freeze and --lora-rank ask for.
     pub fn finetune(&self) -> crate::plan::finetune::Finetune {
         crate::plan::finetune::Finetune {

@@ -145,11 +145,7 @@ fn step_options(args: &PlanArgs, batch: u64) -> crate::plan::StepPlanOptions {
     crate::plan::StepPlanOptions {
         optimizer: args.optimizer,
         precision: args.precision_or_fp32(),
-        parallelism: crate::plan::Parallelism {
-            gpus: args.gpus,
-            zero: args.zero,
-            tensor_parallel: args.tensor_parallel,
-        },
+        parallelism: args.parallelism(),
         budget: args.budget,
         batch,
         checkpointing: args.checkpointing,
@@ -162,11 +158,7 @@ fn state_options(args: &PlanArgs) -> crate::plan::StateOptions {
     crate::plan::StateOptions {
         optimizer: args.optimizer,
         precision: args.precision_or_fp32(),
-        parallelism: crate::plan::Parallelism {
-            gpus: args.gpus,
-            zero: args.zero,
-            tensor_parallel: args.tensor_parallel,
-        },
+        parallelism: args.parallelism(),
         inference: false,
     }
 }
@@ -474,12 +466,7 @@ fn load_model_with(
 /// passes: at the batch asked for (`--batch-size`, else the batch of `--input-size`, else 1) and at one
 /// more, so activations per sample are measured.
 fn plan(loader: &dyn Loader, args: PlanArgs) -> Result<(), Failure> {
-    let parallelism = crate::plan::Parallelism {
-        gpus: args.gpus,
-        zero: args.zero,
-        tensor_parallel: args.tensor_parallel,
-    };
-    parallelism
+    args.parallelism()
         .check()
         .map_err(|e| Failure::Usage(anyhow!(e)))?;
     if args.device == crate::plan::Device::Cpu

@@ -234,16 +234,21 @@ pub fn render_csv(p: &Plan) -> String {
     s
 }
 
-/// The `tchinfo/plan` document, which the JSON report prints and the HTML report embeds.
-pub fn plan_document(p: &Plan) -> serde_json::Value {
-    let o = &p.options;
-    let fit = p.fit.as_ref().map(|f| match f {
+/// A budget's answer in a plan document, training or inference.
+fn fit_document(f: &Fit) -> serde_json::Value {
+    match f {
         Fit::Largest { batch, total } => json!({"largest_batch": batch, "total_bytes": total}),
         Fit::NotEvenOne { needed_at_one } => {
             json!({"largest_batch": 0, "needed_at_batch_1_bytes": needed_at_one})
         }
         Fit::Unbounded => json!({"largest_batch": null, "unbounded": true}),
-    });
+    }
+}
+
+/// The `tchinfo/plan` document, which the JSON report prints and the HTML report embeds.
+pub fn plan_document(p: &Plan) -> serde_json::Value {
+    let o = &p.options;
+    let fit = p.fit.as_ref().map(fit_document);
     json!({
         "schema": "tchinfo/plan",
         "schema_version": SCHEMA_VERSION,
@@ -737,13 +742,7 @@ mod step_report {
 
     pub fn document(p: &StepPlan) -> serde_json::Value {
         let o = &p.options;
-        let fit = p.fit.as_ref().map(|f| match f {
-            Fit::Largest { batch, total } => json!({"largest_batch": batch, "total_bytes": total}),
-            Fit::NotEvenOne { needed_at_one } => {
-                json!({"largest_batch": 0, "needed_at_batch_1_bytes": needed_at_one})
-            }
-            Fit::Unbounded => json!({"largest_batch": null, "unbounded": true}),
-        });
+        let fit = p.fit.as_ref().map(super::fit_document);
         let activations = match &p.activations {
             Activations::Measured(m) => json!({
                 "source": "measured",
