@@ -255,14 +255,6 @@ fn planned_from_config(folder: &str, batch: u64, extra: &[&str]) -> u64 {
     activations(&plan(&args))
 }
 
-fn assert_within(held: u64, saved: u64, tolerance: f64, what: &str) {
-    let error = (held as f64 - saved as f64).abs() / saved as f64;
-    assert!(
-        error < tolerance,
-        "{what}: formula {held}, PyTorch saved {saved}"
-    );
-}
-
 /// The formula, planned from the same config at float32, agrees with the real run within 10%.
 #[test]
 fn the_llama_family_formula_is_within_10_percent_of_a_real_run() {

@@ -30,11 +30,7 @@ fn held_for_backward_is_within_5_percent_of_pytorchs_saved_tensors() {
         let doc = plan(&[model, "--batch-size", &batch.to_string()]);
         assert_eq!(doc["activations"]["source"], "measured");
         let held = doc["activations_bytes"].as_u64().unwrap();
-        let error = (held as f64 - saved as f64).abs() / saved as f64;
-        assert!(
-            error < 0.05,
-            "{model} at batch {batch}: held {held}, PyTorch saved {saved}"
-        );
+        assert_within(held, saved, 0.05, &format!("{model} at batch {batch}"));
     }
 }
 
@@ -195,11 +191,7 @@ fn a_torchscript_files_held_for_backward_is_within_1_percent_of_pytorchs() {
             "{file}"
         );
         let held = doc["activations_bytes"].as_u64().unwrap();
-        let error = (held as f64 - saved as f64).abs() / saved as f64;
-        assert!(
-            error < 0.01,
-            "{file} at batch {batch}: held {held}, PyTorch saved {saved}"
-        );
+        assert_within(held, saved, 0.01, &format!("{file} at batch {batch}"));
     }
 }
 

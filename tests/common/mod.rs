@@ -33,6 +33,15 @@ pub fn run_ok(args: &[&str]) -> String {
     stdout(&out)
 }
 
+/// Fails unless tchinfo's `planned` bytes are within `tolerance` (a fraction) of PyTorch's `saved`.
+pub fn assert_within(planned: u64, saved: u64, tolerance: f64, what: &str) {
+    let error = (planned as f64 - saved as f64).abs() / saved as f64;
+    assert!(
+        error < tolerance,
+        "{what}: tchinfo {planned}, PyTorch saved {saved}"
+    );
+}
+
 pub fn repo_path(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }

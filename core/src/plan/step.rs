@@ -414,18 +414,23 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_formula_backward_is_taken_at_its_two_ends() {
-        let p = StepPlan::new(
+    /// A formula plan at batch 4 from the activations `at` gives at each batch.
+    fn formula_plan(at: impl Fn(u64) -> TransformerActivations) -> StepPlan {
+        StepPlan::new(
             "m",
             100,
             100,
             state(160),
-            Activations::Formula(formula_at(4)),
-            Some((formula_at(1), formula_at(2))),
+            Activations::Formula(at(4)),
+            Some((at(1), at(2))),
             options(4, None),
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn a_formula_backward_is_taken_at_its_two_ends() {
+        let p = formula_plan(formula_at);
         let phase = |name: &str| p.phases.iter().find(|x| x.name == name).unwrap().bytes;
         // Resident 1,200. Start: held 1,000·4 + the logits' gradient 100·4 + the head's gradient
         // (50 of 100 trainable parameters: half of 400 bytes). End: 400 gradient bytes + one layer.
@@ -434,20 +439,10 @@ mod tests {
         assert_eq!(phase("backward, its end"), Some(1_200 + 400 + 1_600));
         assert_eq!(p.peak, Some(5_800));
         // A frozen head (head_params 0) makes no gradient before the layers'.
-        let frozen = |b| TransformerActivations {
+        let p = formula_plan(|b| TransformerActivations {
             head_params: 0,
             ..formula_at(b)
-        };
-        let p = StepPlan::new(
-            "m",
-            100,
-            100,
-            state(160),
-            Activations::Formula(frozen(4)),
-            Some((frozen(1), frozen(2))),
-            options(4, None),
-        )
-        .unwrap();
+        });
         assert_eq!(p.peak, Some(5_600));
     }
 
